@@ -1,0 +1,48 @@
+// A fault changes the system and, where it can, puts it back. Each fault family lives in
+// its own file and ends with its FaultAction descriptor(s); injectors/registry.cc is the
+// plain list the loader, `firedrill faults` and the docs all read.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+
+#include "probes/probe.h"  // FieldError
+#include "runner/context.h"
+#include "runner/scenario.h"
+#include "runner/status.h"
+
+namespace firedrill {
+
+class Fault {
+ public:
+  virtual ~Fault() = default;
+  // Applies the fault; on success returns a detail for the timeline ("SIGKILL to
+  // process group 4242 (service primary)").
+  virtual Result<std::string> Inject() = 0;
+  // Undoes it. Called once, only after a successful Inject() and only when Reversible().
+  virtual Result<std::string> Rollback() = 0;
+  // false for faults nothing can undo (a killed process stays dead).
+  virtual bool Reversible() const { return true; }
+};
+
+enum class Use { kForbidden, kOptional, kRequired };
+
+struct FaultAction {
+  const char* name;
+  const char* doc;     // one line
+  Use target;          // does it act on {service|pidfile|pid|name}?
+  Use duration;        // kRequired: meaningless without an end; kForbidden: cannot be undone
+  std::span<const FieldSpec> fields;  // the `with:` map
+  const char* example;                // a whole fault entry in YAML flow style
+  std::optional<FieldError> (*check)(const FaultSpec& fault);  // may be null
+  // Null while the action validates but has no runtime yet.
+  Result<std::unique_ptr<Fault>> (*make)(const FaultSpec& fault, const RunContext& ctx);
+  std::string (*unsupported)();  // "" when this machine can run it, else why not
+};
+
+std::span<const FaultAction* const> FaultActions();
+const FaultAction* FindFaultAction(std::string_view name);
+
+}  // namespace firedrill

@@ -1,0 +1,38 @@
+// The fault actions, in the order `firedrill faults` lists them. Adding an action: one
+// new file ending in its FaultAction, and one line here.
+#include "injectors/fault.h"
+
+namespace firedrill {
+
+extern const FaultAction kProcessKill;
+extern const FaultAction kProcessPause;
+extern const FaultAction kDiskFill;
+extern const FaultAction kFileCorrupt;
+extern const FaultAction kFileDelete;
+extern const FaultAction kConfigSet;
+extern const FaultAction kCpuStress;
+extern const FaultAction kMemoryStress;
+extern const FaultAction kHttpLoad;
+extern const FaultAction kNetworkLoss;
+extern const FaultAction kNetworkPartition;
+extern const FaultAction kNetworkDelay;
+extern const FaultAction kCommandFault;
+
+namespace {
+const FaultAction* const kActions[] = {
+    &kProcessKill, &kProcessPause,  &kDiskFill,    &kFileCorrupt,     &kFileDelete,
+    &kConfigSet,   &kCpuStress,     &kMemoryStress, &kHttpLoad,       &kNetworkLoss,
+    &kNetworkPartition, &kNetworkDelay, &kCommandFault,
+};
+}  // namespace
+
+std::span<const FaultAction* const> FaultActions() { return kActions; }
+
+const FaultAction* FindFaultAction(std::string_view name) {
+  for (const FaultAction* a : kActions) {
+    if (name == a->name) return a;
+  }
+  return nullptr;
+}
+
+}  // namespace firedrill

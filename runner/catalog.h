@@ -1,0 +1,14 @@
+// The catalog of fault actions and probe kinds, printed from the registries themselves:
+// `firedrill faults`, `firedrill probes`, and (as Markdown) the README's reference tables.
+#pragma once
+
+#include <string>
+
+namespace firedrill {
+
+std::string FaultCatalogText();
+std::string FaultCatalogMarkdown();
+std::string ProbeCatalogText();
+std::string ProbeCatalogMarkdown();
+
+}  // namespace firedrill

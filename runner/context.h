@@ -1,0 +1,38 @@
+// What probes and injectors may see of a run: the system interface, the expanded
+// variables, the services started by the drill, and the blast radius. Nothing here
+// reaches reports or the engine's bookkeeping: data flows one way.
+#pragma once
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "runner/env.h"
+#include "runner/expand.h"
+#include "runner/schema.h"
+
+namespace firedrill {
+
+class ServiceDirectory {
+ public:
+  virtual ~ServiceDirectory() = default;
+  // The process group of a started service, if it is known (it may have exited).
+  virtual std::optional<pid_t> ProcessGroup(const std::string& name) const = 0;
+};
+
+struct RunContext {
+  Env* env = nullptr;
+  const Expander* expander = nullptr;
+  const ServiceDirectory* services = nullptr;  // may be null when no service was started
+  std::string workdir;
+  std::vector<std::string> allow_paths;  // expanded
+  Millis default_timeout{5000};          // for probes that declare none
+  // Set when the run is being torn down: long operations give up early.
+  const std::atomic<bool>* cancel = nullptr;
+  bool cancelled() const { return cancel && cancel->load(); }
+};
+
+}  // namespace firedrill

@@ -1,0 +1,30 @@
+// The engine runs a loaded drill through its phases:
+//   prepare > services up > steady state > faults + watch > remediate > recover >
+//   rollback > verify > teardown
+// and returns the raw facts (RunRecord). It knows nothing of reports or scoring.
+#pragma once
+
+#include <atomic>
+#include <string>
+
+#include "runner/env.h"
+#include "runner/run_record.h"
+#include "runner/scenario.h"
+#include "runner/timeline.h"
+
+namespace firedrill {
+
+struct EngineOptions {
+  Env* env = nullptr;             // null: Env::Default()
+  std::string report_dir;         // service logs go to REPORT_DIR/services
+  std::string mode = "run";       // run | train (train leaves remediation to a person)
+  Timeline::Sink sink;            // live view of events, may be empty
+  // Set asynchronously (e.g. by a SIGINT handler): stop injecting, roll back, tear down.
+  const std::atomic<int>* interrupt = nullptr;
+  bool keep_workdir = false;      // keep a temporary workdir after the run
+};
+
+// REQUIRES: `scenario` was produced by the loader with require_runnable set.
+RunRecord RunDrill(const Scenario& scenario, const EngineOptions& options);
+
+}  // namespace firedrill

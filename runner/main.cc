@@ -1,0 +1,209 @@
+// firedrill's command line. One table (kCommands) drives both dispatch and `firedrill help`.
+#include <signal.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "runner/catalog.h"
+#include "runner/engine.h"
+#include "runner/loader.h"
+#include "runner/score.h"
+#include "reports/json_report.h"
+#include "reports/terminal.h"
+
+namespace fs = std::filesystem;
+
+namespace firedrill {
+namespace {
+
+constexpr int kExitInvalid = 2;
+constexpr int kExitError = 4;
+
+struct Options {
+  std::vector<std::string> files;
+  std::string file;
+  std::string report_dir;
+  bool markdown = false;
+  bool keep_workdir = false;
+  bool quiet = false;
+};
+
+std::atomic<int> g_interrupts{0};
+
+void OnSignal(int) {
+  int n = ++g_interrupts;
+  if (n == 2) {
+    const char msg[] = "\nfiredrill: rolling back; press Ctrl-C again to exit at once (faults may be left)\n";
+    (void)!write(STDERR_FILENO, msg, sizeof msg - 1);
+  } else if (n >= 3) {
+    const char msg[] = "\nfiredrill: forced exit before rollback finished\n";
+    (void)!write(STDERR_FILENO, msg, sizeof msg - 1);
+    _exit(kExitError);
+  }
+}
+
+void InstallSignalHandlers() {
+  struct sigaction sa{};
+  sa.sa_handler = OnSignal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+}
+
+void PrintDiagnostics(const LoadResult& r) {
+  for (const auto& d : r.errors) std::fprintf(stderr, "%s\n", d.ToString("error").c_str());
+  for (const auto& d : r.notes) std::fprintf(stderr, "%s\n", d.ToString("note").c_str());
+}
+
+int CmdValidate(const Options& o) {
+  int bad = 0;
+  for (const auto& f : o.files) {
+    LoadResult r = LoadScenarioFile(f);
+    PrintDiagnostics(r);
+    if (!r.ok()) {
+      ++bad;
+    } else if (!o.quiet) {
+      std::printf("%s: ok (%s: %zu service(s), %zu fault(s), %zu watch(es))\n", f.c_str(),
+                  r.scenario->name.c_str(), r.scenario->services.size(), r.scenario->faults.size(),
+                  r.scenario->watches.size());
+    }
+  }
+  return bad ? kExitInvalid : 0;
+}
+
+std::string DefaultReportDir(const std::string& name) {
+  std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+  return "firedrill-out/" + name + "-" + stamp;
+}
+
+int CmdRun(const Options& o) {
+  LoadResult r = LoadScenarioFile(o.file, LoadOptions{.require_runnable = true});
+  PrintDiagnostics(r);
+  if (!r.ok()) return kExitInvalid;
+  const Scenario& s = *r.scenario;
+
+  std::string report_dir = o.report_dir.empty() ? DefaultReportDir(s.name) : o.report_dir;
+  std::error_code ec;
+  fs::create_directories(report_dir, ec);
+  if (ec) {
+    std::fprintf(stderr, "firedrill: cannot create report directory %s: %s\n", report_dir.c_str(),
+                 ec.message().c_str());
+    return kExitInvalid;
+  }
+
+  InstallSignalHandlers();
+  TerminalView view(stdout, TerminalView::WantColour(stdout));
+  EngineOptions eo;
+  eo.report_dir = report_dir;
+  eo.interrupt = &g_interrupts;
+  eo.keep_workdir = o.keep_workdir;
+  if (!o.quiet) eo.sink = [&view](const Event& e) { view.OnEvent(e); };
+  if (!o.quiet) {
+    std::printf("firedrill %s: %s (%s)\n", FIREDRILL_VERSION, s.name.c_str(), o.file.c_str());
+    std::fflush(stdout);
+  }
+  RunRecord rec = RunDrill(s, eo);
+  Outcome out = Score(s, rec);
+
+  const std::string report_path = report_dir + "/report.json";
+  Status st = WriteJsonReport(report_path, ReportJson(s, rec, out, o.file));
+  view.PrintSummary(s, rec, out, report_dir);
+  if (!st.ok()) {
+    std::fprintf(stderr, "firedrill: cannot write %s: %s\n", report_path.c_str(),
+                 st.message().c_str());
+    return kExitError;
+  }
+  return out.exit_code;
+}
+
+int CmdFaults(const Options& o) {
+  std::fputs((o.markdown ? FaultCatalogMarkdown() : FaultCatalogText()).c_str(), stdout);
+  return 0;
+}
+
+int CmdProbes(const Options& o) {
+  std::fputs((o.markdown ? ProbeCatalogMarkdown() : ProbeCatalogText()).c_str(), stdout);
+  return 0;
+}
+
+int CmdScore(const Options&) {
+  std::printf("%s\n", kScoreFormula);
+  return 0;
+}
+
+struct Command {
+  const char* name;
+  const char* help;
+  void (*setup)(CLI::App* app, Options* o);
+  int (*run)(const Options& o);
+};
+
+const Command kCommands[] = {
+    {"run", "run a drill: start, check, inject, watch, score, roll back, report",
+     [](CLI::App* a, Options* o) {
+       a->add_option("file", o->file, "drill file (YAML)")->required();
+       a->add_option("--report-dir", o->report_dir,
+                     "where report.json and service logs go (default firedrill-out/NAME-TIME)");
+       a->add_flag("--keep-workdir", o->keep_workdir, "keep a temporary workdir after the run");
+       a->add_flag("-q,--quiet", o->quiet, "no live timeline, summary only");
+     },
+     CmdRun},
+    {"validate", "check drill files without touching anything",
+     [](CLI::App* a, Options* o) {
+       a->add_option("files", o->files, "drill files (YAML)")->required();
+       a->add_flag("-q,--quiet", o->quiet, "print errors only");
+     },
+     CmdValidate},
+    {"faults", "list every fault action with its fields, defaults and an example",
+     [](CLI::App* a, Options* o) { a->add_flag("--markdown", o->markdown, "as Markdown tables"); },
+     CmdFaults},
+    {"probes", "list every probe kind with its fields, defaults and an example",
+     [](CLI::App* a, Options* o) { a->add_flag("--markdown", o->markdown, "as Markdown tables"); },
+     CmdProbes},
+    {"score", "print the scoring formula", [](CLI::App*, Options*) {}, CmdScore},
+};
+
+}  // namespace
+}  // namespace firedrill
+
+int main(int argc, char** argv) {
+  using namespace firedrill;
+  CLI::App app{"firedrill: chaos and disaster-recovery game-days, scored"};
+  app.set_version_flag("--version", FIREDRILL_VERSION);
+  app.require_subcommand(1);
+  Options opts;
+  std::vector<std::pair<CLI::App*, const Command*>> subs;
+  for (const Command& c : kCommands) {
+    CLI::App* sub = app.add_subcommand(c.name, c.help);
+    c.setup(sub, &opts);
+    subs.emplace_back(sub, &c);
+  }
+  app.footer("Exit codes: 0 all objectives met, 1 an objective missed, 2 invalid drill or usage,\n"
+             "3 aborted (stop condition or operator), 4 error or a rollback that did not complete.");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return kExitInvalid;
+  }
+  for (auto& [sub, cmd] : subs) {
+    if (sub->parsed()) return cmd->run(opts);
+  }
+  return kExitInvalid;
+}

@@ -1,0 +1,58 @@
+// The system under test, as the drill starts it: each service is `/bin/sh -c RUN` in the
+// workdir, in its own process group, with stdout/stderr captured to files. Teardown stops
+// every group (SIGTERM, then SIGKILL after a grace period) and then anything that escaped
+// its group; firedrill is a child subreaper, so a daemonised grandchild is still ours to find.
+#pragma once
+
+#include <sys/types.h>
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "runner/context.h"
+#include "runner/scenario.h"
+#include "runner/status.h"
+#include "runner/timeline.h"
+
+namespace firedrill {
+
+class Services final : public ServiceDirectory {
+ public:
+  // `log_dir` receives NAME.out.log / NAME.err.log for each service.
+  Services(Env* env, Timeline* timeline, std::string workdir, std::string log_dir);
+  ~Services() override;
+  Services(const Services&) = delete;
+  Services& operator=(const Services&) = delete;
+
+  Status Start(const ServiceSpec& spec, const std::string& expanded_run);
+
+  std::optional<pid_t> ProcessGroup(const std::string& name) const override;
+
+  // Notices services that exited (timeline: service.exited) and restarts those declared
+  // `restart: on-failure` (at most 5 times each). Call regularly from one thread.
+  void Poll();
+
+  // Stops everything this run started. Returns what is still alive afterwards (empty
+  // when the machine is clean). Safe to call twice.
+  std::vector<std::string> StopAll(Millis grace);
+
+  // PIDs of the group leaders, for tests.
+  std::vector<pid_t> LeaderPids() const;
+
+ private:
+  struct Service;
+  Status Spawn(Service& s);
+
+  Env* env_;
+  Timeline* timeline_;
+  std::string workdir_;
+  std::string log_dir_;
+  mutable std::mutex mu_;
+  std::vector<std::unique_ptr<Service>> services_;
+  bool stopping_ = false;
+};
+
+}  // namespace firedrill
