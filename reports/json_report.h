@@ -1,0 +1,38 @@
+// report.json: the machine-readable result of one run, in the stable shape documented in
+// SCENARIO-FORMAT.md ("report.json"). Dashboards, CI and the history store parse it, so
+// keys are never renamed; new ones may be added (see ReportJson for the extensions).
+#pragma once
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "runner/run_record.h"
+#include "runner/scenario.h"
+#include "runner/score.h"
+#include "runner/status.h"
+
+namespace firedrill {
+
+inline constexpr const char* kReportFormat = "firedrill-report/v1";
+
+// Builds the report. Reads only; every string is made valid UTF-8 (command output can be
+// anything), so dump() on the result never throws. `file` is the drill file as given.
+nlohmann::json ReportJson(const Scenario& scenario, const RunRecord& run, const Outcome& outcome,
+                          const std::string& file);
+
+// Writes `report` to `path` through a temporary file in the same directory and a rename,
+// so a reader sees either no report or a whole one, never half of it.
+Status WriteJsonReport(const std::string& path, const nlohmann::json& report);
+
+// Checks a parsed report against the documented contract: every documented key present
+// with its JSON type, null only where a metric may never have happened, and the
+// cross-checks that catch a 0 written for "never happened". Extensions written by
+// ReportJson are type-checked when present. Returns one line per problem; empty = valid.
+std::vector<std::string> CheckReportKeys(const nlohmann::json& report);
+
+// "2026-11-21T23:18:00.632Z": UTC, millisecond precision.
+std::string FormatUtcMillis(std::chrono::system_clock::time_point t);
+
+}  // namespace firedrill

@@ -1,0 +1,130 @@
+// Helpers for tests that run the real `firedrill` binary against real processes.
+#pragma once
+
+#include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "runner/proc.h"
+#include "runner/subprocess.h"
+
+namespace firedrill::testing {
+
+// A temporary directory, removed with everything in it when the test ends (pass or fail).
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "firedrill-test-XXXXXX").string();
+    std::vector<char> buf(tmpl.begin(), tmpl.end());
+    buf.push_back('\0');
+    path_ = mkdtemp(buf.data());
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  const std::string& path() const { return path_; }
+  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+struct CliResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+inline std::string Quote(const std::string& s) {
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+// Runs `firedrill ARGS...` with NO_COLOR set, bounded by `timeout`.
+inline CliResult RunFiredrill(const std::vector<std::string>& args, const std::string& cwd,
+                              Millis timeout = Millis(180000)) {
+  std::string cmd = std::string("NO_COLOR=1 exec ") + Quote(FIREDRILL_BIN);
+  for (const auto& a : args) cmd += " " + Quote(a);
+  auto r = RunShell({.script = cmd, .cwd = cwd, .timeout = timeout, .capture_limit = 4 << 20});
+  CliResult out;
+  if (!r.ok()) {
+    out.err = r.status().ToString();
+    return out;
+  }
+  out.exit_code = r->timed_out ? -2 : r->exit_code;
+  out.out = r->out;
+  out.err = r->err;
+  return out;
+}
+
+inline void WriteFile(const std::string& path, const std::string& text) {
+  std::ofstream(path) << text;
+}
+
+inline std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+inline std::optional<nlohmann::json> ReadJson(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return std::nullopt;
+  auto j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return std::nullopt;
+  return j;
+}
+
+inline std::optional<pid_t> ReadPid(const std::string& path) {
+  std::ifstream in(path);
+  long v = 0;
+  if (in >> v && v > 1) return static_cast<pid_t>(v);
+  return std::nullopt;
+}
+
+// True when `pid` is gone or a zombie (a zombie no longer runs anything).
+inline bool Gone(pid_t pid) {
+  auto st = ReadProcStat(pid);
+  return !st || st->state == 'Z' || st->state == 'X';
+}
+
+// PIDs of live processes whose command line contains `needle`.
+inline std::vector<pid_t> ProcessesWithArg(const std::string& needle) {
+  std::vector<pid_t> out;
+  for (pid_t p : ListPids()) {
+    std::ifstream in("/proc/" + std::to_string(p) + "/cmdline", std::ios::binary);
+    std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    for (auto& c : cmdline) {
+      if (c == '\0') c = ' ';
+    }
+    if (cmdline.find(needle) != std::string::npos && !Gone(p)) out.push_back(p);
+  }
+  return out;
+}
+
+// Kills what a failed test may have left, so one failure does not poison the next test.
+class PidReaper {
+ public:
+  void Watch(pid_t p) { pids_.push_back(p); }
+  ~PidReaper() {
+    for (pid_t p : pids_) {
+      if (!Gone(p)) ::kill(p, SIGKILL);
+    }
+  }
+
+ private:
+  std::vector<pid_t> pids_;
+};
+
+}  // namespace firedrill::testing

@@ -1,0 +1,157 @@
+// `firedrill run` against real processes: what happens when the system is not healthy,
+// when a service leaves grandchildren behind, and when a drill cannot run here.
+#include <gtest/gtest.h>
+
+#include "reports/json_report.h"
+#include "tests/integration/harness.h"
+
+namespace firedrill::testing {
+namespace {
+
+TEST(RunTest, SteadyStateNeverHoldsSoNothingIsInjected) {
+  TempDir dir;
+  WriteFile(dir / "drill.yaml", R"(apiVersion: firedrill/v1
+name: never-healthy
+settings: {probe_interval: 100ms, settle: 1s, workdir: ")" + dir.path() + R"(/work"}
+services:
+  - name: idle
+    run: exec sleep 300
+steady_state:
+  - name: always-down
+    probe: {command: {run: "echo down; exit 3"}}
+faults:
+  - name: marker
+    action: command
+    with: {run: "touch )" + dir.path() + R"(/INJECTED"}
+)");
+  CliResult r = RunFiredrill({"run", dir / "drill.yaml", "--report-dir", dir / "report"}, dir.path());
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_EQ(r.exit_code, 4) << r.out << r.err;
+  EXPECT_FALSE(std::filesystem::exists(dir / "INJECTED")) << "a fault was injected";
+  auto report = ReadJson(dir / "report/report.json");
+  ASSERT_TRUE(report.has_value()) << r.out << r.err;
+  EXPECT_TRUE(CheckReportKeys(*report).empty()) << ::testing::PrintToString(CheckReportKeys(*report));
+  EXPECT_EQ((*report)["verdict"], "error");
+  EXPECT_EQ((*report)["score"], 0);
+  EXPECT_TRUE((*report)["faults"][0]["injected_at_ms"].is_null());
+  const std::string error = (*report)["error"];
+  EXPECT_NE(error.find("steady state did not hold"), std::string::npos) << error;
+  EXPECT_NE(error.find("always-down"), std::string::npos) << error;
+  EXPECT_NE(error.find("exit 3"), std::string::npos) << error;
+  for (const auto& k : {"detected_after_ms", "failed_over_after_ms", "recovered_after_ms", "availability"}) {
+    EXPECT_TRUE((*report)["metrics"][k].is_null()) << k;
+  }
+  // The reason is also what a person reads at the end of the run.
+  EXPECT_NE(r.out.find("steady state did not hold"), std::string::npos) << r.out;
+}
+
+// A service behind a shell wrapper starts a background child in its group and a daemon
+// that escapes into a new session. The fault kills only the wrapper, orphaning both;
+// teardown must still leave nothing alive.
+TEST(RunTest, NoGrandchildSurvivesTeardown) {
+  TempDir dir;
+  const std::string work = dir / "work";
+  WriteFile(dir / "drill.yaml", R"(apiVersion: firedrill/v1
+name: grandchildren
+settings: {probe_interval: 100ms, settle: 5s, workdir: ")" + work + R"yaml(", stop_grace: 1s}
+services:
+  - name: wrapped
+    run: |
+      sleep 300 & echo $! > bg.pid
+      setsid sh -c 'echo $$ > escaped.pid; exec sleep 300' &
+      echo $$ > wrapper.pid
+      wait
+    ready: {file: {path: "${workdir}/escaped.pid"}, within: 5s}
+steady_state:
+  - name: children-running
+    probe: {command: {run: "test -s bg.pid && test -s escaped.pid && kill -0 $(cat bg.pid) $(cat escaped.pid)"}}
+faults:
+  - name: kill-wrapper
+    at: 200ms
+    action: process.kill
+    target: {pidfile: wrapper.pid}
+recovery: {within: 2s, steady_for: 300ms}
+)yaml");
+  PidReaper reaper;
+  CliResult r = RunFiredrill({"run", dir / "drill.yaml", "--report-dir", dir / "report"}, dir.path());
+  auto wrapper = ReadPid(work + "/wrapper.pid");
+  auto bg = ReadPid(work + "/bg.pid");
+  auto escaped = ReadPid(work + "/escaped.pid");
+  ASSERT_TRUE(wrapper && bg && escaped) << r.out << r.err;
+  reaper.Watch(*bg);
+  reaper.Watch(*escaped);
+  EXPECT_TRUE(Gone(*wrapper));
+  EXPECT_TRUE(Gone(*bg)) << "background child " << *bg << " survived";
+  EXPECT_TRUE(Gone(*escaped)) << "setsid grandchild " << *escaped << " survived";
+  // The children kept running after the wrapper died, so the steady state held: passed.
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  auto report = ReadJson(dir / "report/report.json");
+  ASSERT_TRUE(report.has_value());
+  EXPECT_EQ((*report)["faults"][0]["detail"].get<std::string>().find("SIGKILL to PID"), 0u)
+      << (*report)["faults"][0].dump();
+}
+
+TEST(RunTest, ActionNotBuiltYetIsUsageErrorAndStartsNothing) {
+  TempDir dir;
+  WriteFile(dir / "drill.yaml", R"(apiVersion: firedrill/v1
+name: not-yet
+services:
+  - name: marker
+    run: touch )" + dir.path() + R"(/STARTED
+steady_state:
+  - name: ok
+    probe: {command: {run: "true"}}
+faults:
+  - name: fill
+    action: disk.fill
+    with: {path: "${workdir}", size: 10MiB}
+)");
+  CliResult r = RunFiredrill({"run", dir / "drill.yaml", "--report-dir", dir / "report"}, dir.path());
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("drill.yaml:11:13: error: action 'disk.fill' cannot run here: not built yet"),
+            std::string::npos)
+      << r.err;
+  EXPECT_FALSE(std::filesystem::exists(dir / "STARTED"));
+  EXPECT_FALSE(std::filesystem::exists(dir / "report/report.json"));
+}
+
+TEST(RunTest, ValidateReportsEveryErrorWithPositionAndExit2) {
+  TempDir dir;
+  WriteFile(dir / "bad.yaml", R"(apiVersion: firedrill/v1
+name: typo
+settings: {timout: 5s}
+steady_state:
+  - name: ok
+    probe: {command: {run: "true"}}
+faults:
+  - name: k
+    at: 5
+    action: process.kil
+)");
+  CliResult r = RunFiredrill({"validate", dir / "bad.yaml"}, dir.path());
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("bad.yaml:3:12: error: unknown key 'timout' in settings; did you mean 'timeout'?"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("bad.yaml:9:9: error:"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("needs a unit"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("bad.yaml:10:13: error: unknown action 'process.kil'"), std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("did you mean 'process.kill'?"), std::string::npos) << r.err;
+}
+
+TEST(RunTest, FaultsListsEveryActionOfTheRegistry) {
+  TempDir dir;
+  CliResult r = RunFiredrill({"faults"}, dir.path());
+  EXPECT_EQ(r.exit_code, 0);
+  for (const char* a : {"process.kill", "process.pause", "disk.fill", "file.corrupt", "file.delete",
+                        "config.set", "cpu.stress", "memory.stress", "http.load", "network.loss",
+                        "network.partition", "network.delay", "command"}) {
+    EXPECT_NE(r.out.find(std::string(a) + "  ["), std::string::npos) << a;
+  }
+  EXPECT_NE(r.out.find("process.kill  [supported here]"), std::string::npos);
+  EXPECT_NE(r.out.find("disk.fill  [not built yet]"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace firedrill::testing
