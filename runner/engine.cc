@@ -145,7 +145,7 @@ class Run {
   void RecordSteadySample(size_t i, const ProbeOutcome& out, int64_t t);
   // Starts due remediation steps and says whether the fault phase has nothing left to
   // learn: every fault injected and over, every watch settled, recovery seen or too late.
-  bool PhaseOver(int64_t now, int64_t t0, bool all_injected,
+  bool PhaseOver(int64_t now, bool all_injected,
                  const std::vector<std::optional<int64_t>>& ends, std::vector<bool>& remediated);
   void CheckRecovery(int64_t now);
   void RunRemediation(const RemediationStep& step, const std::string& why);
@@ -466,10 +466,9 @@ void Run::RunRemediation(const RemediationStep& step, const std::string& why) {
   });
 }
 
-bool Run::PhaseOver(int64_t now, int64_t t0, bool all_injected,
+bool Run::PhaseOver(int64_t now, bool all_injected,
                     const std::vector<std::optional<int64_t>>& ends,
                     std::vector<bool>& remediated) {
-  (void)t0;
   std::lock_guard<std::mutex> l(mu_);
   CheckRecovery(now);
   std::optional<int64_t> detected;
@@ -588,9 +587,14 @@ void Run::FaultPhase() {
   bool injection_failed = false;
 
   // Bounded by the drill's hard timeout (ShouldStop) even if nothing else ends it.
+  int64_t last_poll = -1000;
   while (true) {
     int64_t now = timeline_.Now();
-    services_->Poll();
+    // Polling walks /proc; every 100 ms is plenty to notice a service exit.
+    if (now - last_poll >= 100) {
+      services_->Poll();
+      last_poll = now;
+    }
     if (ShouldStop()) break;
     {
       std::lock_guard<std::mutex> l(mu_);
@@ -649,7 +653,7 @@ void Run::FaultPhase() {
       }
     }
 
-    if (PhaseOver(now, t0, next_fault == order.size(), ends, remediated)) break;
+    if (PhaseOver(now, next_fault == order.size(), ends, remediated)) break;
     env_->SleepMs(5);
   }
   stop = true;

@@ -3,7 +3,9 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -121,18 +123,32 @@ class Loader {
     return n.Scalar();
   }
 
-  // The position of byte `offset` of a scalar's value, when it can be known exactly.
+  // The position of the reference starting at byte `offset` of a scalar's value. Quoting,
+  // escapes and block styles make value offsets and source columns differ, so the
+  // reference text itself is looked up in the source, from the scalar's start: the k-th
+  // occurrence in the value is the k-th in the source.
   Mark OffsetMark(const YAML::Node& n, size_t offset) {
     Mark m = MarkOf(n);
-    const std::string& s = n.Scalar();
-    if (m.line == 0 || s.find('\n') != std::string::npos) return m;
-    // yaml-cpp tags non-plain (quoted) scalars "!": their text starts one column later.
-    // Escapes inside double quotes could shift it further; then the scalar's start is
-    // the honest answer.
-    bool quoted = n.Tag() == "!";
-    if (quoted && s.find('\\') != std::string::npos) return m;
-    m.column += static_cast<int>(offset) + (quoted ? 1 : 0);
-    return m;
+    const std::string& value = n.Scalar();
+    if (m.line == 0 || offset >= value.size()) return m;
+    size_t close = value.find('}', offset);
+    std::string token = value.substr(offset, close == std::string::npos ? 2 : close - offset + 1);
+    size_t k = 0;
+    for (size_t p = value.find(token); p != std::string::npos && p < offset; p = value.find(token, p + 1)) ++k;
+    size_t pos = static_cast<size_t>(n.Mark().pos);
+    size_t at = source_.find(token, pos);
+    for (size_t i = 0; i < k && at != std::string::npos; ++i) at = source_.find(token, at + 1);
+    if (at == std::string::npos) return m;
+    Mark out{1, 1};
+    for (size_t i = 0; i < at; ++i) {
+      if (source_[i] == '\n') {
+        ++out.line;
+        out.column = 1;
+      } else {
+        ++out.column;
+      }
+    }
+    return out;
   }
 
   bool CheckRefs(const YAML::Node& n, const std::string& text, RefScope scope,
@@ -197,7 +213,12 @@ class Loader {
       Error(n, what + " must be a whole number, got '" + t.substr(0, 40) + "'");
       return std::nullopt;
     }
-    int64_t v = std::stoll(t);
+    int64_t v = 0;
+    auto [ptr, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
+    if (ec != std::errc() || ptr != t.data() + t.size()) {
+      Error(n, what + " is out of range, got '" + t.substr(0, 40) + "'");
+      return std::nullopt;
+    }
     if (v < min || (max != 0 && v > max)) {
       Error(n, what + " must be between " + std::to_string(static_cast<int64_t>(min)) + " and " +
                    (max != 0 ? std::to_string(static_cast<int64_t>(max)) : std::string("any")) +
@@ -226,10 +247,12 @@ class Loader {
   // ---- schema-driven fields ----------------------------------------------------
   std::optional<Param> ParseField(const FieldSpec& spec, const YAML::Node& n,
                                   const std::string& where, RefScope scope);
+  // `owner` positions errors about the map when the map itself is absent (no `with:`).
   std::shared_ptr<Params> ParseParams(const YAML::Node& map, std::span<const FieldSpec> fields,
-                                      const std::string& where, RefScope scope);
+                                      const std::string& where, RefScope scope, Mark owner = {});
   bool CheckAddress(const YAML::Node& n, const std::string& text, const std::string& what);
   bool CheckUrl(const YAML::Node& n, const std::string& text, const std::string& what);
+  bool CheckHost(const YAML::Node& n, const std::string& host, const std::string& what);
 
   // ---- sections --------------------------------------------------------------------
   std::optional<ProbeSpec> ParseProbe(const YAML::Node& n, const std::string& where,
@@ -271,6 +294,7 @@ class Loader {
   }
 
   std::string file_;
+  std::string source_;
   LoadOptions opts_;
   std::vector<Diagnostic> errors_;
   std::vector<Diagnostic> notes_;
@@ -484,7 +508,8 @@ std::optional<Param> Loader::ParseField(const FieldSpec& spec, const YAML::Node&
 
 std::shared_ptr<Params> Loader::ParseParams(const YAML::Node& map,
                                             std::span<const FieldSpec> fields,
-                                            const std::string& where, RefScope scope) {
+                                            const std::string& where, RefScope scope,
+                                            Mark owner) {
   auto out = std::make_shared<Params>();
   YAML::Node m = map;
   if (!map.IsDefined() || map.IsNull()) {
@@ -503,7 +528,8 @@ std::shared_ptr<Params> Loader::ParseParams(const YAML::Node& map,
       continue;
     }
     if (f.required) {
-      ErrorAt(MarkOf(map), "missing required field '" + std::string(f.name) + "' in " + where);
+      Mark at = MarkOf(map).line ? MarkOf(map) : owner;
+      ErrorAt(at, "missing required field '" + std::string(f.name) + "' in " + where);
       continue;
     }
     if (f.type == FieldType::kObject) {
@@ -555,7 +581,19 @@ bool Loader::CheckAddress(const YAML::Node& n, const std::string& text, const st
       return false;
     }
   }
-  if (host.find("${") == std::string::npos && !IsLoopbackOrNamedHost(host)) {
+  if (!CheckHost(n, host, what)) return false;
+  return true;
+}
+
+bool Loader::CheckHost(const YAML::Node& n, const std::string& host, const std::string& what) {
+  // The host is checked as written, so it may not be a reference: ${env:X} could point
+  // anywhere once expanded. Only the port may be ${port:NAME}.
+  if (host.find("${") != std::string::npos) {
+    Error(n, what + ": the host must be written literally (loopback or a host under `hosts:`), "
+                    "not as a ${...} reference");
+    return false;
+  }
+  if (!IsLoopbackOrNamedHost(host)) {
     Error(n, what + ": '" + host +
                  "' is neither loopback nor a host named under `hosts:`; a drill sends traffic "
                  "only to those");
@@ -571,14 +609,7 @@ bool Loader::CheckUrl(const YAML::Node& n, const std::string& text, const std::s
     Error(n, what + " must be an http:// or https:// URL, got '" + text.substr(0, 60) + "'");
     return false;
   }
-  std::string host = m[2];
-  if (host.find("${") == std::string::npos && !IsLoopbackOrNamedHost(host)) {
-    Error(n, what + ": '" + host +
-                 "' is neither loopback nor a host named under `hosts:`; a drill sends traffic "
-                 "only to those");
-    return false;
-  }
-  return true;
+  return CheckHost(n, m[2], what);
 }
 
 std::optional<ProbeSpec> Loader::ParseProbe(const YAML::Node& n, const std::string& where,
@@ -679,7 +710,7 @@ void Loader::ParseSettings(const YAML::Node& n, Settings& s) {
       } else if (t->empty() || ((*t)[0] != '/' && t->rfind("${", 0) != 0)) {
         Error(w, "settings.workdir must be an absolute path");
       } else {
-        std::string norm = *t;
+        std::string norm = std::filesystem::path(*t).lexically_normal().string();
         while (norm.size() > 1 && norm.back() == '/') norm.pop_back();
         if (norm == "/" || norm == "/tmp" || norm == "/home" || norm == "/root" ||
             norm == "/etc" || norm == "/var" || norm == "/usr") {
@@ -925,7 +956,8 @@ void Loader::ParseFaults(const YAML::Node& n, std::vector<FaultSpec>& out) {
     if (action->fields.empty() && k.count("with") && !with.IsNull() &&
         !(with.IsMap() && with.size() == 0)) {
       Error(k["with"].key, where + ": " + action->name + " takes no `with` fields");
-    } else if (auto p = ParseParams(with, action->fields, where + ".with", RefScope::kNormal)) {
+    } else if (auto p = ParseParams(with, action->fields, where + ".with", RefScope::kNormal,
+                                    f.mark)) {
       f.with = *p;
       if (action->check) {
         if (auto e = action->check(f)) {
@@ -1169,6 +1201,7 @@ void Loader::CheckRunnable(const Scenario& s) {
 
 LoadResult Loader::Load(const std::string& text) {
   LoadResult result;
+  source_ = text;
   YAML::Node root;
   try {
     root = YAML::Load(text);
@@ -1280,6 +1313,12 @@ LoadResult LoadScenarioText(const std::string& text, const std::string& file_nam
 }
 
 LoadResult LoadScenarioFile(const std::string& path, const LoadOptions& opts) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    LoadResult r;
+    r.errors.push_back(Diagnostic{path, {}, "is a directory, not a drill file"});
+    return r;
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     LoadResult r;

@@ -67,7 +67,9 @@ Outcome Score(const Scenario& s, const RunRecord& run) {
   if (run.data && run.steady_after_rollback) {
     o.metrics.data_lost_count = run.data->lost;
     o.metrics.data_lost_span_ms =
-        run.data->lost > 0 ? *run.data->last_lost_ack_ms - *run.data->first_lost_ack_ms : 0;
+        (run.data->lost > 0 && run.data->first_lost_ack_ms && run.data->last_lost_ack_ms)
+            ? *run.data->last_lost_ack_ms - *run.data->first_lost_ack_ms
+            : 0;
   }
 
   // ---- objectives ----

@@ -122,7 +122,11 @@ std::string FormatDuration(Millis d) {
   if (ms % 3600000 == 0) return fmt::format("{}h", ms / 3600000);
   if (ms % 60000 == 0) return fmt::format("{}m", ms / 60000);
   if (ms % 1000 == 0) return fmt::format("{}s", ms / 1000);
-  if (ms > 1000) return fmt::format("{:.3f}s", static_cast<double>(ms) / 1000.0);
+  if (ms > 1000) {
+    std::string s = fmt::format("{}.{:03d}", ms / 1000, static_cast<int>(ms % 1000));
+    while (s.back() == '0') s.pop_back();
+    return s + "s";
+  }
   return fmt::format("{}ms", ms);
 }
 
