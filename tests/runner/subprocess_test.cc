@@ -21,7 +21,7 @@ TEST(SubprocessTest, ExitCodeAndOutputAreCaptured) {
 }
 
 TEST(SubprocessTest, KilledBySignalIsReported) {
-  auto r = RunShell({.script = "kill -TERM $$; sleep 5"});
+  auto r = RunShell({.script = "kill -TERM $$; sleep 5", .cwd = "."});
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->term_signal, SIGTERM);
   EXPECT_EQ(r->Describe(), "killed by SIGTERM");
@@ -61,6 +61,8 @@ TEST(SubprocessTest, BackgroundLeftoversDieWhenTheShellExits) {
 
 TEST(SubprocessTest, OutputIsCappedButTheCommandStillFinishes) {
   auto r = RunShell({.script = "head -c 1000000 /dev/zero | tr '\\0' x; echo; exit 3",
+                     .cwd = ".",
+                     .timeout = Millis(5000),
                      .capture_limit = 1000});
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->exit_code, 3);
@@ -69,7 +71,7 @@ TEST(SubprocessTest, OutputIsCappedButTheCommandStillFinishes) {
 
 TEST(SubprocessTest, CancelStopsALongCommand) {
   std::atomic<bool> cancel{true};
-  auto r = RunShell({.script = "sleep 30", .timeout = Millis(60000)}, &cancel);
+  auto r = RunShell({.script = "sleep 30", .cwd = ".", .timeout = Millis(60000)}, &cancel);
   ASSERT_TRUE(r.ok());
   EXPECT_TRUE(r->cancelled);
   EXPECT_EQ(r->Describe(), "cancelled");
