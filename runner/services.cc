@@ -130,8 +130,27 @@ std::vector<std::string> Services::StopAll(Millis grace) {
     Service& s = **it;
     if (s.pgid > 0 && env_->GroupAlive(s.pgid)) env_->Signal(-s.pgid, SIGTERM);
   }
+  // Processes that left their service's group (a daemon a remediation step started, a
+  // double fork) were re-parented to us: they get the same polite SIGTERM first.
+  const pid_t self = getpid();
+  std::vector<pid_t> strays;
+  for (pid_t p : Descendants(self)) {
+    auto st = ReadProcStat(p);
+    if (!st || st->state == 'Z') continue;
+    bool in_service_group = false;
+    for (auto& s : services_) in_service_group |= st->pgrp == s->pgid;
+    if (!in_service_group) {
+      strays.push_back(p);
+      timeline_->Add("service.orphan_stopped", "", "PID " + std::to_string(p) + ": SIGTERM");
+      ::kill(p, SIGTERM);
+    }
+  }
   const int64_t deadline = env_->NowMs() + grace.count();
   auto any_alive = [&] {
+    for (pid_t p : strays) {
+      auto st = ReadProcStat(p);
+      if (st && st->state != 'Z' && st->state != 'X') return true;
+    }
     for (auto& s : services_) {
       if (s->child && !s->exited) {
         std::error_code ec;
@@ -157,8 +176,7 @@ std::vector<std::string> Services::StopAll(Millis grace) {
       env_->Signal(-s->pgid, SIGKILL);
     }
   }
-  // Anything that left its group (setsid, double fork) was re-parented to us.
-  const pid_t self = getpid();
+  // Whatever still lives below us after the grace period is killed.
   for (int round = 0; round < 3; ++round) {
     auto rest = Descendants(self);
     if (rest.empty()) break;
