@@ -94,7 +94,8 @@ class Loader {
                                     const std::string& where) {
     std::map<std::string, Entry> out;
     for (auto it = map.begin(); it != map.end(); ++it) {
-      const YAML::Node& k = it->first;
+      // A copy: yaml-cpp iterators hand out a proxy that dies with the expression.
+      const YAML::Node k = it->first;
       if (!k.IsScalar()) {
         Error(k, "keys in " + where + " must be plain names");
         continue;
@@ -625,7 +626,7 @@ std::optional<ProbeSpec> Loader::ParseProbe(const YAML::Node& n, const std::stri
   bool bad = false;
   std::set<std::string> seen;
   for (auto it = n.begin(); it != n.end(); ++it) {
-    const YAML::Node& k = it->first;
+    const YAML::Node k = it->first;  // a copy, as in Keys()
     if (!k.IsScalar()) {
       Error(k, "keys in " + where + " must be plain names");
       bad = true;

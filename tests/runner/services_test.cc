@@ -75,13 +75,15 @@ TEST(ServicesTest, KillingTheWrapperLeavesNoGrandchildAfterTeardown) {
   EXPECT_NE(ReadProcStat(daemon)->pgrp, wrapper);  // it really left the group
 
   ASSERT_EQ(::kill(wrapper, SIGKILL), 0);
-  ASSERT_TRUE(WaitFor([&] {
+  // Poll reaps the wrapper and says how it ended.
+  EXPECT_TRUE(WaitFor([&] {
     services.Poll();
-    return Gone(wrapper);
+    for (const auto& e : tl.Events()) {
+      if (e.type == "service.exited" && e.detail == "killed by SIGKILL") return true;
+    }
+    return false;
   }));
-  bool exited = false;
-  for (const auto& e : tl.Events()) exited |= e.type == "service.exited" && e.detail == "killed by SIGKILL";
-  EXPECT_TRUE(exited);
+  EXPECT_TRUE(Gone(wrapper));
   EXPECT_FALSE(Gone(bg));
   EXPECT_FALSE(Gone(daemon));
 
@@ -101,6 +103,8 @@ TEST(ServicesTest, RestartOnFailureBringsAServiceBack) {
   s.restart = RestartPolicy::kOnFailure;
   ASSERT_TRUE(services.Start(s, "echo started >> starts.log; exec sleep 300").ok());
   pid_t first = *services.ProcessGroup("flaky");
+  // Killed only once it has really started, so the log shows exactly two starts.
+  ASSERT_TRUE(WaitFor([&] { return ReadFile(dir / "starts.log") == "started\n"; }));
   ASSERT_EQ(::kill(-first, SIGKILL), 0);
   ASSERT_TRUE(WaitFor([&] {
     services.Poll();
