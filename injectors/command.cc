@@ -35,11 +35,17 @@ class CommandFault final : public Fault {
 };
 
 constexpr FieldSpec kFields[] = {
-    {.name = "run", .type = FieldType::kString, .doc = "command that injects the fault",
+    {.name = "run",
+     .type = FieldType::kString,
+     .doc = "command that injects the fault",
      .required = true},
     {.name = "rollback", .type = FieldType::kString, .doc = "command that undoes it"},
-    {.name = "timeout", .type = FieldType::kDuration, .doc = "limit for each command",
-     .default_value = "30s", .min = 1, .max = 3600000},
+    {.name = "timeout",
+     .type = FieldType::kDuration,
+     .doc = "limit for each command",
+     .default_value = "30s",
+     .min = 1,
+     .max = 3600000},
 };
 
 Result<std::unique_ptr<Fault>> Make(const FaultSpec& f, const RunContext& ctx) {
@@ -56,7 +62,8 @@ extern const FaultAction kCommandFault = {
     .target = Use::kForbidden,
     .duration = Use::kOptional,
     .fields = kFields,
-    .example = R"({name: drop-cache, at: 1s, action: command, with: {run: "redis-cli -p 6379 FLUSHALL", rollback: "true"}})",
+    .example =
+        R"({name: drop-cache, at: 1s, action: command, with: {run: "redis-cli -p 6379 FLUSHALL", rollback: "true"}})",
     .check = nullptr,
     .make = Make,
     .unsupported = nullptr,

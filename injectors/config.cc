@@ -6,10 +6,14 @@ namespace firedrill {
 namespace {
 
 constexpr FieldSpec kFields[] = {
-    {.name = "path", .type = FieldType::kPath, .doc = "text file (inside allow_paths)",
+    {.name = "path",
+     .type = FieldType::kPath,
+     .doc = "text file (inside allow_paths)",
      .required = true},
     {.name = "match", .type = FieldType::kRegex, .doc = "regex to replace", .required = true},
-    {.name = "replace", .type = FieldType::kString, .doc = "replacement ($1 for groups)",
+    {.name = "replace",
+     .type = FieldType::kString,
+     .doc = "replacement ($1 for groups)",
      .required = true},
 };
 
@@ -21,7 +25,8 @@ extern const FaultAction kConfigSet = {
     .target = Use::kForbidden,
     .duration = Use::kOptional,
     .fields = kFields,
-    .example = R"({name: drift, at: 1s, action: config.set, with: {path: "${workdir}/replica.conf", match: "^replicaof .*$", replace: "replicaof 127.0.0.1 1"}})",
+    .example =
+        R"({name: drift, at: 1s, action: config.set, with: {path: "${workdir}/replica.conf", match: "^replicaof .*$", replace: "replicaof 127.0.0.1 1"}})",
     .check = nullptr,
     .make = nullptr,
     .unsupported = [] { return std::string("not built yet"); },

@@ -6,9 +6,12 @@ namespace firedrill {
 namespace {
 
 constexpr FieldSpec kFields[] = {
-    {.name = "path", .type = FieldType::kPath,
-     .doc = "directory on the filesystem to fill (inside allow_paths)", .required = true},
-    {.name = "size", .type = FieldType::kSizeOrPercent,
+    {.name = "path",
+     .type = FieldType::kPath,
+     .doc = "directory on the filesystem to fill (inside allow_paths)",
+     .required = true},
+    {.name = "size",
+     .type = FieldType::kSizeOrPercent,
      .doc = "ballast size, or \"90%\": fill until the filesystem is that full"},
     {.name = "leave_free", .type = FieldType::kSize, .doc = "fill until exactly this much is free"},
 };
@@ -17,8 +20,7 @@ std::optional<FieldError> Check(const FaultSpec& f) {
   if (f.with.Has("size") == f.with.Has("leave_free")) {
     return FieldError{f.mark, "disk.fill takes exactly one of `size` and `leave_free`"};
   }
-  if (f.with.Has("size") && f.with.Size("size").is_percent() &&
-      f.with.Size("size").percent > 100) {
+  if (f.with.Has("size") && f.with.Size("size").is_percent() && f.with.Size("size").percent > 100) {
     return FieldError{f.with.MarkOf("size"), "size percentage must be at most 100%"};
   }
   return std::nullopt;
@@ -32,7 +34,8 @@ extern const FaultAction kDiskFill = {
     .target = Use::kForbidden,
     .duration = Use::kOptional,
     .fields = kFields,
-    .example = R"({name: fill, at: 2s, action: disk.fill, with: {path: "${workdir}/data", size: 95%}, duration: 20s})",
+    .example =
+        R"({name: fill, at: 2s, action: disk.fill, with: {path: "${workdir}/data", size: 95%}, duration: 20s})",
     .check = Check,
     .make = nullptr,
     .unsupported = [] { return std::string("not built yet"); },

@@ -31,9 +31,9 @@ enum class Use { kForbidden, kOptional, kRequired };
 
 struct FaultAction {
   const char* name;
-  const char* doc;     // one line
-  Use target;          // does it act on {service|pidfile|pid|name}?
-  Use duration;        // kRequired: meaningless without an end; kForbidden: cannot be undone
+  const char* doc;  // one line
+  Use target;       // does it act on {service|pidfile|pid|name}?
+  Use duration;     // kRequired: meaningless without an end; kForbidden: cannot be undone
   std::span<const FieldSpec> fields;  // the `with:` map
   const char* example;                // a whole fault entry in YAML flow style
   std::optional<FieldError> (*check)(const FaultSpec& fault);  // may be null

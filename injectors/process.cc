@@ -11,7 +11,8 @@ TargetRef RefOf(const Target& t) { return TargetRef{t.service, t.pidfile, t.pid,
 
 class KillFault final : public Fault {
  public:
-  KillFault(TargetRef ref, int sig, const RunContext& ctx) : ref_(std::move(ref)), sig_(sig), ctx_(ctx) {}
+  KillFault(TargetRef ref, int sig, const RunContext& ctx)
+      : ref_(std::move(ref)), sig_(sig), ctx_(ctx) {}
   Result<std::string> Inject() override {
     auto t = ResolveTarget(ref_, ctx_);
     if (!t.ok()) return t.status();
@@ -51,7 +52,9 @@ class PauseFault final : public Fault {
 };
 
 constexpr FieldSpec kKillFields[] = {
-    {.name = "signal", .type = FieldType::kSignal, .doc = "signal to send",
+    {.name = "signal",
+     .type = FieldType::kSignal,
+     .doc = "signal to send",
      .default_value = "SIGKILL"},
 };
 
@@ -72,7 +75,8 @@ extern const FaultAction kProcessKill = {
     .target = Use::kRequired,
     .duration = Use::kForbidden,
     .fields = kKillFields,
-    .example = R"({name: kill-primary, at: 5s, action: process.kill, target: {service: primary}, with: {signal: SIGKILL}})",
+    .example =
+        R"({name: kill-primary, at: 5s, action: process.kill, target: {service: primary}, with: {signal: SIGKILL}})",
     .check = nullptr,
     .make = MakeKill,
     .unsupported = nullptr,
@@ -84,7 +88,8 @@ extern const FaultAction kProcessPause = {
     .target = Use::kRequired,
     .duration = Use::kRequired,
     .fields = {},
-    .example = R"({name: freeze, at: 2s, action: process.pause, target: {service: primary}, duration: 5s})",
+    .example =
+        R"({name: freeze, at: 2s, action: process.pause, target: {service: primary}, duration: 5s})",
     .check = nullptr,
     .make = MakePause,
     .unsupported = nullptr,

@@ -20,8 +20,8 @@ extern const FaultAction kCommandFault;
 
 namespace {
 const FaultAction* const kActions[] = {
-    &kProcessKill, &kProcessPause,  &kDiskFill,    &kFileCorrupt,     &kFileDelete,
-    &kConfigSet,   &kCpuStress,     &kMemoryStress, &kHttpLoad,       &kNetworkLoss,
+    &kProcessKill,      &kProcessPause, &kDiskFill,     &kFileCorrupt, &kFileDelete,
+    &kConfigSet,        &kCpuStress,    &kMemoryStress, &kHttpLoad,    &kNetworkLoss,
     &kNetworkPartition, &kNetworkDelay, &kCommandFault,
 };
 }  // namespace

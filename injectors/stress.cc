@@ -6,15 +6,26 @@ namespace firedrill {
 namespace {
 
 constexpr FieldSpec kCpuFields[] = {
-    {.name = "workers", .type = FieldType::kInt, .doc = "busy threads", .default_value = "1",
-     .min = 1, .max = 1024},
-    {.name = "load", .type = FieldType::kPercent, .doc = "duty cycle of each worker",
-     .default_value = "100%", .min = 1, .max = 100},
+    {.name = "workers",
+     .type = FieldType::kInt,
+     .doc = "busy threads",
+     .default_value = "1",
+     .min = 1,
+     .max = 1024},
+    {.name = "load",
+     .type = FieldType::kPercent,
+     .doc = "duty cycle of each worker",
+     .default_value = "100%",
+     .min = 1,
+     .max = 100},
 };
 
 constexpr FieldSpec kMemoryFields[] = {
-    {.name = "size", .type = FieldType::kSize, .doc = "memory to allocate and keep resident",
-     .required = true, .min = 4096},
+    {.name = "size",
+     .type = FieldType::kSize,
+     .doc = "memory to allocate and keep resident",
+     .required = true,
+     .min = 4096},
 };
 
 }  // namespace
@@ -25,7 +36,8 @@ extern const FaultAction kCpuStress = {
     .target = Use::kForbidden,
     .duration = Use::kRequired,
     .fields = kCpuFields,
-    .example = R"({name: burn, at: 0s, action: cpu.stress, with: {workers: 2, load: 80%}, duration: 30s})",
+    .example =
+        R"({name: burn, at: 0s, action: cpu.stress, with: {workers: 2, load: 80%}, duration: 30s})",
     .check = nullptr,
     .make = nullptr,
     .unsupported = [] { return std::string("not built yet"); },

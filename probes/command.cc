@@ -80,21 +80,35 @@ class CommandProbe final : public Probe {
 };
 
 constexpr FieldSpec kExpectFields[] = {
-    {.name = "exit_code", .type = FieldType::kInt, .doc = "expected exit code",
-     .default_value = "0", .min = 0, .max = 255},
-    {.name = "stdout_matches", .type = FieldType::kRegex,
+    {.name = "exit_code",
+     .type = FieldType::kInt,
+     .doc = "expected exit code",
+     .default_value = "0",
+     .min = 0,
+     .max = 255},
+    {.name = "stdout_matches",
+     .type = FieldType::kRegex,
      .doc = "regex searched for in standard output"},
-    {.name = "stderr_matches", .type = FieldType::kRegex,
+    {.name = "stderr_matches",
+     .type = FieldType::kRegex,
      .doc = "regex searched for in standard error"},
 };
 
 constexpr FieldSpec kFields[] = {
-    {.name = "run", .type = FieldType::kString, .doc = "command for /bin/sh -c, run in the workdir",
+    {.name = "run",
+     .type = FieldType::kString,
+     .doc = "command for /bin/sh -c, run in the workdir",
      .required = true},
-    {.name = "timeout", .type = FieldType::kDuration, .doc = "killed (whole process group) after",
-     .default_value = "5s", .min = 1, .max = 3600000},
+    {.name = "timeout",
+     .type = FieldType::kDuration,
+     .doc = "killed (whole process group) after",
+     .default_value = "5s",
+     .min = 1,
+     .max = 3600000},
     {.name = "host", .type = FieldType::kString, .doc = "run on this host from `hosts:` (ssh)"},
-    {.name = "expect", .type = FieldType::kObject, .doc = "what passing means",
+    {.name = "expect",
+     .type = FieldType::kObject,
+     .doc = "what passing means",
      .fields = kExpectFields},
 };
 
@@ -110,7 +124,8 @@ extern const ProbeKind kCommandProbe = {
     .name = "command",
     .doc = "run a shell command; pass on the expected exit code and output",
     .fields = kFields,
-    .example = R"({command: {run: "redis-cli -p 6379 PING", expect: {exit_code: 0, stdout_matches: "PONG"}}})",
+    .example =
+        R"({command: {run: "redis-cli -p 6379 PING", expect: {exit_code: 0, stdout_matches: "PONG"}}})",
     .check = nullptr,
     .make = Make,
     .unsupported = nullptr,

@@ -185,18 +185,25 @@ class FileProbe final : public Probe {
 };
 
 constexpr FieldSpec kExpectFields[] = {
-    {.name = "exists", .type = FieldType::kBool, .doc = "the path exists (or not)",
+    {.name = "exists",
+     .type = FieldType::kBool,
+     .doc = "the path exists (or not)",
      .default_value = "true"},
     {.name = "contains", .type = FieldType::kString, .doc = "the file contains this text"},
     {.name = "sha256", .type = FieldType::kString, .doc = "the file's SHA-256, hex"},
-    {.name = "free_below", .type = FieldType::kSizeOrPercent,
+    {.name = "free_below",
+     .type = FieldType::kSizeOrPercent,
      .doc = "free space of the filesystem is below this (size or %)"},
 };
 
 constexpr FieldSpec kFields[] = {
-    {.name = "path", .type = FieldType::kPath, .doc = "file (or, for free_below, any path on the filesystem)",
+    {.name = "path",
+     .type = FieldType::kPath,
+     .doc = "file (or, for free_below, any path on the filesystem)",
      .required = true},
-    {.name = "expect", .type = FieldType::kObject, .doc = "what passing means",
+    {.name = "expect",
+     .type = FieldType::kObject,
+     .doc = "what passing means",
      .fields = kExpectFields},
 };
 
@@ -222,7 +229,8 @@ extern const ProbeKind kFileProbe = {
     .name = "file",
     .doc = "check a file exists, contains text, has a checksum, or its filesystem's free space",
     .fields = kFields,
-    .example = R"({file: {path: "${workdir}/dump.rdb", expect: {exists: true, contains: "REDIS"}}})",
+    .example =
+        R"({file: {path: "${workdir}/dump.rdb", expect: {exists: true, contains: "REDIS"}}})",
     .check = Check,
     .make = Make,
     .unsupported = nullptr,

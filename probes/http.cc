@@ -207,22 +207,36 @@ class HttpProbe final : public Probe {
 constexpr const char* kMethods[] = {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"};
 
 constexpr FieldSpec kExpectFields[] = {
-    {.name = "status", .type = FieldType::kStatusRange,
-     .doc = "status code, or [lo, hi] inclusive", .default_value = "[200, 399]"},
+    {.name = "status",
+     .type = FieldType::kStatusRange,
+     .doc = "status code, or [lo, hi] inclusive",
+     .default_value = "[200, 399]"},
     {.name = "body_matches", .type = FieldType::kRegex, .doc = "regex searched for in the body"},
-    {.name = "max_latency", .type = FieldType::kDuration,
-     .doc = "slower answers fail", .min = 1, .max = 600000},
+    {.name = "max_latency",
+     .type = FieldType::kDuration,
+     .doc = "slower answers fail",
+     .min = 1,
+     .max = 600000},
 };
 
 constexpr FieldSpec kFields[] = {
     {.name = "url", .type = FieldType::kUrl, .doc = "http:// or https:// URL", .required = true},
-    {.name = "method", .type = FieldType::kEnum, .doc = "request method", .default_value = "GET",
+    {.name = "method",
+     .type = FieldType::kEnum,
+     .doc = "request method",
+     .default_value = "GET",
      .choices = kMethods},
     {.name = "headers", .type = FieldType::kStringMap, .doc = "request headers"},
     {.name = "body", .type = FieldType::kString, .doc = "request body"},
-    {.name = "timeout", .type = FieldType::kDuration, .doc = "whole-request timeout",
-     .default_value = "5s", .min = 1, .max = 600000},
-    {.name = "expect", .type = FieldType::kObject, .doc = "what passing means",
+    {.name = "timeout",
+     .type = FieldType::kDuration,
+     .doc = "whole-request timeout",
+     .default_value = "5s",
+     .min = 1,
+     .max = 600000},
+    {.name = "expect",
+     .type = FieldType::kObject,
+     .doc = "what passing means",
      .fields = kExpectFields},
 };
 
@@ -238,7 +252,8 @@ extern const ProbeKind kHttpProbe = {
     .name = "http",
     .doc = "send an HTTP request; pass on the expected status, body and latency",
     .fields = kFields,
-    .example = R"({http: {url: "http://127.0.0.1:8080/health", expect: {status: 200, max_latency: 500ms}}})",
+    .example =
+        R"({http: {url: "http://127.0.0.1:8080/health", expect: {status: 200, max_latency: 500ms}}})",
     .check = nullptr,
     .make = Make,
     .unsupported = nullptr,

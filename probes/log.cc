@@ -132,7 +132,9 @@ class LogProbe final : public Probe {
 
 constexpr FieldSpec kFields[] = {
     {.name = "path", .type = FieldType::kPath, .doc = "log file to follow", .required = true},
-    {.name = "matches", .type = FieldType::kRegex, .doc = "regex a new line must match",
+    {.name = "matches",
+     .type = FieldType::kRegex,
+     .doc = "regex a new line must match",
      .required = true},
 };
 

@@ -118,9 +118,11 @@ constexpr FieldSpec kFields[] = {
     {.name = "pidfile", .type = FieldType::kPath, .doc = "file holding the PID"},
     {.name = "pid", .type = FieldType::kInt, .doc = "a PID", .min = 2, .max = 4194304},
     {.name = "name", .type = FieldType::kString, .doc = "executable name (as in /proc/PID/comm)"},
-    {.name = "expect", .type = FieldType::kEnum,
+    {.name = "expect",
+     .type = FieldType::kEnum,
      .doc = "running: alive and not stopped; stopped: gone, or stopped by SIGSTOP",
-     .default_value = "running", .choices = kStates},
+     .default_value = "running",
+     .choices = kStates},
 };
 
 std::optional<FieldError> Check(const Params& p, Mark mark) {

@@ -7,20 +7,30 @@ namespace {
 constexpr const char* kAlertStates[] = {"firing", "pending", "inactive"};
 
 constexpr FieldSpec kExpectFields[] = {
-    {.name = "value", .type = FieldType::kString,
+    {.name = "value",
+     .type = FieldType::kString,
      .doc = "comparison applied to every series: \"> 0\", \"== 1\", \"<= 0.5\""},
 };
 
 constexpr FieldSpec kFields[] = {
     {.name = "url", .type = FieldType::kUrl, .doc = "Prometheus base URL", .required = true},
     {.name = "query", .type = FieldType::kString, .doc = "PromQL for /api/v1/query"},
-    {.name = "expect", .type = FieldType::kObject, .doc = "with query: the value test",
+    {.name = "expect",
+     .type = FieldType::kObject,
+     .doc = "with query: the value test",
      .fields = kExpectFields},
     {.name = "alert", .type = FieldType::kString, .doc = "alert name for /api/v1/alerts"},
-    {.name = "state", .type = FieldType::kEnum, .doc = "with alert: the state to wait for",
-     .default_value = "firing", .choices = kAlertStates},
-    {.name = "timeout", .type = FieldType::kDuration, .doc = "HTTP timeout", .default_value = "5s",
-     .min = 1, .max = 600000},
+    {.name = "state",
+     .type = FieldType::kEnum,
+     .doc = "with alert: the state to wait for",
+     .default_value = "firing",
+     .choices = kAlertStates},
+    {.name = "timeout",
+     .type = FieldType::kDuration,
+     .doc = "HTTP timeout",
+     .default_value = "5s",
+     .min = 1,
+     .max = 600000},
 };
 
 std::optional<FieldError> Check(const Params& p, Mark mark) {

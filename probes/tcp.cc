@@ -138,10 +138,16 @@ class TcpProbe final : public Probe {
 };
 
 constexpr FieldSpec kFields[] = {
-    {.name = "address", .type = FieldType::kAddress, .doc = "host:port to connect to",
+    {.name = "address",
+     .type = FieldType::kAddress,
+     .doc = "host:port to connect to",
      .required = true},
-    {.name = "timeout", .type = FieldType::kDuration, .doc = "connect timeout",
-     .default_value = "2s", .min = 1, .max = 600000},
+    {.name = "timeout",
+     .type = FieldType::kDuration,
+     .doc = "connect timeout",
+     .default_value = "2s",
+     .min = 1,
+     .max = 600000},
 };
 
 // REQUIRES: ctx.expander is set and ctx outlives the probe.

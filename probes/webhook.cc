@@ -7,12 +7,19 @@ namespace {
 constexpr const char* kStatuses[] = {"firing", "resolved"};
 
 constexpr FieldSpec kFields[] = {
-    {.name = "listen", .type = FieldType::kAddress, .doc = "address:port to receive on",
+    {.name = "listen",
+     .type = FieldType::kAddress,
+     .doc = "address:port to receive on",
      .required = true},
-    {.name = "alert", .type = FieldType::kString, .doc = "alertname label to wait for",
+    {.name = "alert",
+     .type = FieldType::kString,
+     .doc = "alertname label to wait for",
      .required = true},
-    {.name = "status", .type = FieldType::kEnum, .doc = "notification status",
-     .default_value = "firing", .choices = kStatuses},
+    {.name = "status",
+     .type = FieldType::kEnum,
+     .doc = "notification status",
+     .default_value = "firing",
+     .choices = kStatuses},
 };
 
 }  // namespace

@@ -12,7 +12,8 @@ namespace firedrill {
 namespace {
 
 std::string Num(double v) {
-  if (v == static_cast<double>(static_cast<int64_t>(v))) return std::to_string(static_cast<int64_t>(v));
+  if (v == static_cast<double>(static_cast<int64_t>(v)))
+    return std::to_string(static_cast<int64_t>(v));
   return fmt::format("{}", v);
 }
 
@@ -20,11 +21,15 @@ std::string Bounds(const FieldSpec& f) {
   if (f.min == 0 && f.max == 0) return "";
   auto show = [&](double v) -> std::string {
     switch (f.type) {
-      case FieldType::kDuration: return FormatDuration(Millis(static_cast<int64_t>(v)));
+      case FieldType::kDuration:
+        return FormatDuration(Millis(static_cast<int64_t>(v)));
       case FieldType::kSize:
-      case FieldType::kSizeOrPercent: return FormatBytes(static_cast<uint64_t>(v));
-      case FieldType::kPercent: return Num(v) + "%";
-      default: return Num(v);
+      case FieldType::kSizeOrPercent:
+        return FormatBytes(static_cast<uint64_t>(v));
+      case FieldType::kPercent:
+        return Num(v) + "%";
+      default:
+        return Num(v);
     }
   };
   if (f.max == 0) return ">= " + show(f.min);
@@ -56,7 +61,8 @@ void FieldsText(std::string& out, std::span<const FieldSpec> fields, const std::
   }
 }
 
-void FieldsMarkdown(std::string& out, std::span<const FieldSpec> fields, const std::string& prefix) {
+void FieldsMarkdown(std::string& out, std::span<const FieldSpec> fields,
+                    const std::string& prefix) {
   for (const auto& f : fields) {
     std::string name = prefix + f.name;
     std::string b = Bounds(f);
@@ -68,9 +74,12 @@ void FieldsMarkdown(std::string& out, std::span<const FieldSpec> fields, const s
 
 const char* UseWord(::firedrill::Use u) {
   switch (u) {
-    case ::firedrill::Use::kForbidden: return "no";
-    case ::firedrill::Use::kOptional: return "optional";
-    case ::firedrill::Use::kRequired: return "required";
+    case ::firedrill::Use::kForbidden:
+      return "no";
+    case ::firedrill::Use::kOptional:
+      return "optional";
+    case ::firedrill::Use::kRequired:
+      return "required";
   }
   return "?";
 }
@@ -129,8 +138,9 @@ std::string ProbeCatalogText() {
 std::string ProbeCatalogMarkdown() {
   std::string out;
   for (const ProbeKind* k : ProbeKinds()) {
-    out += fmt::format("#### `{}`\n{}; {}.\n\n| field | type | use | meaning |\n|---|---|---|---|\n",
-                       k->name, k->doc, Support(k->name, k->make != nullptr, nullptr));
+    out +=
+        fmt::format("#### `{}`\n{}; {}.\n\n| field | type | use | meaning |\n|---|---|---|---|\n",
+                    k->name, k->doc, Support(k->name, k->make != nullptr, nullptr));
     FieldsMarkdown(out, k->fields, "");
     out += fmt::format("\n```yaml\nprobe: {}\n```\n\n", k->example);
   }

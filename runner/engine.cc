@@ -145,8 +145,8 @@ class Run {
   void RecordSteadySample(size_t i, const ProbeOutcome& out, int64_t t);
   // Starts due remediation steps and says whether the fault phase has nothing left to
   // learn: every fault injected and over, every watch settled, recovery seen or too late.
-  bool PhaseOver(int64_t now, bool all_injected,
-                 const std::vector<std::optional<int64_t>>& ends, std::vector<bool>& remediated);
+  bool PhaseOver(int64_t now, bool all_injected, const std::vector<std::optional<int64_t>>& ends,
+                 std::vector<bool>& remediated);
   void CheckRecovery(int64_t now);
   void RunRemediation(const RemediationStep& step, const std::string& why);
   void VerifyData();
@@ -216,7 +216,8 @@ bool Run::Prepare() {
   std::error_code ec;
   if (s_.settings.workdir.empty()) {
     const char* tmp = getenv("TMPDIR");
-    std::string tmpl = std::string(tmp && *tmp ? tmp : "/tmp") + "/firedrill-" + s_.name + "-XXXXXX";
+    std::string tmpl =
+        std::string(tmp && *tmp ? tmp : "/tmp") + "/firedrill-" + s_.name + "-XXXXXX";
     std::vector<char> buf(tmpl.begin(), tmpl.end());
     buf.push_back('\0');
     if (!mkdtemp(buf.data())) {
@@ -237,9 +238,8 @@ bool Run::Prepare() {
       bool ours = fs::exists(fs::path(workdir_) / kWorkdirMarker, ec);
       bool empty = fs::is_directory(workdir_, ec) && fs::is_empty(workdir_, ec);
       if (!ours && !empty) {
-        Fail("settings.workdir " + workdir_ +
-             " exists and was not created by firedrill (no " + kWorkdirMarker +
-             "); refusing to empty it");
+        Fail("settings.workdir " + workdir_ + " exists and was not created by firedrill (no " +
+             kWorkdirMarker + "); refusing to empty it");
         return false;
       }
       fs::remove_all(workdir_, ec);
@@ -254,7 +254,8 @@ bool Run::Prepare() {
       return false;
     }
   }
-  std::ofstream(fs::path(workdir_) / kWorkdirMarker) << "created by firedrill for " << s_.name << "\n";
+  std::ofstream(fs::path(workdir_) / kWorkdirMarker)
+      << "created by firedrill for " << s_.name << "\n";
 
   std::map<std::string, int> ports;
   std::set<int> taken;
@@ -269,7 +270,8 @@ bool Run::Prepare() {
   }
   expander_ = Expander(workdir_, ports);
   std::string port_list;
-  for (const auto& [n, p] : ports) port_list += (port_list.empty() ? "" : ", ") + n + "=" + std::to_string(p);
+  for (const auto& [n, p] : ports)
+    port_list += (port_list.empty() ? "" : ", ") + n + "=" + std::to_string(p);
   timeline_.Add("prepared", s_.name,
                 "workdir " + workdir_ + (port_list.empty() ? "" : "; ports " + port_list));
 
@@ -288,9 +290,9 @@ bool Run::Prepare() {
     }
     ctx_.allow_paths.push_back(*e);
   }
-  services_ = std::make_unique<Services>(env_, &timeline_, workdir_,
-                                         o_.report_dir.empty() ? workdir_ + "/logs"
-                                                               : o_.report_dir + "/services");
+  services_ = std::make_unique<Services>(
+      env_, &timeline_, workdir_,
+      o_.report_dir.empty() ? workdir_ + "/logs" : o_.report_dir + "/services");
   ctx_.services = services_.get();
   return true;
 }
@@ -325,7 +327,8 @@ bool Run::BuildProbesAndFaults() {
   }
   for (const auto& f : s_.faults) {
     const FaultAction* a = FindFaultAction(f.action);
-    if (!a || !a->make) return Fail("fault " + f.name + ": action " + f.action + " is not built yet"), false;
+    if (!a || !a->make)
+      return Fail("fault " + f.name + ": action " + f.action + " is not built yet"), false;
     auto made = a->make(f, ctx_);
     if (!made.ok()) return Fail("fault " + f.name + ": " + made.status().message()), false;
     faults_.push_back(std::move(*made));
@@ -348,7 +351,8 @@ bool Run::StartServices() {
     if (!st.ok()) return Fail(st.message()), false;
     if (!svc.ready) continue;
     auto probe = MakeProbe(*svc.ready);
-    if (!probe.ok()) return Fail("service " + svc.name + " ready: " + probe.status().message()), false;
+    if (!probe.ok())
+      return Fail("service " + svc.name + " ready: " + probe.status().message()), false;
     const int64_t start = timeline_.Now();
     std::string last;
     bool ready = false;
@@ -357,8 +361,9 @@ bool Run::StartServices() {
       ProbeOutcome out = (*probe)->Sample({});
       if (out.passed) {
         ready = true;
-        timeline_.Add("service.ready", svc.name,
-                      "after " + FormatDuration(Millis(timeline_.Now() - start)) + ": " + out.detail);
+        timeline_.Add(
+            "service.ready", svc.name,
+            "after " + FormatDuration(Millis(timeline_.Now() - start)) + ": " + out.detail);
         break;
       }
       last = out.detail;
@@ -389,9 +394,9 @@ bool Run::SettleSteadyState() {
     services_->Poll();
     if (SteadyRound(&why)) {
       rec_.steady_state_held = true;
-      timeline_.Add("steady.held", "", "all " + std::to_string(s_.steady_state.size()) +
-                                           " check(s) passed after " +
-                                           FormatDuration(Millis(timeline_.Now() - start)));
+      timeline_.Add("steady.held", "",
+                    "all " + std::to_string(s_.steady_state.size()) + " check(s) passed after " +
+                        FormatDuration(Millis(timeline_.Now() - start)));
       return true;
     }
     if (ShouldStop()) return false;
@@ -466,8 +471,7 @@ void Run::RunRemediation(const RemediationStep& step, const std::string& why) {
   });
 }
 
-bool Run::PhaseOver(int64_t now, bool all_injected,
-                    const std::vector<std::optional<int64_t>>& ends,
+bool Run::PhaseOver(int64_t now, bool all_injected, const std::vector<std::optional<int64_t>>& ends,
                     std::vector<bool>& remediated) {
   std::lock_guard<std::mutex> l(mu_);
   CheckRecovery(now);
@@ -542,9 +546,9 @@ void Run::FaultPhase() {
         return false;
       }
       if (rec_.first_fault_ms && t > *rec_.first_fault_ms + w.within_ms) {
-        timeline_.AddAt(t, "watch.missed", w.name,
-                        "not met within " + FormatDuration(Millis(w.within_ms)) + ": " +
-                            OneLine(out.detail));
+        timeline_.AddAt(
+            t, "watch.missed", w.name,
+            "not met within " + FormatDuration(Millis(w.within_ms)) + ": " + OneLine(out.detail));
         return false;
       }
       return true;
@@ -705,7 +709,8 @@ void Run::Verify() {
   rec_.steady_after_rollback = held;
   if (held) rec_.verify_took_ms = timeline_.Now() - start;
   timeline_.Add(held ? "verify.passed" : "verify.failed", "steady_state",
-                held ? "steady state holds after rollback" : "steady state does not hold after rollback: " + why);
+                held ? "steady state holds after rollback"
+                     : "steady state does not hold after rollback: " + why);
   if (rec_.data) VerifyData();
 }
 
@@ -724,10 +729,9 @@ void Run::VerifyData() {
   }
   rec_.data->verified = verified;
   rec_.data->lost = lost;
-  timeline_.Add("data.verified", "", std::to_string(verified) + " of " +
-                                         std::to_string(acked_.size()) +
-                                         " acknowledged writes found, " + std::to_string(lost) +
-                                         " lost");
+  timeline_.Add("data.verified", "",
+                std::to_string(verified) + " of " + std::to_string(acked_.size()) +
+                    " acknowledged writes found, " + std::to_string(lost) + " lost");
 }
 
 void Run::Teardown() {

@@ -17,10 +17,14 @@ namespace firedrill {
 
 const char* ProcStateName(ProcState s) {
   switch (s) {
-    case ProcState::kRunning: return "running";
-    case ProcState::kStopped: return "stopped";
-    case ProcState::kZombie: return "zombie";
-    case ProcState::kGone: return "gone";
+    case ProcState::kRunning:
+      return "running";
+    case ProcState::kStopped:
+      return "stopped";
+    case ProcState::kZombie:
+      return "zombie";
+    case ProcState::kGone:
+      return "gone";
   }
   return "?";
 }
@@ -64,8 +68,7 @@ class PosixEnv final : public Env {
     }
     if (::kill(pid, sig) != 0) {
       return Status::Failed(std::string(pid < 0 ? "kill(process group " : "kill(") +
-                            std::to_string(who) + ", " + SignalName(sig) +
-                            "): " + strerror(errno));
+                            std::to_string(who) + ", " + SignalName(sig) + "): " + strerror(errno));
     }
     return Status::Ok();
   }
@@ -75,10 +78,13 @@ class PosixEnv final : public Env {
     if (!info) return ProcState::kGone;
     switch (info->state) {
       case 'T':
-      case 't': return ProcState::kStopped;
+      case 't':
+        return ProcState::kStopped;
       case 'Z':
-      case 'X': return ProcState::kZombie;
-      default: return ProcState::kRunning;
+      case 'X':
+        return ProcState::kZombie;
+      default:
+        return ProcState::kRunning;
     }
   }
 

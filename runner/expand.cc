@@ -46,11 +46,13 @@ std::optional<ReferenceError> ScanReferences(std::string_view text,
     } else if (body.rfind("env:", 0) == 0) {
       ref.kind = Reference::Kind::kEnv;
       ref.arg = std::string(body.substr(4));
-      if (!ValidName(ref.arg)) return ReferenceError{i, "bad variable name in '${" + std::string(body) + "}'"};
+      if (!ValidName(ref.arg))
+        return ReferenceError{i, "bad variable name in '${" + std::string(body) + "}'"};
     } else if (body.rfind("port:", 0) == 0) {
       ref.kind = Reference::Kind::kPort;
       ref.arg = std::string(body.substr(5));
-      if (!ValidName(ref.arg)) return ReferenceError{i, "bad port name in '${" + std::string(body) + "}'"};
+      if (!ValidName(ref.arg))
+        return ReferenceError{i, "bad port name in '${" + std::string(body) + "}'"};
     } else {
       return ReferenceError{
           i, "unknown variable '${" + std::string(body) +

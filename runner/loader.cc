@@ -135,7 +135,9 @@ class Loader {
     size_t close = value.find('}', offset);
     std::string token = value.substr(offset, close == std::string::npos ? 2 : close - offset + 1);
     size_t k = 0;
-    for (size_t p = value.find(token); p != std::string::npos && p < offset; p = value.find(token, p + 1)) ++k;
+    for (size_t p = value.find(token); p != std::string::npos && p < offset;
+         p = value.find(token, p + 1))
+      ++k;
     size_t pos = static_cast<size_t>(n.Mark().pos);
     size_t at = source_.find(token, pos);
     for (size_t i = 0; i < k && at != std::string::npos; ++i) at = source_.find(token, at + 1);
@@ -183,8 +185,8 @@ class Loader {
     return s;
   }
 
-  std::optional<Millis> DurationOf(const YAML::Node& n, const std::string& what,
-                                   int64_t min_ms = 0, int64_t max_ms = 0) {
+  std::optional<Millis> DurationOf(const YAML::Node& n, const std::string& what, int64_t min_ms = 0,
+                                   int64_t max_ms = 0) {
     auto s = Scalar(n, what);
     if (!s) return std::nullopt;
     auto d = ParseDuration(*s);
@@ -287,8 +289,10 @@ class Loader {
   bool CheckName(const YAML::Node& n, const std::string& name, const std::string& what) {
     static const std::regex kName("^[a-z0-9][a-z0-9_-]*$");
     if (name.size() > 128 || !std::regex_match(name, kName)) {
-      Error(n, what + " name '" + name.substr(0, 40) +
-                   "' must be lower-case letters, digits, '-' or '_' (starting with a letter or digit)");
+      Error(
+          n,
+          what + " name '" + name.substr(0, 40) +
+              "' must be lower-case letters, digits, '-' or '_' (starting with a letter or digit)");
       return false;
     }
     return true;
@@ -373,8 +377,9 @@ std::optional<Param> Loader::ParseField(const FieldSpec& spec, const YAML::Node&
       if (spec.type == FieldType::kSizeOrPercent && !s->empty() && s->back() == '%') {
         auto pct = ParsePercent(*s);
         if (!pct.ok() || *pct < 0 || *pct > 100) {
-          Error(n, what + ": " + (pct.ok() ? "a percentage must be within 0%..100%"
-                                           : pct.status().message()));
+          Error(n,
+                what + ": " +
+                    (pct.ok() ? "a percentage must be within 0%..100%" : pct.status().message()));
           return std::nullopt;
         }
         v.percent = *pct;
@@ -509,8 +514,7 @@ std::optional<Param> Loader::ParseField(const FieldSpec& spec, const YAML::Node&
 
 std::shared_ptr<Params> Loader::ParseParams(const YAML::Node& map,
                                             std::span<const FieldSpec> fields,
-                                            const std::string& where, RefScope scope,
-                                            Mark owner) {
+                                            const std::string& where, RefScope scope, Mark owner) {
   auto out = std::make_shared<Params>();
   YAML::Node m = map;
   if (!map.IsDefined() || map.IsNull()) {
@@ -565,8 +569,8 @@ bool Loader::CheckAddress(const YAML::Node& n, const std::string& text, const st
   } else {
     // The port may itself be a reference such as ${port:api}: split before it.
     size_t ref = text.rfind("${");
-    auto colon = (ref != std::string::npos && ref > 0 && text[ref - 1] == ':') ? ref - 1
-                                                                               : text.rfind(':');
+    auto colon =
+        (ref != std::string::npos && ref > 0 && text[ref - 1] == ':') ? ref - 1 : text.rfind(':');
     if (colon == std::string::npos || colon == 0) {
       Error(n, what + " must be host:port, got '" + text + "'");
       return false;
@@ -576,8 +580,9 @@ bool Loader::CheckAddress(const YAML::Node& n, const std::string& text, const st
   }
   bool port_ref = port.rfind("${", 0) == 0 && port.back() == '}';
   if (!port_ref) {
-    if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
-        std::stoi(port) < 1 || std::stoi(port) > 65535) {
+    if (port.empty() || port.size() > 5 ||
+        port.find_first_not_of("0123456789") != std::string::npos || std::stoi(port) < 1 ||
+        std::stoi(port) > 65535) {
       Error(n, what + ": port must be 1..65535 or ${port:NAME}, got '" + port + "'");
       return false;
     }
@@ -590,8 +595,9 @@ bool Loader::CheckHost(const YAML::Node& n, const std::string& host, const std::
   // The host is checked as written, so it may not be a reference: ${env:X} could point
   // anywhere once expanded. Only the port may be ${port:NAME}.
   if (host.find("${") != std::string::npos) {
-    Error(n, what + ": the host must be written literally (loopback or a host under `hosts:`), "
-                    "not as a ${...} reference");
+    Error(n, what +
+                 ": the host must be written literally (loopback or a host under `hosts:`), "
+                 "not as a ${...} reference");
     return false;
   }
   if (!IsLoopbackOrNamedHost(host)) {
@@ -604,7 +610,8 @@ bool Loader::CheckHost(const YAML::Node& n, const std::string& host, const std::
 }
 
 bool Loader::CheckUrl(const YAML::Node& n, const std::string& text, const std::string& what) {
-  static const std::regex kUrl(R"(^(https?)://(\[[0-9a-fA-F:.]+\]|[^/:?#\[\]]+)(:([^/?#]+))?([/?#].*)?$)");
+  static const std::regex kUrl(
+      R"(^(https?)://(\[[0-9a-fA-F:.]+\]|[^/:?#\[\]]+)(:([^/?#]+))?([/?#].*)?$)");
   std::smatch m;
   if (!std::regex_match(text, m, kUrl)) {
     Error(n, what + " must be an http:// or https:// URL, got '" + text.substr(0, 60) + "'");
@@ -659,7 +666,9 @@ std::optional<ProbeSpec> Loader::ParseProbe(const YAML::Node& n, const std::stri
   }
   if (bad) return std::nullopt;
   if (!chosen) {
-    Error(n, where + " needs a probe: one of command, tcp, http, process, file, log, prometheus, webhook");
+    Error(n,
+          where +
+              " needs a probe: one of command, tcp, http, process, file, log, prometheus, webhook");
     return std::nullopt;
   }
   const ProbeKind* kind = chosen->first;
@@ -685,9 +694,9 @@ std::optional<ProbeSpec> Loader::ParseProbe(const YAML::Node& n, const std::stri
 
 void Loader::ParseSettings(const YAML::Node& n, Settings& s) {
   if (!IsMap(n, "settings")) return;
-  auto k = Keys(n, Names({"probe_interval", "settle", "timeout", "workdir", "allow_paths",
-                          "stop_grace"}),
-                "settings");
+  auto k = Keys(
+      n, Names({"probe_interval", "settle", "timeout", "workdir", "allow_paths", "stop_grace"}),
+      "settings");
   if (k.count("probe_interval")) {
     if (auto d = DurationOf(k["probe_interval"].value, "settings.probe_interval", 10, 3600000))
       s.probe_interval = *d;
@@ -713,11 +722,12 @@ void Loader::ParseSettings(const YAML::Node& n, Settings& s) {
       } else {
         std::string norm = std::filesystem::path(*t).lexically_normal().string();
         while (norm.size() > 1 && norm.back() == '/') norm.pop_back();
-        if (norm == "/" || norm == "/tmp" || norm == "/home" || norm == "/root" ||
-            norm == "/etc" || norm == "/var" || norm == "/usr") {
-          Error(w, "settings.workdir '" + *t +
-                       "' is a system directory; a workdir is created fresh and removed, so it must "
-                       "be a directory of the drill's own (e.g. /tmp/firedrill/NAME)");
+        if (norm == "/" || norm == "/tmp" || norm == "/home" || norm == "/root" || norm == "/etc" ||
+            norm == "/var" || norm == "/usr") {
+          Error(w,
+                "settings.workdir '" + *t +
+                    "' is a system directory; a workdir is created fresh and removed, so it must "
+                    "be a directory of the drill's own (e.g. /tmp/firedrill/NAME)");
         } else {
           s.workdir = *t;
         }
@@ -730,7 +740,8 @@ void Loader::ParseSettings(const YAML::Node& n, Settings& s) {
       for (const auto& item : a) {
         if (auto t = Text(item, "settings.allow_paths")) {
           if (t->empty() || ((*t)[0] != '/' && t->rfind("${", 0) != 0)) {
-            Error(item, "settings.allow_paths entries must be absolute paths or start with ${workdir}");
+            Error(item,
+                  "settings.allow_paths entries must be absolute paths or start with ${workdir}");
           } else {
             s.allow_paths.push_back(*t);
           }
@@ -772,8 +783,10 @@ void Loader::ParseServices(const YAML::Node& n, std::vector<ServiceSpec>& out) {
     }
     if (k.count("restart")) {
       if (auto s = Scalar(k["restart"].value, where + ".restart")) {
-        if (*s == "never") svc.restart = RestartPolicy::kNever;
-        else if (*s == "on-failure") svc.restart = RestartPolicy::kOnFailure;
+        if (*s == "never")
+          svc.restart = RestartPolicy::kNever;
+        else if (*s == "on-failure")
+          svc.restart = RestartPolicy::kOnFailure;
         else
           Error(k["restart"].value, where + ".restart must be 'never' or 'on-failure'" +
                                         DidYouMean(*s, Names({"never", "on-failure"})));
@@ -889,8 +902,8 @@ void Loader::ParseFaults(const YAML::Node& n, std::vector<FaultSpec>& out) {
   for (const FaultAction* a : FaultActions()) actions.push_back(a->name);
   for (const auto& item : n) {
     if (!IsMap(item, "each fault")) continue;
-    auto k = Keys(item, Names({"name", "at", "action", "target", "with", "duration", "host"}),
-                  "fault");
+    auto k =
+        Keys(item, Names({"name", "at", "action", "target", "with", "duration", "host"}), "fault");
     FaultSpec f;
     f.mark = MarkOf(item);
     if (!k.count("name")) {
@@ -922,9 +935,9 @@ void Loader::ParseFaults(const YAML::Node& n, std::vector<FaultSpec>& out) {
       f.action_mark = MarkOf(k["action"].value);
       action = FindFaultAction(*s);
       if (!action) {
-        Error(k["action"].value,
-              "unknown action '" + *s + "' in " + where + DidYouMean(*s, actions) +
-                  " (run `firedrill faults` for the list)");
+        Error(k["action"].value, "unknown action '" + *s + "' in " + where +
+                                     DidYouMean(*s, actions) +
+                                     " (run `firedrill faults` for the list)");
       }
       f.action = *s;
     }
@@ -936,11 +949,13 @@ void Loader::ParseFaults(const YAML::Node& n, std::vector<FaultSpec>& out) {
       continue;
     }
     if (action->target == Use::kRequired && !k.count("target")) {
-      Error(item, where + ": " + action->name +
-                      " needs a `target`: {service: NAME} | {pidfile: PATH} | {pid: N} | {name: EXE}");
+      Error(item,
+            where + ": " + action->name +
+                " needs a `target`: {service: NAME} | {pidfile: PATH} | {pid: N} | {name: EXE}");
     }
     if (action->target == Use::kForbidden && k.count("target")) {
-      Error(k["target"].key, where + ": " + action->name + " takes no `target`; its fields go under `with`");
+      Error(k["target"].key,
+            where + ": " + action->name + " takes no `target`; its fields go under `with`");
     }
     if (action->duration == Use::kRequired && !k.count("duration")) {
       Error(item, where + ": " + action->name +
@@ -950,15 +965,16 @@ void Loader::ParseFaults(const YAML::Node& n, std::vector<FaultSpec>& out) {
       Error(k["duration"].value, where + ": " + action->name + " needs a duration above 0s");
     }
     if (action->duration == Use::kForbidden && f.duration && f.duration->count() > 0) {
-      Error(k["duration"].value, where + ": " + action->name +
-                                     " cannot be undone, so it takes no duration (remove it or use 0s)");
+      Error(k["duration"].value,
+            where + ": " + action->name +
+                " cannot be undone, so it takes no duration (remove it or use 0s)");
     }
     YAML::Node with = k.count("with") ? k["with"].value : YAML::Node();
     if (action->fields.empty() && k.count("with") && !with.IsNull() &&
         !(with.IsMap() && with.size() == 0)) {
       Error(k["with"].key, where + ": " + action->name + " takes no `with` fields");
-    } else if (auto p = ParseParams(with, action->fields, where + ".with", RefScope::kNormal,
-                                    f.mark)) {
+    } else if (auto p =
+                   ParseParams(with, action->fields, where + ".with", RefScope::kNormal, f.mark)) {
       f.with = *p;
       if (action->check) {
         if (auto e = action->check(f)) {
@@ -989,9 +1005,12 @@ void Loader::ParseWatches(const YAML::Node& n, std::vector<WatchSpec>& out) {
     const std::string where = "watch '" + w.name + "'";
     if (k.count("kind")) {
       if (auto s = Scalar(k["kind"].value, where + ".kind")) {
-        if (*s == "detection") w.kind = WatchKind::kDetection;
-        else if (*s == "failover") w.kind = WatchKind::kFailover;
-        else if (*s == "custom") w.kind = WatchKind::kCustom;
+        if (*s == "detection")
+          w.kind = WatchKind::kDetection;
+        else if (*s == "failover")
+          w.kind = WatchKind::kFailover;
+        else if (*s == "custom")
+          w.kind = WatchKind::kCustom;
         else
           Error(k["kind"].value, where + ".kind must be detection, failover or custom" +
                                      DidYouMean(*s, Names({"detection", "failover", "custom"})));
@@ -1022,9 +1041,12 @@ void Loader::ParseData(const YAML::Node& n, std::optional<DataSpec>& out) {
     ok = false;
   } else {
     std::map<std::string, Entry> extra;
-    auto p = ParseProbe(k["writer"].value, "data.writer", Names({"every"}), &extra, RefScope::kData);
-    if (p) d.writer = std::move(*p);
-    else ok = false;
+    auto p =
+        ParseProbe(k["writer"].value, "data.writer", Names({"every"}), &extra, RefScope::kData);
+    if (p)
+      d.writer = std::move(*p);
+    else
+      ok = false;
     if (extra.count("every")) {
       if (auto e = DurationOf(extra["every"].value, "data.writer.every", 1, 3600000)) d.every = *e;
     }
@@ -1032,7 +1054,8 @@ void Loader::ParseData(const YAML::Node& n, std::optional<DataSpec>& out) {
   if (!k.count("verifier")) {
     Error(n, "data needs a `verifier` probe (passes when write ${seq} survived)");
     ok = false;
-  } else if (auto p = ParseProbe(k["verifier"].value, "data.verifier", {}, nullptr, RefScope::kData)) {
+  } else if (auto p =
+                 ParseProbe(k["verifier"].value, "data.verifier", {}, nullptr, RefScope::kData)) {
     d.verifier = std::move(*p);
   } else {
     ok = false;
@@ -1043,8 +1066,9 @@ void Loader::ParseData(const YAML::Node& n, std::optional<DataSpec>& out) {
 void Loader::ParseRecovery(const YAML::Node& n, Recovery& r) {
   if (!IsMap(n, "recovery")) return;
   r.mark = MarkOf(n);
-  auto k = Keys(n, Names({"within", "steady_for", "max_data_loss", "remediation", "runbook", "hints"}),
-                "recovery");
+  auto k =
+      Keys(n, Names({"within", "steady_for", "max_data_loss", "remediation", "runbook", "hints"}),
+           "recovery");
   if (k.count("within")) {
     if (auto d = DurationOf(k["within"].value, "recovery.within", 1, 86400000)) r.within = *d;
   }
@@ -1068,14 +1092,16 @@ void Loader::ParseRecovery(const YAML::Node& n, Recovery& r) {
       if (!rk.count("after")) {
         Error(item, "a remediation step needs `after`: detection, failover, or a duration");
       } else if (auto s = Scalar(rk["after"].value, "remediation.after")) {
-        if (*s == "detection") step.after = RemediationStep::After::kDetection;
-        else if (*s == "failover") step.after = RemediationStep::After::kFailover;
+        if (*s == "detection")
+          step.after = RemediationStep::After::kDetection;
+        else if (*s == "failover")
+          step.after = RemediationStep::After::kFailover;
         else {
           auto d = ParseDuration(*s);
           if (!d.ok()) {
-            Error(rk["after"].value, "remediation.after must be detection, failover or a duration: " +
-                                         d.status().message() +
-                                         DidYouMean(*s, Names({"detection", "failover"})));
+            Error(rk["after"].value,
+                  "remediation.after must be detection, failover or a duration: " +
+                      d.status().message() + DidYouMean(*s, Names({"detection", "failover"})));
           } else {
             step.after = RemediationStep::After::kOffset;
             step.offset = *d;
@@ -1100,10 +1126,14 @@ void Loader::ParseRecovery(const YAML::Node& n, Recovery& r) {
       auto hk = Keys(item, Names({"after", "text"}), "hint");
       Hint h;
       h.mark = MarkOf(item);
-      if (!hk.count("after")) Error(item, "a hint needs `after` (a duration)");
-      else if (auto d = DurationOf(hk["after"].value, "hint.after", 0, 86400000)) h.after = *d;
-      if (!hk.count("text")) Error(item, "a hint needs `text`");
-      else if (auto s = Scalar(hk["text"].value, "hint.text")) h.text = *s;
+      if (!hk.count("after"))
+        Error(item, "a hint needs `after` (a duration)");
+      else if (auto d = DurationOf(hk["after"].value, "hint.after", 0, 86400000))
+        h.after = *d;
+      if (!hk.count("text"))
+        Error(item, "a hint needs `text`");
+      else if (auto s = Scalar(hk["text"].value, "hint.text"))
+        h.text = *s;
       r.hints.push_back(std::move(h));
     }
   }
@@ -1170,8 +1200,10 @@ void Loader::CheckRunnable(const Scenario& s) {
   std::set<std::string> said;
   auto report = [&](Mark m, const std::string& msg) {
     if (!said.insert(msg).second) return;  // once per kind/action is enough
-    if (opts_.require_runnable) ErrorAt(m, msg);
-    else NoteAt(m, msg);
+    if (opts_.require_runnable)
+      ErrorAt(m, msg);
+    else
+      NoteAt(m, msg);
   };
   auto probe = [&](const ProbeSpec& p) {
     const ProbeKind* k = FindProbeKind(p.kind);
@@ -1224,16 +1256,16 @@ LoadResult Loader::Load(const std::string& text) {
   }
   Scenario s;
   s.file = file_;
-  auto k = Keys(root, Names({"apiVersion", "name", "description", "tags", "settings", "services",
-                             "hosts", "steady_state", "faults", "watches", "data", "recovery",
-                             "abort_when"}),
+  auto k = Keys(root,
+                Names({"apiVersion", "name", "description", "tags", "settings", "services", "hosts",
+                       "steady_state", "faults", "watches", "data", "recovery", "abort_when"}),
                 "the drill");
   if (!k.count("apiVersion")) {
     ErrorAt({1, 1}, "missing `apiVersion: firedrill/v1`");
   } else if (auto v = Scalar(k["apiVersion"].value, "apiVersion")) {
     if (*v != kApiVersion) {
-      Error(k["apiVersion"].value, "unsupported apiVersion '" + *v + "' (this firedrill reads " +
-                                       kApiVersion + ")");
+      Error(k["apiVersion"].value,
+            "unsupported apiVersion '" + *v + "' (this firedrill reads " + kApiVersion + ")");
     }
     s.api_version = *v;
   }
@@ -1297,9 +1329,10 @@ LoadResult LoadScenarioText(const std::string& text, const std::string& file_nam
                             const LoadOptions& opts) {
   if (text.size() > opts.max_bytes) {
     LoadResult r;
-    r.errors.push_back(Diagnostic{file_name, {1, 1},
-                                  "file is " + FormatBytes(text.size()) + "; a drill may be at most " +
-                                      FormatBytes(opts.max_bytes)});
+    r.errors.push_back(Diagnostic{file_name,
+                                  {1, 1},
+                                  "file is " + FormatBytes(text.size()) +
+                                      "; a drill may be at most " + FormatBytes(opts.max_bytes)});
     return r;
   }
   Loader loader(file_name, opts);
@@ -1308,7 +1341,8 @@ LoadResult LoadScenarioText(const std::string& text, const std::string& file_nam
   } catch (const std::exception& e) {
     // yaml-cpp can throw from deep inside node access on pathological input.
     LoadResult r;
-    r.errors.push_back(Diagnostic{file_name, {1, 1}, std::string("cannot read drill: ") + e.what()});
+    r.errors.push_back(
+        Diagnostic{file_name, {1, 1}, std::string("cannot read drill: ") + e.what()});
     return r;
   }
 }

@@ -22,7 +22,7 @@ struct Diagnostic {
 struct LoadResult {
   std::optional<Scenario> scenario;  // set only when there are no errors
   std::vector<Diagnostic> errors;
-  std::vector<Diagnostic> notes;     // valid, but worth knowing (e.g. not runnable here)
+  std::vector<Diagnostic> notes;  // valid, but worth knowing (e.g. not runnable here)
   bool ok() const { return errors.empty() && scenario.has_value(); }
 };
 

@@ -11,12 +11,12 @@
 #include <string>
 #include <vector>
 
+#include "reports/json_report.h"
+#include "reports/terminal.h"
 #include "runner/catalog.h"
 #include "runner/engine.h"
 #include "runner/loader.h"
 #include "runner/score.h"
-#include "reports/json_report.h"
-#include "reports/terminal.h"
 
 namespace fs = std::filesystem;
 
@@ -40,7 +40,8 @@ std::atomic<int> g_interrupts{0};
 void OnSignal(int) {
   int n = ++g_interrupts;
   if (n == 2) {
-    const char msg[] = "\nfiredrill: rolling back; press Ctrl-C again to exit at once (faults may be left)\n";
+    const char msg[] =
+        "\nfiredrill: rolling back; press Ctrl-C again to exit at once (faults may be left)\n";
     (void)!write(STDERR_FILENO, msg, sizeof msg - 1);
   } else if (n >= 3) {
     const char msg[] = "\nfiredrill: forced exit before rollback finished\n";
@@ -50,7 +51,7 @@ void OnSignal(int) {
 }
 
 void InstallSignalHandlers() {
-  struct sigaction sa{};
+  struct sigaction sa {};
   sa.sa_handler = OnSignal;
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, nullptr);
@@ -190,8 +191,9 @@ int main(int argc, char** argv) {
     c.setup(sub, &opts);
     subs.emplace_back(sub, &c);
   }
-  app.footer("Exit codes: 0 all objectives met, 1 an objective missed, 2 invalid drill or usage,\n"
-             "3 aborted (stop condition or operator), 4 error or a rollback that did not complete.");
+  app.footer(
+      "Exit codes: 0 all objectives met, 1 an objective missed, 2 invalid drill or usage,\n"
+      "3 aborted (stop condition or operator), 4 error or a rollback that did not complete.");
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -58,16 +58,16 @@ struct RunRecord {
   std::vector<Event> timeline;
 
   // Phases reached.
-  bool steady_state_held = false;     // before faults
+  bool steady_state_held = false;  // before faults
   std::optional<int64_t> fault_phase_start_ms;
   std::optional<int64_t> first_fault_ms;
-  std::optional<int64_t> last_fault_ms;        // last injection
-  std::optional<int64_t> faults_ended_ms;      // last rollback of a fault with a duration
-  std::optional<int64_t> recovered_at_ms;      // start of the streak that held steady_for
-  std::optional<int64_t> acknowledged_at_ms;   // train mode
+  std::optional<int64_t> last_fault_ms;       // last injection
+  std::optional<int64_t> faults_ended_ms;     // last rollback of a fault with a duration
+  std::optional<int64_t> recovered_at_ms;     // start of the streak that held steady_for
+  std::optional<int64_t> acknowledged_at_ms;  // train mode
   std::optional<int64_t> fault_phase_end_ms;
-  std::optional<bool> steady_after_rollback;   // verify phase; nullopt if not reached
-  std::optional<int64_t> verify_took_ms;       // how long until it held after rollback
+  std::optional<bool> steady_after_rollback;  // verify phase; nullopt if not reached
+  std::optional<int64_t> verify_took_ms;      // how long until it held after rollback
 
   std::vector<FaultRecord> faults;
   std::vector<WatchRecord> watches;
@@ -75,9 +75,9 @@ struct RunRecord {
   std::optional<DataRecord> data;
 
   // Why the run ended early, when it did.
-  bool aborted = false;       // stop condition or operator
+  bool aborted = false;  // stop condition or operator
   std::string abort_reason;
-  std::string error;          // non-empty: the drill could not be carried out
+  std::string error;                   // non-empty: the drill could not be carried out
   std::vector<std::string> leftovers;  // what a failed rollback or teardown left behind
 };
 

@@ -11,9 +11,12 @@ std::string Target::Describe() const {
 
 const char* WatchKindName(WatchKind k) {
   switch (k) {
-    case WatchKind::kDetection: return "detection";
-    case WatchKind::kFailover: return "failover";
-    case WatchKind::kCustom: return "custom";
+    case WatchKind::kDetection:
+      return "detection";
+    case WatchKind::kFailover:
+      return "failover";
+    case WatchKind::kCustom:
+      return "custom";
   }
   return "custom";
 }

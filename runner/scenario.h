@@ -22,7 +22,7 @@ struct Settings {
   Millis probe_interval{500};
   Millis settle{10000};
   Millis timeout{600000};
-  std::string workdir;  // empty: a fresh directory under $TMPDIR
+  std::string workdir;                   // empty: a fresh directory under $TMPDIR
   std::vector<std::string> allow_paths;  // empty: just the workdir
   Millis stop_grace{5000};               // extension: SIGTERM -> SIGKILL grace at teardown
 };

@@ -1,29 +1,46 @@
 #include "runner/schema.h"
 
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 
 namespace firedrill {
 
 const char* FieldTypeName(FieldType t) {
   switch (t) {
-    case FieldType::kString: return "string";
-    case FieldType::kRegex: return "regex";
-    case FieldType::kInt: return "integer";
-    case FieldType::kBool: return "bool";
-    case FieldType::kDuration: return "duration";
-    case FieldType::kSize: return "size";
-    case FieldType::kSizeOrPercent: return "size|percent";
-    case FieldType::kPercent: return "percent";
-    case FieldType::kSignal: return "signal";
-    case FieldType::kStringList: return "list";
-    case FieldType::kStringMap: return "map";
-    case FieldType::kStatusRange: return "status";
-    case FieldType::kEnum: return "enum";
-    case FieldType::kObject: return "object";
-    case FieldType::kAddress: return "host:port";
-    case FieldType::kUrl: return "url";
-    case FieldType::kPath: return "path";
+    case FieldType::kString:
+      return "string";
+    case FieldType::kRegex:
+      return "regex";
+    case FieldType::kInt:
+      return "integer";
+    case FieldType::kBool:
+      return "bool";
+    case FieldType::kDuration:
+      return "duration";
+    case FieldType::kSize:
+      return "size";
+    case FieldType::kSizeOrPercent:
+      return "size|percent";
+    case FieldType::kPercent:
+      return "percent";
+    case FieldType::kSignal:
+      return "signal";
+    case FieldType::kStringList:
+      return "list";
+    case FieldType::kStringMap:
+      return "map";
+    case FieldType::kStatusRange:
+      return "status";
+    case FieldType::kEnum:
+      return "enum";
+    case FieldType::kObject:
+      return "object";
+    case FieldType::kAddress:
+      return "host:port";
+    case FieldType::kUrl:
+      return "url";
+    case FieldType::kPath:
+      return "path";
   }
   return "?";
 }
@@ -53,9 +70,7 @@ const std::vector<std::string>& Params::List(std::string_view k) const {
 const std::map<std::string, std::string>& Params::Map(std::string_view k) const {
   return std::get<std::map<std::string, std::string>>(Get(k).value);
 }
-StatusRange Params::Range(std::string_view k) const {
-  return std::get<StatusRange>(Get(k).value);
-}
+StatusRange Params::Range(std::string_view k) const { return std::get<StatusRange>(Get(k).value); }
 const Params& Params::Object(std::string_view k) const {
   return *std::get<std::shared_ptr<Params>>(Get(k).value);
 }

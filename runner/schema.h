@@ -24,15 +24,15 @@ struct Mark {
 };
 
 enum class FieldType {
-  kString,       // free text; ${} expands at run time
-  kRegex,        // ECMAScript regex, compiled at load time
-  kInt,          // integer within [min, max]
+  kString,  // free text; ${} expands at run time
+  kRegex,   // ECMAScript regex, compiled at load time
+  kInt,     // integer within [min, max]
   kBool,
-  kDuration,     // 250ms, 5s, 2m, 1h (bounds in ms)
-  kSize,         // 512KiB, 64MiB (bounds in bytes)
-  kSizeOrPercent,// a size, or "90%" of a filesystem
-  kPercent,      // 0%..100% (bounds in percent)
-  kSignal,       // SIGKILL, KILL, 9
+  kDuration,       // 250ms, 5s, 2m, 1h (bounds in ms)
+  kSize,           // 512KiB, 64MiB (bounds in bytes)
+  kSizeOrPercent,  // a size, or "90%" of a filesystem
+  kPercent,        // 0%..100% (bounds in percent)
+  kSignal,         // SIGKILL, KILL, 9
   kStringList,
   kStringMap,    // headers
   kStatusRange,  // 200 or [200, 299]
@@ -72,9 +72,9 @@ class Params;
 
 // One validated field value with the place it was written.
 struct Param {
-  using Value = std::variant<std::string, int64_t, bool, Millis, SizeValue, double,
-                             std::vector<std::string>, std::map<std::string, std::string>,
-                             StatusRange, std::shared_ptr<Params>>;
+  using Value =
+      std::variant<std::string, int64_t, bool, Millis, SizeValue, double, std::vector<std::string>,
+                   std::map<std::string, std::string>, StatusRange, std::shared_ptr<Params>>;
   Value value;
   Mark mark;
 };

@@ -7,7 +7,8 @@
 
 namespace firedrill {
 
-const char* const kScoreFormula = R"(score = round(100 * sum(weight * part) / sum(weight)), over the parts that apply:
+const char* const kScoreFormula =
+    R"(score = round(100 * sum(weight * part) / sum(weight)), over the parts that apply:
   objectives  weight 40  share of objectives met (recovery.within, recovery.max_data_loss, rollback.verified)
   watches     weight 30  share of watches met within their `within` (left out when there are none)
   availability weight 20 share of steady-state samples that passed while faults were active
@@ -17,7 +18,8 @@ A run whose verdict is error or aborted scores 0.)";
 
 namespace {
 
-std::optional<int64_t> After(const std::optional<int64_t>& at, const std::optional<int64_t>& origin) {
+std::optional<int64_t> After(const std::optional<int64_t>& at,
+                             const std::optional<int64_t>& origin) {
   if (!at || !origin) return std::nullopt;
   return *at - *origin;
 }
@@ -41,8 +43,10 @@ Outcome Score(const Scenario& s, const RunRecord& run) {
   for (const auto& w : run.watches) {
     if (w.kind != "failover") continue;
     any_failover = true;
-    if (!w.passed_at_ms) all_failover = false;
-    else failover_at = std::max(failover_at, *w.passed_at_ms);
+    if (!w.passed_at_ms)
+      all_failover = false;
+    else
+      failover_at = std::max(failover_at, *w.passed_at_ms);
   }
   if (any_failover && all_failover) o.metrics.failed_over_after_ms = After(failover_at, first);
   o.metrics.recovered_after_ms = After(run.recovered_at_ms, first);
@@ -51,8 +55,8 @@ Outcome Score(const Scenario& s, const RunRecord& run) {
   if (first) {
     // The fault window: from the first injection until the system recovered and every
     // timed fault was over (or, if it never recovered, until observation stopped).
-    int64_t end = run.recovered_at_ms ? *run.recovered_at_ms
-                                      : run.fault_phase_end_ms.value_or(*first);
+    int64_t end =
+        run.recovered_at_ms ? *run.recovered_at_ms : run.fault_phase_end_ms.value_or(*first);
     if (run.faults_ended_ms) end = std::max(end, *run.faults_ended_ms);
     int64_t total = 0, passed = 0;
     for (const auto& c : run.steady) {
@@ -62,7 +66,8 @@ Outcome Score(const Scenario& s, const RunRecord& run) {
         passed += smp.passed ? 1 : 0;
       }
     }
-    if (total > 0) o.metrics.availability = static_cast<double>(passed) / static_cast<double>(total);
+    if (total > 0)
+      o.metrics.availability = static_cast<double>(passed) / static_cast<double>(total);
   }
   if (run.data && run.steady_after_rollback) {
     o.metrics.data_lost_count = run.data->lost;
@@ -74,7 +79,8 @@ Outcome Score(const Scenario& s, const RunRecord& run) {
 
   // ---- objectives ----
   {
-    Objective rto{"recovery.within", s.recovery.within.count(), o.metrics.recovered_after_ms, false};
+    Objective rto{"recovery.within", s.recovery.within.count(), o.metrics.recovered_after_ms,
+                  false};
     rto.met = rto.actual && *rto.actual <= *rto.target;
     o.objectives.push_back(rto);
   }

@@ -12,8 +12,8 @@
 namespace firedrill {
 
 struct Objective {
-  std::string name;  // recovery.within, recovery.max_data_loss, rollback.verified
-  std::optional<int64_t> target;   // ms, or a count for data loss
+  std::string name;               // recovery.within, recovery.max_data_loss, rollback.verified
+  std::optional<int64_t> target;  // ms, or a count for data loss
   std::optional<int64_t> actual;
   bool met = false;
   std::string unit = "ms";  // "ms" or "writes"

@@ -61,8 +61,8 @@ Status Services::Spawn(Service& s) {
   try {
     OwnedChildGuard guard;
     s.child = std::make_unique<bp::child>(
-        "/bin/sh", bp::args({"-c", s.run}), bp::start_dir = workdir_, bp::std_in < bp::null,
-        bp::std_out > out, bp::std_err > err,
+        "/bin/sh", bp::args({"-c", s.run}), bp::start_dir = workdir_,
+        bp::std_in<bp::null, bp::std_out> out, bp::std_err > err,
         bp::extend::on_exec_setup = [](auto&) { ::setpgid(0, 0); });
     guard.Register(s.child->id());
     s.pgid = s.child->id();

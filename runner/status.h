@@ -78,8 +78,8 @@ class Result {
 
 }  // namespace firedrill
 
-#define FD_RETURN_IF_ERROR(expr)          \
-  do {                                    \
-    ::firedrill::Status _st = (expr);     \
-    if (!_st.ok()) return _st;            \
+#define FD_RETURN_IF_ERROR(expr)      \
+  do {                                \
+    ::firedrill::Status _st = (expr); \
+    if (!_st.ok()) return _st;        \
   } while (0)

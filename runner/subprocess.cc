@@ -122,8 +122,10 @@ Result<ShellResult> RunShell(const ShellCommand& cmd, const std::atomic<bool>* c
       }
       const int64_t now = NowMs();
       if (!killed && (now >= deadline || (cancel && cancel->load()))) {
-        if (now >= deadline) res.timed_out = true;
-        else res.cancelled = true;
+        if (now >= deadline)
+          res.timed_out = true;
+        else
+          res.cancelled = true;
         ::kill(-pid, SIGKILL);
         killed = true;
       }

@@ -22,8 +22,8 @@ struct ShellCommand {
 };
 
 struct ShellResult {
-  int exit_code = -1;    // when the shell exited
-  int term_signal = 0;   // when it was killed by a signal
+  int exit_code = -1;   // when the shell exited
+  int term_signal = 0;  // when it was killed by a signal
   bool timed_out = false;
   bool cancelled = false;
   std::string out;

@@ -1,8 +1,9 @@
 #include "runner/values.h"
 
+#include <fmt/format.h>
+
 #include <cctype>
 #include <cmath>
-#include <fmt/format.h>
 
 namespace firedrill {
 namespace {
@@ -43,14 +44,18 @@ Result<Millis> ParseDuration(std::string_view text) {
     while (i < s.size() && std::isalpha(static_cast<unsigned char>(s[i]))) ++i;
     std::string_view unit = s.substr(u, i - u);
     double scale = 0;
-    if (unit == "ms") scale = 1;
-    else if (unit == "s") scale = 1000;
-    else if (unit == "m") scale = 60000;
-    else if (unit == "h") scale = 3600000;
+    if (unit == "ms")
+      scale = 1;
+    else if (unit == "s")
+      scale = 1000;
+    else if (unit == "m")
+      scale = 60000;
+    else if (unit == "h")
+      scale = 3600000;
     else if (unit.empty())
       return Status::Invalid("duration '" + std::string(s) +
-                             "' needs a unit: ms, s, m or h (e.g. " +
-                             std::string(s.substr(0, u)) + "s)");
+                             "' needs a unit: ms, s, m or h (e.g. " + std::string(s.substr(0, u)) +
+                             "s)");
     else
       return Status::Invalid("unknown duration unit '" + std::string(unit) + "' in '" +
                              std::string(s) + "' (use ms, s, m or h)");
@@ -69,8 +74,8 @@ Result<uint64_t> ParseSize(std::string_view text) {
   size_t i = 0;
   double n = 0;
   if (!ParseNumber(s, i, n)) {
-    return Status::Invalid("expected a size such as 512KiB, 64MiB or 1GiB, got '" +
-                           std::string(s) + "'");
+    return Status::Invalid("expected a size such as 512KiB, 64MiB or 1GiB, got '" + std::string(s) +
+                           "'");
   }
   std::string_view unit = Trim(s.substr(i));
   struct U {

@@ -87,7 +87,8 @@ TEST(ProcessFaultTest, PauseStopsARealProcessAndRollbackResumesIt) {
   Sleeper s;
   Fixture fx(Env::Default());
   fx.services.groups["db"] = s.pid();
-  auto fault = FindFaultAction("process.pause")->make(Spec("process.pause", ServiceTarget("db")), fx.ctx);
+  auto fault =
+      FindFaultAction("process.pause")->make(Spec("process.pause", ServiceTarget("db")), fx.ctx);
   ASSERT_TRUE(fault.ok());
   auto injected = (*fault)->Inject();
   ASSERT_TRUE(injected.ok()) << injected.status().ToString();
@@ -134,7 +135,8 @@ TEST(ProcessFaultTest, RefusesToSignalItselfOrPid1) {
 
 TEST(ProcessFaultTest, ServiceThatIsNotRunningIsAnError) {
   Fixture fx(Env::Default());
-  auto fault = FindFaultAction("process.kill")->make(Spec("process.kill", ServiceTarget("gone")), fx.ctx);
+  auto fault =
+      FindFaultAction("process.kill")->make(Spec("process.kill", ServiceTarget("gone")), fx.ctx);
   ASSERT_TRUE(fault.ok());
   auto r = (*fault)->Inject();
   EXPECT_FALSE(r.ok());
@@ -146,8 +148,10 @@ TEST(ProcessFaultTest, FakeEnvSeesGroupSignalsInOrder) {
   FakeEnv env;
   Fixture fx(&env);
   fx.services.groups["db"] = 4242;
-  auto pause = FindFaultAction("process.pause")->make(Spec("process.pause", ServiceTarget("db")), fx.ctx);
-  auto kill = FindFaultAction("process.kill")->make(Spec("process.kill", ServiceTarget("db"), SIGKILL), fx.ctx);
+  auto pause =
+      FindFaultAction("process.pause")->make(Spec("process.pause", ServiceTarget("db")), fx.ctx);
+  auto kill = FindFaultAction("process.kill")
+                  ->make(Spec("process.kill", ServiceTarget("db"), SIGKILL), fx.ctx);
   ASSERT_TRUE(pause.ok() && kill.ok());
   ASSERT_TRUE((*pause)->Inject().ok());
   ASSERT_TRUE((*pause)->Rollback().ok());

@@ -1,8 +1,8 @@
 // process.pause on a real Redis: the steady state breaks while it is frozen, comes back
 // after SIGCONT, and an operator's Ctrl-C mid-fault still resumes it before exit.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <fcntl.h>
 #include <sys/wait.h>
 
 #include "reports/json_report.h"
@@ -17,21 +17,27 @@ std::string PauseDrill(const std::string& work, int port, const std::string& dur
   const std::string p = std::to_string(port);
   return R"(apiVersion: firedrill/v1
 name: pause-redis
-settings: {probe_interval: 100ms, settle: 10s, workdir: ")" + work + R"("}
+settings: {probe_interval: 100ms, settle: 10s, workdir: ")" +
+         work + R"("}
 services:
   - name: redis
-    run: exec redis-server --port )" + p + R"( --bind 127.0.0.1 --save "" --appendonly no --pidfile ${workdir}/redis.pid
-    ready: {tcp: {address: "127.0.0.1:)" + p + R"("}, within: 10s}
+    run: exec redis-server --port )" +
+         p + R"( --bind 127.0.0.1 --save "" --appendonly no --pidfile ${workdir}/redis.pid
+    ready: {tcp: {address: "127.0.0.1:)" +
+         p + R"("}, within: 10s}
 steady_state:
   - name: ping
-    probe: {command: {run: "redis-cli -p )" + p + R"( PING", timeout: 300ms, expect: {stdout_matches: "^PONG$"}}}
+    probe: {command: {run: "redis-cli -p )" +
+         p + R"( PING", timeout: 300ms, expect: {stdout_matches: "^PONG$"}}}
 faults:
   - name: freeze
     at: 300ms
     action: process.pause
     target: {service: redis}
-    duration: )" + duration + R"(
-recovery: {within: )" + within + R"(, steady_for: 500ms}
+    duration: )" +
+         duration + R"(
+recovery: {within: )" +
+         within + R"(, steady_for: 500ms}
 )";
 }
 
@@ -40,14 +46,17 @@ TEST(PauseTest, FrozenServiceRecoversAfterSigcont) {
   auto port = PickFreePort({});
   ASSERT_TRUE(port.ok());
   WriteFile(dir / "drill.yaml", PauseDrill(dir / "work", *port, "1500ms", "10s"));
-  CliResult r = RunFiredrill({"run", dir / "drill.yaml", "--report-dir", dir / "report"}, dir.path());
+  CliResult r =
+      RunFiredrill({"run", dir / "drill.yaml", "--report-dir", dir / "report"}, dir.path());
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   auto report = ReadJson(dir / "report/report.json");
   ASSERT_TRUE(report.has_value());
-  EXPECT_TRUE(CheckReportKeys(*report).empty()) << ::testing::PrintToString(CheckReportKeys(*report));
+  EXPECT_TRUE(CheckReportKeys(*report).empty())
+      << ::testing::PrintToString(CheckReportKeys(*report));
   const auto& f = (*report)["faults"][0];
   EXPECT_EQ(f["rollback"], "ok");
-  const int64_t paused_for = f["rolled_back_at_ms"].get<int64_t>() - f["injected_at_ms"].get<int64_t>();
+  const int64_t paused_for =
+      f["rolled_back_at_ms"].get<int64_t>() - f["injected_at_ms"].get<int64_t>();
   // The fault is rolled back by a 5 ms scheduling loop: never early, and late only by a
   // scheduling hiccup; 1 s of slack is wide for a 2-core CI machine.
   EXPECT_GE(paused_for, 1500);
@@ -59,8 +68,8 @@ TEST(PauseTest, FrozenServiceRecoversAfterSigcont) {
   EXPECT_LE(m["recovered_after_ms"].get<int64_t>(), 4000);
   EXPECT_GT(m["availability"].get<double>(), 0.0);
   EXPECT_LT(m["availability"].get<double>(), 0.5);  // frozen for most of the window
-  EXPECT_TRUE(m["detected_after_ms"].is_null());      // no detection watch in this drill
-  EXPECT_TRUE(m["data_lost"].is_null());              // and no data check
+  EXPECT_TRUE(m["detected_after_ms"].is_null());    // no detection watch in this drill
+  EXPECT_TRUE(m["data_lost"].is_null());            // and no data check
 }
 
 TEST(PauseTest, InterruptDuringPauseResumesTheProcessAndExits3) {

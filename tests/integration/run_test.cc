@@ -12,7 +12,8 @@ TEST(RunTest, SteadyStateNeverHoldsSoNothingIsInjected) {
   TempDir dir;
   WriteFile(dir / "drill.yaml", R"(apiVersion: firedrill/v1
 name: never-healthy
-settings: {probe_interval: 100ms, settle: 1s, workdir: ")" + dir.path() + R"(/work"}
+settings: {probe_interval: 100ms, settle: 1s, workdir: ")" +
+                                    dir.path() + R"(/work"}
 services:
   - name: idle
     run: exec sleep 300
@@ -22,15 +23,18 @@ steady_state:
 faults:
   - name: marker
     action: command
-    with: {run: "touch )" + dir.path() + R"(/INJECTED"}
+    with: {run: "touch )" + dir.path() +
+                                    R"(/INJECTED"}
 )");
-  CliResult r = RunFiredrill({"run", dir / "drill.yaml", "--report-dir", dir / "report"}, dir.path());
+  CliResult r =
+      RunFiredrill({"run", dir / "drill.yaml", "--report-dir", dir / "report"}, dir.path());
   EXPECT_NE(r.exit_code, 0);
   EXPECT_EQ(r.exit_code, 4) << r.out << r.err;
   EXPECT_FALSE(std::filesystem::exists(dir / "INJECTED")) << "a fault was injected";
   auto report = ReadJson(dir / "report/report.json");
   ASSERT_TRUE(report.has_value()) << r.out << r.err;
-  EXPECT_TRUE(CheckReportKeys(*report).empty()) << ::testing::PrintToString(CheckReportKeys(*report));
+  EXPECT_TRUE(CheckReportKeys(*report).empty())
+      << ::testing::PrintToString(CheckReportKeys(*report));
   EXPECT_EQ((*report)["verdict"], "error");
   EXPECT_EQ((*report)["score"], 0);
   EXPECT_TRUE((*report)["faults"][0]["injected_at_ms"].is_null());
@@ -38,7 +42,8 @@ faults:
   EXPECT_NE(error.find("steady state did not hold"), std::string::npos) << error;
   EXPECT_NE(error.find("always-down"), std::string::npos) << error;
   EXPECT_NE(error.find("exit 3"), std::string::npos) << error;
-  for (const auto& k : {"detected_after_ms", "failed_over_after_ms", "recovered_after_ms", "availability"}) {
+  for (const auto& k :
+       {"detected_after_ms", "failed_over_after_ms", "recovered_after_ms", "availability"}) {
     EXPECT_TRUE((*report)["metrics"][k].is_null()) << k;
   }
   // The reason is also what a person reads at the end of the run.
@@ -53,7 +58,8 @@ TEST(RunTest, NoGrandchildSurvivesTeardown) {
   const std::string work = dir / "work";
   WriteFile(dir / "drill.yaml", R"(apiVersion: firedrill/v1
 name: grandchildren
-settings: {probe_interval: 100ms, settle: 5s, workdir: ")" + work + R"yaml(", stop_grace: 1s}
+settings: {probe_interval: 100ms, settle: 5s, workdir: ")" +
+                                    work + R"yaml(", stop_grace: 1s}
 services:
   - name: wrapped
     run: |
@@ -73,7 +79,8 @@ faults:
 recovery: {within: 2s, steady_for: 300ms}
 )yaml");
   PidReaper reaper;
-  CliResult r = RunFiredrill({"run", dir / "drill.yaml", "--report-dir", dir / "report"}, dir.path());
+  CliResult r =
+      RunFiredrill({"run", dir / "drill.yaml", "--report-dir", dir / "report"}, dir.path());
   auto wrapper = ReadPid(work + "/wrapper.pid");
   auto bg = ReadPid(work + "/bg.pid");
   auto escaped = ReadPid(work + "/escaped.pid");
@@ -106,10 +113,12 @@ faults:
     action: disk.fill
     with: {path: "${workdir}", size: 10MiB}
 )");
-  CliResult r = RunFiredrill({"run", dir / "drill.yaml", "--report-dir", dir / "report"}, dir.path());
+  CliResult r =
+      RunFiredrill({"run", dir / "drill.yaml", "--report-dir", dir / "report"}, dir.path());
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("drill.yaml:11:13: error: action 'disk.fill' cannot run here: not built yet"),
-            std::string::npos)
+  EXPECT_NE(
+      r.err.find("drill.yaml:11:13: error: action 'disk.fill' cannot run here: not built yet"),
+      std::string::npos)
       << r.err;
   EXPECT_FALSE(std::filesystem::exists(dir / "STARTED"));
   EXPECT_FALSE(std::filesystem::exists(dir / "report/report.json"));
@@ -130,8 +139,9 @@ faults:
 )");
   CliResult r = RunFiredrill({"validate", dir / "bad.yaml"}, dir.path());
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("bad.yaml:3:12: error: unknown key 'timout' in settings; did you mean 'timeout'?"),
-            std::string::npos)
+  EXPECT_NE(
+      r.err.find("bad.yaml:3:12: error: unknown key 'timout' in settings; did you mean 'timeout'?"),
+      std::string::npos)
       << r.err;
   EXPECT_NE(r.err.find("bad.yaml:9:9: error:"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("needs a unit"), std::string::npos) << r.err;

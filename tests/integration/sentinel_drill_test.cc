@@ -26,7 +26,8 @@ std::vector<std::string> PortsOf(const nlohmann::json& report) {
 
 TEST(SentinelDrillTest, PrimaryKilledSentinelPromotesReplicaAndWritesResume) {
   TempDir dir;
-  const std::string drill = std::string(FIREDRILL_SOURCE_DIR) + "/scenarios/redis-sentinel-failover.yaml";
+  const std::string drill =
+      std::string(FIREDRILL_SOURCE_DIR) + "/scenarios/redis-sentinel-failover.yaml";
   CliResult r = RunFiredrill({"run", drill, "--report-dir", dir / "report"}, dir.path());
   auto report = ReadJson(dir / "report/report.json");
   ASSERT_TRUE(report.has_value()) << "no report.json\nstdout:\n" << r.out << "\nstderr:\n" << r.err;
@@ -51,7 +52,8 @@ TEST(SentinelDrillTest, PrimaryKilledSentinelPromotesReplicaAndWritesResume) {
   }
 
   ASSERT_EQ(r.exit_code, 0) << "stdout:\n" << r.out << "\nstderr:\n" << r.err;
-  EXPECT_TRUE(CheckReportKeys(*report).empty()) << ::testing::PrintToString(CheckReportKeys(*report));
+  EXPECT_TRUE(CheckReportKeys(*report).empty())
+      << ::testing::PrintToString(CheckReportKeys(*report));
   EXPECT_EQ((*report)["verdict"], "passed");
 
   const auto& m = (*report)["metrics"];
@@ -68,7 +70,7 @@ TEST(SentinelDrillTest, PrimaryKilledSentinelPromotesReplicaAndWritesResume) {
   EXPECT_GE(detected, 1000);
   EXPECT_LE(detected, failed_over);
   EXPECT_GE(recovered, failed_over - 400)  // writes resume once clients see the new master;
-      << "recovered before failover";       // the probes sample every 200 ms
+      << "recovered before failover";      // the probes sample every 200 ms
   EXPECT_TRUE(m["acknowledged_after_ms"].is_null());
   EXPECT_EQ(m["data_lost"]["count"], 0);
   ASSERT_TRUE(m["availability"].is_number());

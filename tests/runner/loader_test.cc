@@ -1,5 +1,8 @@
 #include "runner/loader.h"
 
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
 #include <csignal>
 #include <cstdint>
 #include <filesystem>
@@ -9,9 +12,6 @@
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 namespace firedrill {
 namespace {
@@ -45,9 +45,7 @@ class LoaderFullDrillTest : public ::testing::Test {
     delete result_;
     result_ = nullptr;
   }
-  void SetUp() override {
-    ASSERT_TRUE(result_->ok()) << AllDiagnostics(*result_);
-  }
+  void SetUp() override { ASSERT_TRUE(result_->ok()) << AllDiagnostics(*result_); }
   const Scenario& s() const { return *result_->scenario; }
 
   static LoadResult* result_;
@@ -203,8 +201,7 @@ TEST_F(LoaderFullDrillTest, WatchesOfAllThreeKinds) {
   EXPECT_EQ(w0.probe.kind, "command");
   EXPECT_EQ(w0.probe.mark.line, 49);
   EXPECT_EQ(w0.probe.mark.column, 13);
-  EXPECT_EQ(w0.probe.params.String("run"),
-            "redis-cli -p 26379 SENTINEL get-master-addr-by-name m");
+  EXPECT_EQ(w0.probe.params.String("run"), "redis-cli -p 26379 SENTINEL get-master-addr-by-name m");
   EXPECT_EQ(w0.probe.params.String("host"), "db1");
   EXPECT_EQ(Ms(w0.probe.params.Duration("timeout")), 2000);
   EXPECT_EQ(w0.probe.params.Object("expect").String("stdout_matches"), "16380");

@@ -1,12 +1,12 @@
 #include "runner/score.h"
 
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 namespace firedrill {
 namespace {
@@ -81,10 +81,14 @@ RunRecord PassingRun() {
   r.watches.push_back(Watch("alert-fires", "detection", 30000, 6520));
   r.watches.push_back(Watch("replica-promoted", "failover", 15000, 7170));
   r.watches.push_back(Watch("proxy-switched", "failover", 15000, 6900));
-  r.steady.push_back(SteadyRecord{
-      "writes-accepted",
-      {{4800, true}, {5000, false}, {6000, false}, {7000, true}, {8000, true}, {9300, true},
-       {9500, false}}});
+  r.steady.push_back(SteadyRecord{"writes-accepted",
+                                  {{4800, true},
+                                   {5000, false},
+                                   {6000, false},
+                                   {7000, true},
+                                   {8000, true},
+                                   {9300, true},
+                                   {9500, false}}});
   r.steady.push_back(SteadyRecord{"sentinels-agree", {{5000, true}, {7000, true}, {9301, false}}});
   return r;
 }
@@ -174,9 +178,9 @@ TEST(ScoreTest, NeverRecovered) {
   r.watches.push_back(Watch("alert-fires", "detection", 30000, 6520));
   r.watches.push_back(Watch("replica-promoted", "failover", 15000));
   // Window [5000, 65000]: three samples, none passed.
-  r.steady.push_back(SteadyRecord{
-      "writes-accepted", {{4000, true}, {5000, false}, {30000, false}, {65000, false},
-                          {65200, true}}});
+  r.steady.push_back(
+      SteadyRecord{"writes-accepted",
+                   {{4000, true}, {5000, false}, {30000, false}, {65000, false}, {65200, true}}});
 
   Outcome o = Score(BaseScenario(), r);
   EXPECT_EQ(o.metrics.detected_after_ms, 1520);
@@ -194,9 +198,8 @@ TEST(ScoreTest, NeverRecovered) {
 
   EXPECT_EQ(o.verdict, "failed");
   EXPECT_EQ(o.exit_code, 1);
-  EXPECT_THAT(o.reasons,
-              ElementsAre("watch replica-promoted (failover) not met within 15s",
-                          "steady state did not come back (and hold for 3s) within 1m"));
+  EXPECT_THAT(o.reasons, ElementsAre("watch replica-promoted (failover) not met within 15s",
+                                     "steady state did not come back (and hold for 3s) within 1m"));
   // objectives 1/2 -> 20; watches 1/2 -> 15; availability 0 -> 0 (weight 20 still counts);
   // speed 0 (not recovered) -> 0 of 10. Total 35 of 100 -> 35.
   EXPECT_EQ(o.score, 35);
@@ -204,7 +207,7 @@ TEST(ScoreTest, NeverRecovered) {
 
 TEST(ScoreTest, RecoveredTooLateAndWatchTooLate) {
   RunRecord r = PassingRun();
-  r.recovered_at_ms = 75000;         // 70s after the first fault; within is 60s
+  r.recovered_at_ms = 75000;          // 70s after the first fault; within is 60s
   r.watches[1].passed_at_ms = 21000;  // 16s after; within is 15s
   r.steady.clear();
   Outcome o = Score(BaseScenario(), r);
@@ -305,7 +308,7 @@ TEST(ScoreTest, MetricsThatNeverHappenedAreNulloptNotZero) {
   // One of two failover watches passing is not "failed over".
   r.watches.push_back(Watch("proxy", "failover", 1000, 5500));
   r.steady.push_back(SteadyRecord{"s", {{4000, true}, {65001, true}}});  // none in the window
-  r.data = Data(10, 10, 0);  // verify never reached
+  r.data = Data(10, 10, 0);                                              // verify never reached
   Outcome o = Score(WithData(0), r);
   EXPECT_EQ(o.metrics.detected_after_ms, std::nullopt);
   EXPECT_EQ(o.metrics.failed_over_after_ms, std::nullopt);

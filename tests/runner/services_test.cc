@@ -56,13 +56,14 @@ TEST(ServicesTest, KillingTheWrapperLeavesNoGrandchildAfterTeardown) {
   Services services(Env::Default(), &tl, dir.path(), dir / "logs");
   // A shell wrapper with a background child in its group, a daemon that double-forks into
   // its own session, and a child that ignores SIGTERM.
-  ASSERT_TRUE(services
-                  .Start(Spec("wrapped"),
-                         "sleep 300 & echo $! > bg.pid\n"
-                         "(setsid sh -c 'echo $$ > daemon.pid; exec sleep 300' &)\n"
-                         "sh -c 'trap \"\" TERM; echo $$ > stubborn.pid; while :; do sleep 1; done' &\n"
-                         "wait\n")
-                  .ok());
+  ASSERT_TRUE(
+      services
+          .Start(Spec("wrapped"),
+                 "sleep 300 & echo $! > bg.pid\n"
+                 "(setsid sh -c 'echo $$ > daemon.pid; exec sleep 300' &)\n"
+                 "sh -c 'trap \"\" TERM; echo $$ > stubborn.pid; while :; do sleep 1; done' &\n"
+                 "wait\n")
+          .ok());
   ASSERT_TRUE(WaitFor([&] {
     return ReadPid(dir / "bg.pid") && ReadPid(dir / "daemon.pid") && ReadPid(dir / "stubborn.pid");
   }));

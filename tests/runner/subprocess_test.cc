@@ -30,7 +30,8 @@ TEST(SubprocessTest, KilledBySignalIsReported) {
 TEST(SubprocessTest, TimeoutKillsTheWholeGroup) {
   TempDir dir;
   PidReaper reaper;
-  auto r = RunShell({.script = "sleep 30 & echo $! > child.pid; sleep 30", .cwd = dir.path(),
+  auto r = RunShell({.script = "sleep 30 & echo $! > child.pid; sleep 30",
+                     .cwd = dir.path(),
                      .timeout = Millis(300)});
   ASSERT_TRUE(r.ok());
   EXPECT_TRUE(r->timed_out);

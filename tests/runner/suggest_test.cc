@@ -1,9 +1,9 @@
 #include "runner/suggest.h"
 
+#include <gtest/gtest.h>
+
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 namespace firedrill {
 namespace {
@@ -15,8 +15,8 @@ TEST(SuggestTest, EditDistanceBasics) {
   EXPECT_EQ(EditDistance("abc", ""), 3u);
   EXPECT_EQ(EditDistance("kitten", "sitting"), 3u);
   EXPECT_EQ(EditDistance("timout", "timeout"), 1u);  // insertion
-  EXPECT_EQ(EditDistance("watches", "watchs"), 1u);   // deletion
-  EXPECT_EQ(EditDistance("flop", "flip"), 1u);        // substitution
+  EXPECT_EQ(EditDistance("watches", "watchs"), 1u);  // deletion
+  EXPECT_EQ(EditDistance("flop", "flip"), 1u);       // substitution
 }
 
 TEST(SuggestTest, EditDistanceCountsATranspositionAsOneEdit) {
@@ -29,8 +29,8 @@ TEST(SuggestTest, EditDistanceCountsATranspositionAsOneEdit) {
 }
 
 TEST(SuggestTest, NearestNamePicksTheClosest) {
-  const std::vector<std::string> keys = {"apiVersion", "name",  "description", "tags",
-                                         "settings",   "faults", "watches",    "data"};
+  const std::vector<std::string> keys = {"apiVersion", "name",   "description", "tags",
+                                         "settings",   "faults", "watches",     "data"};
   EXPECT_EQ(NearestName("watchs", keys), "watches");
   EXPECT_EQ(NearestName("fualts", keys), "faults");
   EXPECT_EQ(NearestName("apiversion", keys), "apiVersion");
@@ -43,7 +43,7 @@ TEST(SuggestTest, NearestNameReturnsEmptyWhenNothingIsClose) {
   EXPECT_EQ(NearestName("zzzzzz", {"watches", "faults"}), "");
   EXPECT_EQ(NearestName("kill", {"detection", "failover", "custom"}), "");
   EXPECT_EQ(NearestName("x", {}), "");
-  EXPECT_EQ(NearestName("ab", {"xy"}), "");             // two edits in two letters
+  EXPECT_EQ(NearestName("ab", {"xy"}), "");  // two edits in two letters
   EXPECT_EQ(NearestName(std::string(65, 'a'), {std::string(65, 'a')}), "");  // too long
 }
 

@@ -1,10 +1,10 @@
 #include "runner/values.h"
 
-#include <cstdint>
-#include <string>
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <cstdint>
+#include <string>
 
 namespace firedrill {
 namespace {
@@ -124,8 +124,8 @@ TEST(ValuesTest, FormatDurationShortestForm) {
 }
 
 TEST(ValuesTest, FormatDurationRoundTrips) {
-  for (int64_t ms : {0, 1, 250, 999, 1000, 1001, 1500, 2250, 59999, 60000, 90000, 3600000,
-                     5400000, 86400000}) {
+  for (int64_t ms :
+       {0, 1, 250, 999, 1000, 1001, 1500, 2250, 59999, 60000, 90000, 3600000, 5400000, 86400000}) {
     std::string text = FormatDuration(Millis(ms));
     auto back = ParseDuration(text);
     ASSERT_TRUE(back.ok()) << ms << " -> '" << text << "': " << back.status().message();
