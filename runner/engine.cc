@@ -89,6 +89,8 @@ class Run {
   bool SettleSteadyState();
   void FaultPhase();
   void RollbackFaults();
+  // Undoes fault i and records how that went. REQUIRES: fault_active_[i].
+  void RollbackOne(size_t i);
   void Verify();
   void Teardown();
 
@@ -641,20 +643,7 @@ void Run::FaultPhase() {
     }
     // Roll back faults whose duration is over.
     for (size_t i = 0; i < faults_.size(); ++i) {
-      if (fault_active_[i] && ends[i] && now >= *ends[i]) {
-        auto res = faults_[i]->Rollback();
-        int64_t t = timeline_.Now();
-        fault_active_[i] = false;
-        FaultRecord& r = rec_.faults[i];
-        r.rolled_back_at_ms = t;
-        r.rollback = res.ok() ? "ok" : "failed";
-        if (!res.ok()) {
-          rec_.leftovers.push_back("fault " + r.name + ": " + res.status().message());
-        }
-        rec_.faults_ended_ms = std::max(rec_.faults_ended_ms.value_or(0), t);
-        timeline_.AddAt(t, res.ok() ? "fault.rolled_back" : "fault.rollback_failed", r.name,
-                        res.ok() ? *res : res.status().message());
-      }
+      if (fault_active_[i] && ends[i] && now >= *ends[i]) RollbackOne(i);
     }
 
     if (PhaseOver(now, next_fault == order.size(), ends, remediated)) break;
@@ -679,17 +668,22 @@ void Run::RollbackFaults() {
     return *rec_.faults[a].injected_at_ms > *rec_.faults[b].injected_at_ms;
   });
   for (size_t i : order) {
-    if (!fault_active_[i]) continue;
-    auto res = faults_[i]->Rollback();
-    int64_t t = timeline_.Now();
-    fault_active_[i] = false;
-    FaultRecord& r = rec_.faults[i];
-    r.rolled_back_at_ms = t;
-    r.rollback = res.ok() ? "ok" : "failed";
-    if (!res.ok()) rec_.leftovers.push_back("fault " + r.name + ": " + res.status().message());
-    timeline_.AddAt(t, res.ok() ? "fault.rolled_back" : "fault.rollback_failed", r.name,
-                    res.ok() ? *res : res.status().message());
+    if (fault_active_[i]) RollbackOne(i);
   }
+}
+
+void Run::RollbackOne(size_t i) {
+  auto res = faults_[i]->Rollback();
+  int64_t t = timeline_.Now();
+  fault_active_[i] = false;
+  FaultRecord& r = rec_.faults[i];
+  r.rolled_back_at_ms = t;
+  r.rollback = res.ok() ? "ok" : "failed";
+  if (!res.ok()) rec_.leftovers.push_back("fault " + r.name + ": " + res.status().message());
+  // Until here the fault was active: the availability window reaches this far.
+  rec_.faults_ended_ms = std::max(rec_.faults_ended_ms.value_or(0), t);
+  timeline_.AddAt(t, res.ok() ? "fault.rolled_back" : "fault.rollback_failed", r.name,
+                  res.ok() ? *res : res.status().message());
 }
 
 void Run::Verify() {

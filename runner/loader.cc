@@ -298,6 +298,21 @@ class Loader {
     return true;
   }
 
+  // The `name` of a list item: present, well formed, and unique among `seen`.
+  // Returns "" (after reporting why) when it is not.
+  std::string NameOf(const YAML::Node& item, std::map<std::string, Entry>& k,
+                     std::map<std::string, Mark>& seen, const std::string& what) {
+    if (!k.count("name")) {
+      Error(item, "each " + what + " needs a `name`");
+      return "";
+    }
+    const YAML::Node& n = k["name"].value;
+    auto s = Scalar(n, what + " name");
+    if (!s || !CheckName(n, *s, what)) return "";
+    UniqueName(seen, *s, MarkOf(n), what);
+    return *s;
+  }
+
   std::string file_;
   std::string source_;
   LoadOptions opts_;
@@ -759,14 +774,7 @@ void Loader::ParseServices(const YAML::Node& n, std::vector<ServiceSpec>& out) {
     auto k = Keys(item, Names({"name", "run", "ready", "restart"}), "service");
     ServiceSpec svc;
     svc.mark = MarkOf(item);
-    if (!k.count("name")) {
-      Error(item, "a service needs a `name`");
-    } else if (auto s = Scalar(k["name"].value, "service name")) {
-      if (CheckName(k["name"].value, *s, "service")) {
-        svc.name = *s;
-        UniqueName(seen, *s, MarkOf(k["name"].value), "service");
-      }
-    }
+    svc.name = NameOf(item, k, seen, "service");
     const std::string where = "service '" + svc.name + "'";
     if (!k.count("run")) {
       Error(item, where + " needs `run` (the command that starts it)");
@@ -804,14 +812,7 @@ void Loader::ParseHosts(const YAML::Node& n, std::vector<HostSpec>& out) {
     auto k = Keys(item, Names({"name", "ssh"}), "host");
     HostSpec h;
     h.mark = MarkOf(item);
-    if (!k.count("name")) {
-      Error(item, "a host needs a `name`");
-    } else if (auto s = Scalar(k["name"].value, "host name")) {
-      if (CheckName(k["name"].value, *s, "host")) {
-        h.name = *s;
-        UniqueName(seen, *s, MarkOf(k["name"].value), "host");
-      }
-    }
+    h.name = NameOf(item, k, seen, "host");
     if (!k.count("ssh")) {
       Error(item, "host '" + h.name + "' needs `ssh: {destination: user@address}`");
     } else if (IsMap(k["ssh"].value, "host.ssh")) {
@@ -842,14 +843,7 @@ void Loader::ParseSteady(const YAML::Node& n, std::vector<SteadyCheck>& out) {
     auto k = Keys(item, Names({"name", "probe"}), "steady_state check");
     SteadyCheck c;
     c.mark = MarkOf(item);
-    if (!k.count("name")) {
-      Error(item, "a steady_state check needs a `name`");
-    } else if (auto s = Scalar(k["name"].value, "check name")) {
-      if (CheckName(k["name"].value, *s, "steady_state check")) {
-        c.name = *s;
-        UniqueName(seen, *s, MarkOf(k["name"].value), "steady_state check");
-      }
-    }
+    c.name = NameOf(item, k, seen, "steady_state check");
     if (!k.count("probe")) {
       Error(item, "steady_state check '" + c.name + "' needs a `probe`");
       continue;
@@ -906,14 +900,7 @@ void Loader::ParseFaults(const YAML::Node& n, std::vector<FaultSpec>& out) {
         Keys(item, Names({"name", "at", "action", "target", "with", "duration", "host"}), "fault");
     FaultSpec f;
     f.mark = MarkOf(item);
-    if (!k.count("name")) {
-      Error(item, "a fault needs a `name`");
-    } else if (auto s = Scalar(k["name"].value, "fault name")) {
-      if (CheckName(k["name"].value, *s, "fault")) {
-        f.name = *s;
-        UniqueName(seen, *s, MarkOf(k["name"].value), "fault");
-      }
-    }
+    f.name = NameOf(item, k, seen, "fault");
     const std::string where = "fault '" + f.name + "'";
     if (k.count("at")) {
       if (auto d = DurationOf(k["at"].value, where + ".at", 0, 86400000)) f.at = *d;
@@ -994,14 +981,7 @@ void Loader::ParseWatches(const YAML::Node& n, std::vector<WatchSpec>& out) {
     auto k = Keys(item, Names({"name", "kind", "probe", "within"}), "watch");
     WatchSpec w;
     w.mark = MarkOf(item);
-    if (!k.count("name")) {
-      Error(item, "a watch needs a `name`");
-    } else if (auto s = Scalar(k["name"].value, "watch name")) {
-      if (CheckName(k["name"].value, *s, "watch")) {
-        w.name = *s;
-        UniqueName(seen, *s, MarkOf(k["name"].value), "watch");
-      }
-    }
+    w.name = NameOf(item, k, seen, "watch");
     const std::string where = "watch '" + w.name + "'";
     if (k.count("kind")) {
       if (auto s = Scalar(k["kind"].value, where + ".kind")) {

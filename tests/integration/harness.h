@@ -15,28 +15,9 @@
 
 #include "runner/proc.h"
 #include "runner/subprocess.h"
+#include "tests/testing.h"
 
 namespace firedrill::testing {
-
-// A temporary directory, removed with everything in it when the test ends (pass or fail).
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "firedrill-test-XXXXXX").string();
-    std::vector<char> buf(tmpl.begin(), tmpl.end());
-    buf.push_back('\0');
-    path_ = mkdtemp(buf.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
 
 struct CliResult {
   int exit_code = -1;

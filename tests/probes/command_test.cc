@@ -10,6 +10,7 @@
 #include <string>
 
 #include "probes/probe.h"
+#include "tests/testing.h"
 #include "runner/context.h"
 #include "runner/env.h"
 #include "runner/expand.h"
@@ -17,43 +18,11 @@
 namespace firedrill {
 namespace {
 
+using ::firedrill::testing::TempDir;
+using ::firedrill::testing::ScopedEnvVar;
+
 // A fresh directory, removed with everything in it when the test ends, pass or fail.
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/fd-probe-XXXXXX";
-    if (mkdtemp(tmpl)) path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
 // Sets an environment variable for one test and restores it afterwards.
-class ScopedEnvVar {
- public:
-  ScopedEnvVar(const char* name, const char* value) : name_(name) {
-    if (const char* old = getenv(name)) old_ = old;
-    setenv(name, value, 1);
-  }
-  ~ScopedEnvVar() {
-    if (old_) {
-      setenv(name_, old_->c_str(), 1);
-    } else {
-      unsetenv(name_);
-    }
-  }
-
- private:
-  const char* name_;
-  std::optional<std::string> old_;
-};
-
 // Params as the loader hands them over: validated, with every default filled in.
 Params CommandParams(const std::string& run, int64_t exit_code = 0,
                      std::optional<std::string> stdout_re = {},
@@ -174,7 +143,7 @@ TEST_F(CommandProbeTest, AnchorsMatchAtLineBreaks) {
 }
 
 TEST_F(CommandProbeTest, RunsInTheWorkdir) {
-  auto out = SampleOnce(CommandParams("pwd", 0, "fd-probe-"));
+  auto out = SampleOnce(CommandParams("pwd", 0, "firedrill-test-"));
   EXPECT_TRUE(out.passed) << out.detail;
   EXPECT_EQ(out.detail,
             "exit 0, stdout \"" + std::filesystem::canonical(dir_.path()).string() + "\"");

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "probes/probe.h"
+#include "tests/testing.h"
 #include "runner/context.h"
 #include "runner/env.h"
 #include "runner/expand.h"
@@ -19,21 +20,7 @@
 namespace firedrill {
 namespace {
 
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/fd-probe-XXXXXX";
-    if (mkdtemp(tmpl)) path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using ::firedrill::testing::TempDir;
 
 struct FileSpec {
   std::string path;

@@ -18,12 +18,15 @@
 #include <vector>
 
 #include "probes/probe.h"
+#include "tests/testing.h"
 #include "runner/context.h"
 #include "runner/env.h"
 #include "runner/expand.h"
 
 namespace firedrill {
 namespace {
+
+using ::firedrill::testing::ScopedEnvVar;
 
 // An HTTP server on a free loopback port, serving until the test ends (pass or fail).
 class TestServer {
@@ -77,29 +80,6 @@ class TestServer {
 };
 
 // Sets (or, with nullopt, unsets) an environment variable for one test.
-class ScopedEnvVar {
- public:
-  ScopedEnvVar(const char* name, std::optional<std::string> value) : name_(name) {
-    if (const char* old = getenv(name)) old_ = old;
-    if (value) {
-      setenv(name, value->c_str(), 1);
-    } else {
-      unsetenv(name);
-    }
-  }
-  ~ScopedEnvVar() {
-    if (old_) {
-      setenv(name_, old_->c_str(), 1);
-    } else {
-      unsetenv(name_);
-    }
-  }
-
- private:
-  const char* name_;
-  std::optional<std::string> old_{};
-};
-
 // A loopback port nothing listens on, reserved (bound) for the test's duration.
 class ClosedPort {
  public:

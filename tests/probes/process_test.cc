@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "probes/probe.h"
+#include "tests/testing.h"
 #include "runner/context.h"
 #include "runner/env.h"
 #include "runner/expand.h"
@@ -30,21 +31,7 @@ extern char** environ;
 namespace firedrill {
 namespace {
 
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/fd-probe-XXXXXX";
-    if (mkdtemp(tmpl)) path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using ::firedrill::testing::TempDir;
 
 // A child process, killed and reaped when the test ends, pass or fail.
 class Child {
