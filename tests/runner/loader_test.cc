@@ -1,4 +1,5 @@
 #include "runner/loader.h"
+#include "tests/integration/harness.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -1182,6 +1183,28 @@ TEST(LoaderTest, MalformedTableHasDistinctNames) {
   for (const auto& c : kBadDrills) EXPECT_TRUE(names.insert(c.name).second) << c.name;
   EXPECT_GE(names.size(), 20u);
 }
+
+// The same malformed drills through the real command line: `firedrill validate` exits 2
+// and its first line names the file, line and column.
+class ValidateCliTest : public ::testing::TestWithParam<BadDrill> {};
+
+TEST_P(ValidateCliTest, ExitsTwoWithFileLineColumn) {
+  const BadDrill& c = GetParam();
+  ::firedrill::testing::TempDir dir;
+  ::firedrill::testing::WriteFile(dir / "bad.yaml", c.yaml);
+  ::firedrill::testing::CliResult r = ::firedrill::testing::RunFiredrill({"validate", "bad.yaml"}, dir.path());
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  const std::string prefix =
+      "bad.yaml:" + std::to_string(c.line) + ":" + std::to_string(c.column) + ": error: ";
+  EXPECT_EQ(r.err.rfind(prefix, 0), 0u) << r.err;
+  EXPECT_THAT(r.err.substr(0, r.err.find('\n')), HasSubstr(c.message)) << r.err;
+  EXPECT_EQ(r.out, "");  // nothing claims the drill is fine
+}
+
+INSTANTIATE_TEST_SUITE_P(LoaderMalformed, ValidateCliTest, ::testing::ValuesIn(kBadDrills),
+                         [](const ::testing::TestParamInfo<BadDrill>& info) {
+                           return std::string(info.param.name);
+                         });
 
 }  // namespace
 }  // namespace firedrill
