@@ -8,7 +8,6 @@
 #include <span>
 #include <string>
 
-#include "probes/probe.h"  // FieldError
 #include "runner/context.h"
 #include "runner/scenario.h"
 #include "runner/status.h"

@@ -32,11 +32,6 @@ class Probe {
   virtual ProbeOutcome Sample(const SampleVars& vars) = 0;
 };
 
-struct FieldError {
-  Mark mark;
-  std::string message;
-};
-
 struct ProbeKind {
   const char* name;
   const char* doc;  // one line

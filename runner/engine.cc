@@ -650,11 +650,13 @@ void Run::FaultPhase() {
     env_->SleepMs(5);
   }
   stop = true;
-  cancel_ = true;  // probes in the middle of a long command give up now
+  // Probes and remediation steps in the middle of a long command give up now: the phase
+  // is over, so what they would find out can no longer change anything.
+  cancel_ = true;
   samplers.clear();
-  cancel_ = false;
   for (auto& t : remediation_threads_) t.join();
   remediation_threads_.clear();
+  cancel_ = false;
   rec_.fault_phase_end_ms = timeline_.Now();
 }
 

@@ -70,6 +70,12 @@ struct StatusRange {
 
 class Params;
 
+// A problem a registry's cross-field check found, and where.
+struct FieldError {
+  Mark mark;
+  std::string message;
+};
+
 // One validated field value with the place it was written.
 struct Param {
   using Value =
