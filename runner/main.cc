@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -17,6 +18,7 @@
 #include "runner/engine.h"
 #include "runner/loader.h"
 #include "runner/score.h"
+#include "runner/suggest.h"
 
 namespace fs = std::filesystem;
 
@@ -194,6 +196,17 @@ int main(int argc, char** argv) {
   app.footer(
       "Exit codes: 0 all objectives met, 1 an objective missed, 2 invalid drill or usage,\n"
       "3 aborted (stop condition or operator), 4 error or a rollback that did not complete.");
+  if (argc > 1 && argv[1][0] != '-') {
+    std::vector<std::string> names;
+    for (const Command& c : kCommands) names.push_back(c.name);
+    if (std::find(names.begin(), names.end(), argv[1]) == names.end()) {
+      std::string list;
+      for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
+      std::fprintf(stderr, "firedrill: unknown command '%s'%s\ncommands: %s (firedrill --help)\n",
+                   argv[1], DidYouMean(argv[1], names).c_str(), list.c_str());
+      return kExitInvalid;
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -150,6 +150,17 @@ faults:
   EXPECT_NE(r.err.find("did you mean 'process.kill'?"), std::string::npos) << r.err;
 }
 
+TEST(RunTest, UnknownCommandSuggestsTheNearestAndExits2) {
+  TempDir dir;
+  CliResult r = RunFiredrill({"valdate", "x.yaml"}, dir.path());
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.err,
+            "firedrill: unknown command 'valdate'; did you mean 'validate'?\n"
+            "commands: run, validate, faults, probes, score (firedrill --help)\n");
+  EXPECT_EQ(RunFiredrill({}, dir.path()).exit_code, 2);
+  EXPECT_EQ(RunFiredrill({"run", "missing.yaml"}, dir.path()).exit_code, 2);
+}
+
 TEST(RunTest, FaultsListsEveryActionOfTheRegistry) {
   TempDir dir;
   CliResult r = RunFiredrill({"faults"}, dir.path());
