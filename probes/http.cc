@@ -1,15 +1,11 @@
 // http: one request through libcurl; checks status, body and latency.
-#include <curl/curl.h>
-
-#include <cerrno>
 #include <chrono>
 #include <map>
 #include <memory>
-#include <mutex>
-#include <new>
 #include <optional>
 #include <string>
 
+#include "probes/http_client.h"
 #include "probes/probe.h"
 #include "probes/probe_util.h"
 #include "runner/values.h"
@@ -20,51 +16,6 @@ namespace {
 // A health check needs the start of a body, not all of it; an endless stream must not
 // grow without bound.
 constexpr size_t kBodyCap = 1 << 20;
-
-// curl_global_init is not thread-safe and probes are built on several threads.
-Status InitCurlOnce() {
-  static std::once_flag once;
-  static CURLcode rc = CURLE_OK;
-  std::call_once(once, [] { rc = curl_global_init(CURL_GLOBAL_DEFAULT); });
-  if (rc != CURLE_OK) {
-    return Status::Internal(std::string("curl_global_init: ") + curl_easy_strerror(rc));
-  }
-  return Status::Ok();
-}
-
-struct Transfer {
-  std::string body;
-  bool truncated = false;
-  const RunContext* ctx = nullptr;
-};
-
-// Called from inside libcurl, which is C: nothing may be thrown through these.
-size_t OnBody(char* data, size_t size, size_t count, void* user) noexcept {
-  auto* t = static_cast<Transfer*>(user);
-  const size_t n = size * count;
-  try {
-    if (t->body.size() + n > kBodyCap) {
-      t->body.append(data, kBodyCap - t->body.size());
-      t->truncated = true;
-      return 0;  // stops the transfer (CURLE_WRITE_ERROR); what arrived is judged
-    }
-    t->body.append(data, n);
-  } catch (const std::bad_alloc&) {
-    return 0;
-  }
-  return n;
-}
-
-int OnProgress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) noexcept {
-  return static_cast<Transfer*>(user)->ctx->cancelled() ? 1 : 0;
-}
-
-struct CurlDeleter {
-  void operator()(CURL* c) const { curl_easy_cleanup(c); }
-};
-struct SlistDeleter {
-  void operator()(curl_slist* l) const { curl_slist_free_all(l); }
-};
 
 std::string RangeText(StatusRange r) {
   if (r.lo == r.hi) return std::to_string(r.lo);
@@ -99,76 +50,33 @@ class HttpProbe final : public Probe {
       // An empty body still gets "Content-Length: 0", which some servers insist on.
       body.emplace();
     }
-    std::unique_ptr<curl_slist, SlistDeleter> headers;
+    HttpRequestSpec req{.method = method_,
+                        .url = std::move(*url),
+                        .body = std::move(body),
+                        .timeout = timeout_,
+                        .max_body_bytes = kBodyCap};
     for (const auto& [name, value] : headers_) {
       auto v = ctx_.expander->Expand(value, vars.seq);
       if (!v.ok()) return {false, v.status().message()};
-      // "Name:" alone would delete a header curl adds itself; "Name;" sends it empty.
-      std::string line = v->empty() ? name + ";" : name + ": " + *v;
-      curl_slist* next = curl_slist_append(headers.get(), line.c_str());
-      if (!next) return {false, "out of memory building headers"};
-      headers.release();
-      headers.reset(next);
+      req.headers.emplace_back(name, std::move(*v));
     }
 
-    std::unique_ptr<CURL, CurlDeleter> curl(curl_easy_init());
-    if (!curl) return {false, "curl_easy_init failed"};
-    CURL* c = curl.get();
-    Transfer t;
-    t.ctx = &ctx_;
-    char errbuf[CURL_ERROR_SIZE] = "";
-    curl_easy_setopt(c, CURLOPT_URL, url->c_str());
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-    // Sampling threads must not get SIGALRM from curl's resolver timeouts.
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout_.count()));
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-    // A drill sends traffic only where it says: never through a proxy from the
-    // environment (http_proxy, ...), and never follow a redirect elsewhere.
-    curl_easy_setopt(c, CURLOPT_PROXY, "");
-    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-    // Each sample measures a fresh connection, as a new client would see the service.
-    curl_easy_setopt(c, CURLOPT_FRESH_CONNECT, 1L);
-    curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 1L);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &OnBody);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &t);
-    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, &OnProgress);
-    curl_easy_setopt(c, CURLOPT_XFERINFODATA, &t);
-    if (method_ == "HEAD") {
-      curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
-    } else if (method_ != "GET") {
-      curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method_.c_str());
-    }
-    if (body) {
-      curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body->size()));
-      curl_easy_setopt(c, CURLOPT_POSTFIELDS, body->c_str());
-      // POSTFIELDS turns the request into a POST; keep the method the drill asked for.
-      if (method_ == "GET") curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, "GET");
-    }
-    if (headers) curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers.get());
-
-    CURLcode rc = curl_easy_perform(c);
-    if (rc != CURLE_OK && !(rc == CURLE_WRITE_ERROR && t.truncated)) {
-      return {false, TransferError(c, rc, errbuf)};
-    }
-
-    long code = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
-    curl_off_t total_us = 0;
-    curl_easy_getinfo(c, CURLINFO_TOTAL_TIME_T, &total_us);
-    const int64_t ms = total_us / 1000;
+    auto resp = HttpRequest(req, ctx_.cancel);
+    if (!resp.ok()) return {false, resp.status().message()};
+    const long code = resp->status;
+    const int64_t ms = resp->elapsed.count();
+    const std::string& resp_body = resp->body;
     if (code < status_.lo || code > status_.hi) {
       return {false, std::to_string(code) + " (expected " + RangeText(status_) + ")"};
     }
     if (body_re_) {
       auto re = body_re_->Compile(*ctx_.expander, vars.seq);
       if (!re.ok()) return {false, re.status().message()};
-      switch (BoundedSearch(**re, t.body, std::chrono::steady_clock::now() + kMatchBudget)) {
+      switch (BoundedSearch(**re, resp_body, std::chrono::steady_clock::now() + kMatchBudget)) {
         case SearchResult::kFound:
           break;
         case SearchResult::kNotFound:
-          return {false, std::to_string(code) + ", body " + Quoted(t.body) + " does not match " +
+          return {false, std::to_string(code) + ", body " + Quoted(resp_body) + " does not match " +
                              body_re_->Shown()};
         case SearchResult::kGaveUp:
           return {false, std::to_string(code) + ", matching the body against " + body_re_->Shown() +
@@ -182,17 +90,6 @@ class HttpProbe final : public Probe {
   }
 
  private:
-  std::string TransferError(CURL* c, CURLcode rc, const char* errbuf) const {
-    if (rc == CURLE_OPERATION_TIMEDOUT) return "timed out after " + FormatDuration(timeout_);
-    if (rc == CURLE_ABORTED_BY_CALLBACK) return "cancelled";
-    long os_errno = 0;
-    curl_easy_getinfo(c, CURLINFO_OS_ERRNO, &os_errno);
-    if (rc == CURLE_COULDNT_CONNECT && os_errno != 0) {
-      return ErrnoText(static_cast<int>(os_errno));
-    }
-    return OneLine(errbuf[0] ? errbuf : curl_easy_strerror(rc));
-  }
-
   std::string url_;
   std::string method_;
   std::map<std::string, std::string> headers_;
@@ -242,7 +139,7 @@ constexpr FieldSpec kFields[] = {
 
 // REQUIRES: ctx.expander is set and ctx outlives the probe.
 Result<std::unique_ptr<Probe>> Make(const Params& p, const RunContext& ctx) {
-  FD_RETURN_IF_ERROR(InitCurlOnce());
+  FD_RETURN_IF_ERROR(InitHttpClient());
   return std::unique_ptr<Probe>(new HttpProbe(p, ctx));
 }
 

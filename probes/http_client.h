@@ -1,0 +1,56 @@
+// One HTTP request through libcurl, for the probes that speak HTTP (http, prometheus).
+// libcurl is an edge: it is C, so nothing is thrown through it, and every failure comes
+// back as a Status whose message reads well as a probe detail ("connection refused").
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "runner/schema.h"
+#include "runner/status.h"
+
+namespace firedrill {
+
+struct HttpRequestSpec {
+  std::string method = "GET";  // GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS
+  std::string url;             // http:// or https://
+  // Sent in this order. An empty value sends the header empty ("Name;" in curl terms).
+  std::vector<std::pair<std::string, std::string>> headers{};
+  // Set: sent as the body, even when empty ("Content-Length: 0"), whatever the method.
+  std::optional<std::string> body{};
+  Millis timeout{5000};  // the whole request, connect included
+  // The body is read up to this many bytes; the rest is dropped and `truncated` set.
+  size_t max_body_bytes = 1 << 20;
+};
+
+struct HttpResponse {
+  long status = 0;
+  std::string body;
+  bool truncated = false;  // the server sent more than max_body_bytes
+  Millis elapsed{0};       // the whole transfer, as libcurl measured it
+};
+
+// Sends the request on a fresh connection (each sample sees the service as a new client
+// would), never through a proxy from the environment (http_proxy, ...), and never follows
+// a redirect: a drill sends traffic only where it says. Gives up when `cancel` (may be
+// null) becomes true.
+//
+// Errors (the message is a probe detail): kTimeout "timed out after 5s", kFailed
+// "cancelled", "connection refused" (errno text) or libcurl's own message, kInternal when
+// libcurl cannot start at all.
+// REQUIRES: spec.url is an http(s) URL; spec.timeout > 0. Safe to call from any thread.
+Result<HttpResponse> HttpRequest(const HttpRequestSpec& spec, const std::atomic<bool>* cancel);
+
+// Initialises libcurl once per process. HttpRequest calls it too; probes call it when they
+// are built so that a machine where libcurl cannot start fails before the drill runs.
+Status InitHttpClient();
+
+// Percent-encodes `text` for a URL query component (curl_easy_escape).
+Result<std::string> UrlEscape(std::string_view text);
+
+}  // namespace firedrill
