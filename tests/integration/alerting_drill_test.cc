@@ -13,20 +13,6 @@
 namespace firedrill::testing {
 namespace {
 
-// The "prepared" event lists the ports picked for ${port:NAME}: "ports redis=41234, ...".
-std::vector<std::string> PortsOf(const nlohmann::json& report) {
-  std::vector<std::string> ports;
-  for (const auto& e : report["timeline"]) {
-    if (e["type"] != "prepared") continue;
-    std::string d = e["detail"];
-    static const std::regex kPort(R"(=(\d+))");
-    for (std::sregex_iterator it(d.begin(), d.end(), kPort), end; it != end; ++it) {
-      ports.push_back((*it)[1]);
-    }
-  }
-  return ports;
-}
-
 TEST(AlertingDrillTest, RedisKilledAlertFiresPagesOnCallAndClears) {
   TempDir dir;
   const std::string drill = std::string(FIREDRILL_SOURCE_DIR) + "/scenarios/redis-alerting.yaml";
@@ -36,23 +22,7 @@ TEST(AlertingDrillTest, RedisKilledAlertFiresPagesOnCallAndClears) {
 
   // Whatever the verdict, nothing the drill started may survive it: not the services, not
   // the Redis that remediation started as a daemon.
-  std::vector<std::string> ports = PortsOf(*report);
-  EXPECT_EQ(ports.size(), 6u) << report->dump(2);
-  for (const auto& port : ports) {
-    EXPECT_TRUE(ProcessesWithArg(port).empty()) << "a process using port " << port << " survived";
-    PidReaper reaper;
-    for (pid_t p : ProcessesWithArg(port)) reaper.Watch(p);
-  }
-  for (const auto& e : (*report)["timeline"]) {
-    if (e["type"] != "service.started") continue;
-    std::smatch m;
-    std::string d = e["detail"];
-    ASSERT_TRUE(std::regex_search(d, m, std::regex(R"(process group (\d+))"))) << d;
-    pid_t pgid = std::stoi(m[1]);
-    errno = 0;
-    EXPECT_EQ(::kill(-pgid, 0), -1) << "process group of " << e["name"] << " still exists";
-    EXPECT_EQ(errno, ESRCH);
-  }
+  ExpectNothingSurvives(*report, 6);
 
   ASSERT_EQ(r.exit_code, 0) << "stdout:\n" << r.out << "\nstderr:\n" << r.err;
   EXPECT_TRUE(CheckReportKeys(*report).empty())

@@ -1,6 +1,8 @@
 // Helpers for tests that run the real `firedrill` binary against real processes.
 #pragma once
 
+#include <errno.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -9,6 +11,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <regex>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -107,5 +110,42 @@ class PidReaper {
  private:
   std::vector<pid_t> pids_;
 };
+
+// The "prepared" event lists the ports picked for ${port:NAME}: "ports redis=41234, ...".
+inline std::vector<std::string> PortsOf(const nlohmann::json& report) {
+  std::vector<std::string> ports;
+  for (const auto& e : report["timeline"]) {
+    if (e["type"] != "prepared") continue;
+    std::string d = e["detail"];
+    static const std::regex kPort(R"(=(\d+))");
+    for (std::sregex_iterator it(d.begin(), d.end(), kPort), end; it != end; ++it) {
+      ports.push_back((*it)[1]);
+    }
+  }
+  return ports;
+}
+
+// Whatever a drill's verdict, nothing it started may survive it: no process using one of
+// its ports (that covers daemons a remediation step started), and no process group of a
+// service. Kills survivors, so one failure does not poison the next test.
+inline void ExpectNothingSurvives(const nlohmann::json& report, size_t expected_ports) {
+  std::vector<std::string> ports = PortsOf(report);
+  EXPECT_EQ(ports.size(), expected_ports) << report.dump(2);
+  for (const auto& port : ports) {
+    EXPECT_TRUE(ProcessesWithArg(port).empty()) << "a process using port " << port << " survived";
+    PidReaper reaper;
+    for (pid_t p : ProcessesWithArg(port)) reaper.Watch(p);
+  }
+  for (const auto& e : report["timeline"]) {
+    if (e["type"] != "service.started") continue;
+    std::smatch m;
+    std::string d = e["detail"];
+    ASSERT_TRUE(std::regex_search(d, m, std::regex(R"(process group (\d+))"))) << d;
+    pid_t pgid = std::stoi(m[1]);
+    errno = 0;
+    EXPECT_EQ(::kill(-pgid, 0), -1) << "process group of " << e["name"] << " still exists";
+    EXPECT_EQ(errno, ESRCH);
+  }
+}
 
 }  // namespace firedrill::testing

@@ -10,20 +10,6 @@
 namespace firedrill::testing {
 namespace {
 
-std::vector<std::string> PortsOf(const nlohmann::json& report) {
-  // The "prepared" event lists the ports picked for ${port:NAME}: "ports primary=41234, ...".
-  std::vector<std::string> ports;
-  for (const auto& e : report["timeline"]) {
-    if (e["type"] != "prepared") continue;
-    std::string d = e["detail"];
-    static const std::regex kPort(R"(=(\d+))");
-    for (std::sregex_iterator it(d.begin(), d.end(), kPort), end; it != end; ++it) {
-      ports.push_back((*it)[1]);
-    }
-  }
-  return ports;
-}
-
 TEST(SentinelDrillTest, PrimaryKilledSentinelPromotesReplicaAndWritesResume) {
   TempDir dir;
   const std::string drill =
@@ -31,25 +17,8 @@ TEST(SentinelDrillTest, PrimaryKilledSentinelPromotesReplicaAndWritesResume) {
   CliResult r = RunFiredrill({"run", drill, "--report-dir", dir / "report"}, dir.path());
   auto report = ReadJson(dir / "report/report.json");
   ASSERT_TRUE(report.has_value()) << "no report.json\nstdout:\n" << r.out << "\nstderr:\n" << r.err;
-  std::vector<std::string> ports = PortsOf(*report);
-
   // Whatever the verdict, nothing the drill started may survive it.
-  EXPECT_EQ(ports.size(), 5u) << report->dump(2);
-  for (const auto& port : ports) {
-    EXPECT_TRUE(ProcessesWithArg(port).empty()) << "a process using port " << port << " survived";
-    PidReaper reaper;
-    for (pid_t p : ProcessesWithArg(port)) reaper.Watch(p);
-  }
-  for (const auto& e : (*report)["timeline"]) {
-    if (e["type"] != "service.started") continue;
-    std::smatch m;
-    std::string d = e["detail"];
-    ASSERT_TRUE(std::regex_search(d, m, std::regex(R"(process group (\d+))"))) << d;
-    pid_t pgid = std::stoi(m[1]);
-    errno = 0;
-    EXPECT_EQ(::kill(-pgid, 0), -1) << "process group of " << e["name"] << " still exists";
-    EXPECT_EQ(errno, ESRCH);
-  }
+  ExpectNothingSurvives(*report, 5);
 
   ASSERT_EQ(r.exit_code, 0) << "stdout:\n" << r.out << "\nstderr:\n" << r.err;
   EXPECT_TRUE(CheckReportKeys(*report).empty())
