@@ -10,16 +10,17 @@
 #include <string>
 
 #include "probes/probe.h"
-#include "tests/testing.h"
 #include "runner/context.h"
 #include "runner/env.h"
 #include "runner/expand.h"
+#include "tests/probes/probe_test_base.h"
+#include "tests/testing.h"
 
 namespace firedrill {
 namespace {
 
-using ::firedrill::testing::TempDir;
 using ::firedrill::testing::ScopedEnvVar;
+using ::firedrill::testing::TempDir;
 
 // A fresh directory, removed with everything in it when the test ends, pass or fail.
 // Sets an environment variable for one test and restores it afterwards.
@@ -38,34 +39,15 @@ Params CommandParams(const std::string& run, int64_t exit_code = 0,
   return p;
 }
 
-class CommandProbeTest : public ::testing::Test {
+class CommandProbeTest : public ::firedrill::testing::ProbeTestBase {
  protected:
-  void SetUp() override {
-    ASSERT_FALSE(dir_.path().empty());
-    ctx_.env = Env::Default();
-    ctx_.expander = &expander_;
-    ctx_.workdir = dir_.path();
-  }
-
-  std::unique_ptr<Probe> Make(const Params& p) {
-    const ProbeKind* kind = FindProbeKind("command");
-    EXPECT_NE(kind, nullptr);
-    EXPECT_NE(kind->make, nullptr);
-    if (!kind || !kind->make) return nullptr;
-    auto probe = kind->make(p, ctx_);
-    EXPECT_TRUE(probe.ok()) << probe.status().ToString();
-    return probe.ok() ? std::move(*probe) : nullptr;
-  }
+  std::unique_ptr<Probe> Make(const Params& p) { return MakeProbe("command", p); }
 
   ProbeOutcome SampleOnce(const Params& p, std::optional<int64_t> seq = {}) {
     auto probe = Make(p);
     if (!probe) return {false, "no probe"};
     return probe->Sample({.seq = seq});
   }
-
-  TempDir dir_;
-  Expander expander_{dir_.path(), {}};
-  RunContext ctx_;
 };
 
 TEST_F(CommandProbeTest, ExitZeroAndMatchingStdoutPasses) {

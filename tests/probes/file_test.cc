@@ -12,10 +12,11 @@
 #include <string>
 
 #include "probes/probe.h"
-#include "tests/testing.h"
 #include "runner/context.h"
 #include "runner/env.h"
 #include "runner/expand.h"
+#include "tests/probes/probe_test_base.h"
+#include "tests/testing.h"
 
 namespace firedrill {
 namespace {
@@ -43,15 +44,8 @@ Params FileParams(const FileSpec& s) {
   return p;
 }
 
-class FileProbeTest : public ::testing::Test {
+class FileProbeTest : public ::firedrill::testing::ProbeTestBase {
  protected:
-  void SetUp() override {
-    ASSERT_FALSE(dir_.path().empty());
-    ctx_.env = Env::Default();
-    ctx_.expander = &expander_;
-    ctx_.workdir = dir_.path();
-  }
-
   ProbeOutcome SampleOnce(const FileSpec& s) {
     const ProbeKind* kind = FindProbeKind("file");
     if (!kind || !kind->make) return {false, "file probe has no runtime"};
@@ -63,10 +57,6 @@ class FileProbeTest : public ::testing::Test {
   void Write(const std::string& name, const std::string& content) {
     std::ofstream(dir_.path() + "/" + name, std::ios::binary) << content;
   }
-
-  TempDir dir_;
-  Expander expander_{dir_.path(), {}};
-  RunContext ctx_;
 };
 
 TEST_F(FileProbeTest, ExistingFilePasses) {

@@ -18,10 +18,10 @@
 #include <vector>
 
 #include "probes/probe.h"
-#include "tests/testing.h"
 #include "runner/context.h"
 #include "runner/env.h"
 #include "runner/expand.h"
+#include "tests/testing.h"
 
 namespace firedrill {
 namespace {

@@ -8,10 +8,11 @@
 #include <string>
 
 #include "probes/probe.h"
-#include "tests/testing.h"
 #include "runner/context.h"
 #include "runner/env.h"
 #include "runner/expand.h"
+#include "tests/probes/probe_test_base.h"
+#include "tests/testing.h"
 
 namespace firedrill {
 namespace {
@@ -25,23 +26,11 @@ Params LogParams(const std::string& path, const std::string& matches) {
   return p;
 }
 
-class LogProbeTest : public ::testing::Test {
+class LogProbeTest : public ::firedrill::testing::ProbeTestBase {
  protected:
-  void SetUp() override {
-    ASSERT_FALSE(dir_.path().empty());
-    ctx_.env = Env::Default();
-    ctx_.expander = &expander_;
-    ctx_.workdir = dir_.path();
-  }
-
   // Made now: this is "the drill start" for the probe.
   std::unique_ptr<Probe> Make(const std::string& matches, const std::string& path = "app.log") {
-    const ProbeKind* kind = FindProbeKind("log");
-    EXPECT_TRUE(kind && kind->make);
-    if (!kind || !kind->make) return nullptr;
-    auto probe = kind->make(LogParams(path, matches), ctx_);
-    EXPECT_TRUE(probe.ok()) << probe.status().ToString();
-    return probe.ok() ? std::move(*probe) : nullptr;
+    return MakeProbe("log", LogParams(path, matches));
   }
 
   std::string Path(const std::string& name = "app.log") const { return dir_.path() + "/" + name; }
@@ -51,10 +40,6 @@ class LogProbeTest : public ::testing::Test {
   void Replace(const std::string& text, const std::string& name = "app.log") {
     std::ofstream(Path(name), std::ios::binary | std::ios::trunc) << text;
   }
-
-  TempDir dir_;
-  Expander expander_{dir_.path(), {}};
-  RunContext ctx_;
 };
 
 TEST_F(LogProbeTest, OnlyLinesAppendedAfterTheStartCount) {

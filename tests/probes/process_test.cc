@@ -18,13 +18,14 @@
 #include <vector>
 
 #include "probes/probe.h"
-#include "tests/testing.h"
 #include "runner/context.h"
 #include "runner/env.h"
 #include "runner/expand.h"
 #include "runner/proc.h"
 #include "runner/subprocess.h"
 #include "tests/fake_env.h"
+#include "tests/probes/probe_test_base.h"
+#include "tests/testing.h"
 
 extern char** environ;
 
@@ -126,15 +127,8 @@ Params PidParams(pid_t pid, const std::string& expect) {
   return ProcessParams("pid", int64_t{pid}, expect);
 }
 
-class ProcessProbeTest : public ::testing::Test {
+class ProcessProbeTest : public ::firedrill::testing::ProbeTestBase {
  protected:
-  void SetUp() override {
-    ASSERT_FALSE(dir_.path().empty());
-    ctx_.env = Env::Default();
-    ctx_.expander = &expander_;
-    ctx_.workdir = dir_.path();
-  }
-
   ProbeOutcome SampleOnce(const Params& p) {
     const ProbeKind* kind = FindProbeKind("process");
     if (!kind || !kind->make) return {false, "process probe has no runtime"};
@@ -142,10 +136,6 @@ class ProcessProbeTest : public ::testing::Test {
     if (!probe.ok()) return {false, probe.status().ToString()};
     return (*probe)->Sample({});
   }
-
-  TempDir dir_;
-  Expander expander_{dir_.path(), {}};
-  RunContext ctx_;
 };
 
 TEST_F(ProcessProbeTest, PidRunningStoppedZombieGone) {
