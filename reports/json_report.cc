@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
@@ -160,11 +161,52 @@ nlohmann::json ReportJson(const Scenario& scenario, const RunRecord& run, const 
   return r;
 }
 
+namespace {
+
+// People read report.json too: keys come out in the order the contract documents them,
+// the most telling first and the long timeline last, instead of alphabetically. Keys not
+// listed follow in alphabetical order.
+nlohmann::ordered_json InReadingOrder(const json& j) {
+  static const std::vector<std::string> kOrder = {
+      // top level
+      "format", "name", "file", "mode", "started_at", "verdict", "score", "exit_code", "reasons",
+      "error", "aborted_reason", "leftovers", "metrics", "objectives", "watches", "faults",
+      // metrics
+      "detected_after_ms", "failed_over_after_ms", "recovered_after_ms", "acknowledged_after_ms",
+      "availability", "data_lost", "count", "span_ms",
+      // objectives, watches, faults, timeline entries
+      "t_ms", "type", "kind", "action", "target_ms", "actual_ms", "target", "actual", "unit",
+      "within_ms", "passed_after_ms", "injected_at_ms", "rolled_back_at_ms", "rollback", "met",
+      "detail"};
+  static const std::vector<std::string> kLast = {"timeline"};
+  if (j.is_array()) {
+    nlohmann::ordered_json out = nlohmann::ordered_json::array();
+    for (const auto& e : j) out.push_back(InReadingOrder(e));
+    return out;
+  }
+  if (!j.is_object()) return j;
+  nlohmann::ordered_json out = nlohmann::ordered_json::object();
+  for (const auto& k : kOrder) {
+    if (j.contains(k)) out[k] = InReadingOrder(j[k]);
+  }
+  for (const auto& [k, v] : j.items()) {
+    if (!out.contains(k) && std::find(kLast.begin(), kLast.end(), k) == kLast.end()) {
+      out[k] = InReadingOrder(v);
+    }
+  }
+  for (const auto& k : kLast) {
+    if (j.contains(k)) out[k] = InReadingOrder(j[k]);
+  }
+  return out;
+}
+
+}  // namespace
+
 Status WriteJsonReport(const std::string& path, const nlohmann::json& report) {
   std::string text;
   try {
     // `replace` keeps a stray invalid byte from costing the whole report.
-    text = report.dump(2, ' ', false, json::error_handler_t::replace);
+    text = InReadingOrder(report).dump(2, ' ', false, json::error_handler_t::replace);
   } catch (const json::exception& e) {
     return Status::Internal(fmt::format("serialising the report for {}: {}", path, e.what()));
   }

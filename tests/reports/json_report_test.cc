@@ -205,6 +205,25 @@ TEST_F(WriteJsonReportTest, WritesAWholeParsableReportAndNoTemporaryFile) {
   EXPECT_NE(perms & std::filesystem::perms::others_read, std::filesystem::perms::none);
 }
 
+TEST_F(WriteJsonReportTest, KeysComeInReadingOrderWithTheTimelineLast) {
+  const auto f = PassedRun();
+  const auto path = dir_ / "report.json";
+  ASSERT_TRUE(WriteJsonReport(path.string(), ReportJson(f.scenario, f.run, f.outcome, "x")).ok());
+  const nlohmann::ordered_json written = nlohmann::ordered_json::parse(ReadFile(path));
+  std::vector<std::string> keys;
+  for (const auto& [k, v] : written.items()) keys.push_back(k);
+  ASSERT_GE(keys.size(), 16u);
+  const std::vector<std::string> head(keys.begin(), keys.begin() + 7);
+  EXPECT_EQ(head, (std::vector<std::string>{"format", "name", "file", "mode", "started_at",
+                                            "verdict", "score"}));
+  EXPECT_EQ(keys.back(), "timeline");
+  std::vector<std::string> metrics;
+  for (const auto& [k, v] : written["metrics"].items()) metrics.push_back(k);
+  EXPECT_EQ(metrics, (std::vector<std::string>{"detected_after_ms", "failed_over_after_ms",
+                                               "recovered_after_ms", "acknowledged_after_ms",
+                                               "availability", "data_lost"}));
+}
+
 TEST_F(WriteJsonReportTest, ReplacesAnOldReport) {
   const auto path = dir_ / "report.json";
   ASSERT_TRUE(WriteJsonReport(path.string(), json{{"old", true}}).ok());
