@@ -36,12 +36,15 @@ struct FaultAction {
   std::span<const FieldSpec> fields;  // the `with:` map
   const char* example;                // a whole fault entry in YAML flow style
   std::optional<FieldError> (*check)(const FaultSpec& fault);  // may be null
-  // Null while the action validates but has no runtime yet.
+  // Null while the action validates but has no runtime yet ("not built yet").
   Result<std::unique_ptr<Fault>> (*make)(const FaultSpec& fault, const RunContext& ctx);
   std::string (*unsupported)();  // "" when this machine can run it, else why not
 };
 
 std::span<const FaultAction* const> FaultActions();
+// Why this action cannot run on this machine with this build ("not built yet", or what
+// its `unsupported` says); "" when it can.
+std::string WhyNotRunnable(const FaultAction& action);
 const FaultAction* FindFaultAction(std::string_view name);
 
 }  // namespace firedrill

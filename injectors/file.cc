@@ -56,7 +56,7 @@ extern const FaultAction kFileCorrupt = {
         R"({name: corrupt, at: 1s, action: file.corrupt, with: {path: "${workdir}/app.db", mode: flip, count: 8, seed: 42}})",
     .check = nullptr,
     .make = nullptr,
-    .unsupported = [] { return std::string("not built yet"); },
+    .unsupported = nullptr,
 };
 
 extern const FaultAction kFileDelete = {
@@ -69,7 +69,7 @@ extern const FaultAction kFileDelete = {
         R"({name: rm-config, at: 1s, action: file.delete, with: {path: "${workdir}/app.conf"}, duration: 10s})",
     .check = nullptr,
     .make = nullptr,
-    .unsupported = [] { return std::string("not built yet"); },
+    .unsupported = nullptr,
 };
 
 }  // namespace firedrill

@@ -88,7 +88,7 @@ extern const FaultAction kNetworkLoss = {
         R"({name: lossy, at: 0s, action: network.loss, with: {port: 6379, loss: 30%}, duration: 10s})",
     .check = CheckScope,
     .make = nullptr,
-    .unsupported = [] { return std::string("not built yet"); },
+    .unsupported = nullptr,
 };
 
 extern const FaultAction kNetworkPartition = {
@@ -101,7 +101,7 @@ extern const FaultAction kNetworkPartition = {
         R"({name: cut, at: 0s, action: network.partition, with: {port: 6379}, duration: 10s})",
     .check = CheckScope,
     .make = nullptr,
-    .unsupported = [] { return std::string("not built yet"); },
+    .unsupported = nullptr,
 };
 
 extern const FaultAction kNetworkDelay = {
@@ -114,7 +114,7 @@ extern const FaultAction kNetworkDelay = {
         R"({name: slow, at: 0s, action: network.delay, with: {port: 6379, delay: 200ms, jitter: 50ms}, duration: 10s})",
     .check = nullptr,
     .make = nullptr,
-    .unsupported = [] { return std::string("not built yet"); },
+    .unsupported = nullptr,
 };
 
 }  // namespace firedrill

@@ -35,4 +35,9 @@ const FaultAction* FindFaultAction(std::string_view name) {
   return nullptr;
 }
 
+std::string WhyNotRunnable(const FaultAction& k) {
+  if (!k.make) return "not built yet";
+  return k.unsupported ? k.unsupported() : "";
+}
+
 }  // namespace firedrill

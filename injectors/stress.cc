@@ -40,7 +40,7 @@ extern const FaultAction kCpuStress = {
         R"({name: burn, at: 0s, action: cpu.stress, with: {workers: 2, load: 80%}, duration: 30s})",
     .check = nullptr,
     .make = nullptr,
-    .unsupported = [] { return std::string("not built yet"); },
+    .unsupported = nullptr,
 };
 
 extern const FaultAction kMemoryStress = {
@@ -52,7 +52,7 @@ extern const FaultAction kMemoryStress = {
     .example = R"({name: hog, at: 0s, action: memory.stress, with: {size: 512MiB}, duration: 30s})",
     .check = nullptr,
     .make = nullptr,
-    .unsupported = [] { return std::string("not built yet"); },
+    .unsupported = nullptr,
 };
 
 }  // namespace firedrill

@@ -46,6 +46,9 @@ struct ProbeKind {
 };
 
 std::span<const ProbeKind* const> ProbeKinds();
+// Why this kind cannot run on this machine with this build ("not built yet", or what its
+// `unsupported` says); "" when it can.
+std::string WhyNotRunnable(const ProbeKind& kind);
 const ProbeKind* FindProbeKind(std::string_view name);
 
 }  // namespace firedrill

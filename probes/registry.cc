@@ -29,4 +29,9 @@ const ProbeKind* FindProbeKind(std::string_view name) {
   return nullptr;
 }
 
+std::string WhyNotRunnable(const ProbeKind& k) {
+  if (!k.make) return "not built yet";
+  return k.unsupported ? k.unsupported() : "";
+}
+
 }  // namespace firedrill

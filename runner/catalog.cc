@@ -84,10 +84,14 @@ const char* UseWord(::firedrill::Use u) {
   return "?";
 }
 
-std::string Support(const char* name, bool built, std::string (*unsupported)()) {
-  (void)name;
-  if (!built) return "not built yet";
-  std::string why = unsupported ? unsupported() : "";
+// The terminal says whether a kind runs on this machine ("supported here", "not built
+// yet", "not supported here: why"); the Markdown reference (README) says only whether it
+// is built, so it reads the same on every machine.
+template <typename Kind>
+std::string Support(const Kind& k, bool on_this_machine) {
+  if (!k.make) return "not built yet";
+  if (!on_this_machine) return "built";
+  std::string why = WhyNotRunnable(k);
   return why.empty() ? "supported here" : "not supported here: " + why;
 }
 
@@ -96,9 +100,8 @@ std::string Support(const char* name, bool built, std::string (*unsupported)()) 
 std::string FaultCatalogText() {
   std::string out;
   for (const FaultAction* a : FaultActions()) {
-    out += fmt::format("{}  [{}]\n  {}\n  target: {}, duration: {}\n", a->name,
-                       Support(a->name, a->make != nullptr, a->unsupported), a->doc,
-                       UseWord(a->target), UseWord(a->duration));
+    out += fmt::format("{}  [{}]\n  {}\n  target: {}, duration: {}\n", a->name, Support(*a, true),
+                       a->doc, UseWord(a->target), UseWord(a->duration));
     if (!a->fields.empty()) {
       out += "    with:\n";
       FieldsText(out, a->fields, "");
@@ -112,8 +115,7 @@ std::string FaultCatalogMarkdown() {
   std::string out;
   for (const FaultAction* a : FaultActions()) {
     out += fmt::format("#### `{}`\n{} — target: {}, duration: {}; {}.\n\n", a->name, a->doc,
-                       UseWord(a->target), UseWord(a->duration),
-                       Support(a->name, a->make != nullptr, nullptr));
+                       UseWord(a->target), UseWord(a->duration), Support(*a, false));
     if (!a->fields.empty()) {
       out += "| with | type | use | meaning |\n|---|---|---|---|\n";
       FieldsMarkdown(out, a->fields, "");
@@ -127,8 +129,7 @@ std::string FaultCatalogMarkdown() {
 std::string ProbeCatalogText() {
   std::string out;
   for (const ProbeKind* k : ProbeKinds()) {
-    out += fmt::format("{}  [{}]\n  {}\n", k->name,
-                       Support(k->name, k->make != nullptr, k->unsupported), k->doc);
+    out += fmt::format("{}  [{}]\n  {}\n", k->name, Support(*k, true), k->doc);
     FieldsText(out, k->fields, "");
     out += fmt::format("  example: {}\n\n", k->example);
   }
@@ -140,7 +141,7 @@ std::string ProbeCatalogMarkdown() {
   for (const ProbeKind* k : ProbeKinds()) {
     out +=
         fmt::format("#### `{}`\n{}; {}.\n\n| field | type | use | meaning |\n|---|---|---|---|\n",
-                    k->name, k->doc, Support(k->name, k->make != nullptr, nullptr));
+                    k->name, k->doc, Support(*k, false));
     FieldsMarkdown(out, k->fields, "");
     out += fmt::format("\n```yaml\nprobe: {}\n```\n\n", k->example);
   }

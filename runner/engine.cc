@@ -118,7 +118,10 @@ class Run {
 
   Result<std::unique_ptr<Probe>> MakeProbe(const ProbeSpec& p) {
     const ProbeKind* k = FindProbeKind(p.kind);
-    if (!k || !k->make) return Status::Unsupported("probe kind " + p.kind + " is not built yet");
+    if (!k) return Status::Internal("unknown probe kind " + p.kind);
+    if (std::string why = WhyNotRunnable(*k); !why.empty()) {
+      return Status::Unsupported("probe kind " + p.kind + ": " + why);
+    }
     return k->make(p.params, ctx_);
   }
 
@@ -329,8 +332,8 @@ bool Run::BuildProbesAndFaults() {
   }
   for (const auto& f : s_.faults) {
     const FaultAction* a = FindFaultAction(f.action);
-    if (!a || !a->make)
-      return Fail("fault " + f.name + ": action " + f.action + " is not built yet"), false;
+    std::string why = a ? WhyNotRunnable(*a) : "unknown action";
+    if (!why.empty()) return Fail("fault " + f.name + ": " + f.action + ": " + why), false;
     auto made = a->make(f, ctx_);
     if (!made.ok()) return Fail("fault " + f.name + ": " + made.status().message()), false;
     faults_.push_back(std::move(*made));

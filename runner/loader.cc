@@ -1188,7 +1188,7 @@ void Loader::CheckRunnable(const Scenario& s) {
   auto probe = [&](const ProbeSpec& p) {
     const ProbeKind* k = FindProbeKind(p.kind);
     if (!k) return;
-    std::string why = !k->make ? "not built yet" : (k->unsupported ? k->unsupported() : "");
+    std::string why = WhyNotRunnable(*k);
     if (!why.empty()) report(p.mark, "probe kind '" + p.kind + "' cannot run here: " + why);
     if (p.params.Has("host")) {
       report(p.params.MarkOf("host"), "remote hosts (host:) cannot run here: not built yet");
@@ -1206,7 +1206,7 @@ void Loader::CheckRunnable(const Scenario& s) {
   for (const auto& f : s.faults) {
     const FaultAction* a = FindFaultAction(f.action);
     if (!a) continue;
-    std::string why = !a->make ? "not built yet" : (a->unsupported ? a->unsupported() : "");
+    std::string why = WhyNotRunnable(*a);
     if (!why.empty()) report(f.action_mark, "action '" + f.action + "' cannot run here: " + why);
     if (!f.host.empty()) report(f.mark, "remote hosts (host:) cannot run here: not built yet");
   }
