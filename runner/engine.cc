@@ -37,8 +37,7 @@ class Sampler {
       : env_(env), interval_(interval), stop_(stop), fn_(std::move(fn)) {
     thread_ = std::thread([this] { Loop(); });
   }
-  ~Sampler() { Join(); }
-  void Join() {
+  ~Sampler() {
     if (thread_.joinable()) thread_.join();
   }
 
@@ -185,7 +184,7 @@ class Run {
 };
 
 RunRecord Run::Execute() {
-  rec_.mode = o_.mode;
+  rec_.mode = "run";
   rec_.started_at = env_->WallNow();
   Phase("prepare");
   bool ok = Prepare();
@@ -453,10 +452,6 @@ void Run::CheckRecovery(int64_t now) {
 }
 
 void Run::RunRemediation(const RemediationStep& step, const std::string& why) {
-  if (o_.mode == "train") {
-    timeline_.Add("remediation.left", "", "left to the trainee: " + step.run);
-    return;
-  }
   auto text = expander_.Expand(step.run);
   if (!text.ok()) {
     timeline_.Add("remediation.failed", "", text.status().message());
@@ -522,7 +517,6 @@ bool Run::PhaseOver(int64_t now, bool all_injected, const std::vector<std::optio
 
 void Run::FaultPhase() {
   const int64_t t0 = timeline_.Now();
-  rec_.fault_phase_start_ms = t0;
   std::atomic<bool> stop{false};
   const Millis interval = s_.settings.probe_interval;
 

@@ -15,10 +15,9 @@
 namespace firedrill {
 
 struct EngineOptions {
-  Env* env = nullptr;        // null: Env::Default()
-  std::string report_dir;    // service logs go to REPORT_DIR/services
-  std::string mode = "run";  // run | train (train leaves remediation to a person)
-  Timeline::Sink sink;       // live view of events, may be empty
+  Env* env = nullptr;      // null: Env::Default()
+  std::string report_dir;  // service logs go to REPORT_DIR/services
+  Timeline::Sink sink;     // live view of events, may be empty
   // Set asynchronously (e.g. by a SIGINT handler): stop injecting, roll back, tear down.
   const std::atomic<int>* interrupt = nullptr;
   bool keep_workdir = false;  // keep a temporary workdir after the run

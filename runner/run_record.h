@@ -59,7 +59,6 @@ struct RunRecord {
 
   // Phases reached.
   bool steady_state_held = false;  // before faults
-  std::optional<int64_t> fault_phase_start_ms;
   std::optional<int64_t> first_fault_ms;
   std::optional<int64_t> last_fault_ms;       // last injection
   std::optional<int64_t> faults_ended_ms;      // last rollback of any fault

@@ -215,11 +215,4 @@ std::vector<std::string> Services::StopAll(Millis grace) {
   return left;
 }
 
-std::vector<pid_t> Services::LeaderPids() const {
-  std::lock_guard<std::mutex> l(mu_);
-  std::vector<pid_t> out;
-  for (const auto& s : services_) out.push_back(s->pgid);
-  return out;
-}
-
 }  // namespace firedrill

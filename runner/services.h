@@ -39,9 +39,6 @@ class Services final : public ServiceDirectory {
   // when the machine is clean). Safe to call twice.
   std::vector<std::string> StopAll(Millis grace);
 
-  // PIDs of the group leaders, for tests.
-  std::vector<pid_t> LeaderPids() const;
-
  private:
   struct Service;
   Status Spawn(Service& s);

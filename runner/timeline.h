@@ -28,7 +28,6 @@ class Timeline {
 
   // Milliseconds since the timeline was created.
   int64_t Now() const { return env_->NowMs() - origin_ms_; }
-  int64_t origin_ms() const { return origin_ms_; }
 
   // Stamps the event now and returns its time.
   int64_t Add(std::string type, std::string name, std::string detail = "");

@@ -66,7 +66,6 @@ DataRecord Data(int64_t attempted, int64_t acknowledged, int64_t verified, int64
 RunRecord PassingRun() {
   RunRecord r;
   r.steady_state_held = true;
-  r.fault_phase_start_ms = 4000;
   r.first_fault_ms = 5000;
   r.last_fault_ms = 5000;
   r.recovered_at_ms = 9300;
