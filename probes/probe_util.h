@@ -1,5 +1,5 @@
-// Pieces the probe kinds share: short one-line details, paths relative to the workdir,
-// and regex search that neither crashes nor runs unbounded on large text.
+// Pieces the probe kinds share: regex search that neither crashes nor runs unbounded on
+// large text. (Short one-line details and workdir paths: runner/text.h.)
 #pragma once
 
 #include <chrono>
@@ -11,27 +11,12 @@
 
 #include "runner/expand.h"
 #include "runner/status.h"
+#include "runner/text.h"
 
 namespace firedrill {
 
-// Details are read in a terminal timeline, one line each, so output is cut short.
-inline constexpr size_t kDetailTextMax = 80;
-
 // How long one regex search over a probe's output may take before the probe gives up.
 inline constexpr std::chrono::milliseconds kMatchBudget{1000};
-
-// The first line of `text` that is not blank, without leading or trailing blanks, cut to `max`
-// characters; "..." marks anything left out (further lines or the cut). Control characters become
-// '?'.
-std::string OneLine(std::string_view text, size_t max = kDetailTextMax);
-// OneLine in double quotes: `"OK"`.
-std::string Quoted(std::string_view text, size_t max = kDetailTextMax);
-
-// `path` as is when absolute, else below `workdir`.
-std::string ResolvePath(const std::string& path, const std::string& workdir);
-
-// strerror text, thread-safe, starting lower-case: "connection refused".
-std::string ErrnoText(int err);
 
 // A regex written in a drill, whose text may hold ${...} references. It is expanded at
 // sample time and compiled again only when the expansion changes, so a fixed pattern is

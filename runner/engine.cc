@@ -17,6 +17,7 @@
 #include "probes/probe.h"
 #include "runner/services.h"
 #include "runner/subprocess.h"
+#include "runner/text.h"
 #include "runner/values.h"
 
 namespace fs = std::filesystem;
@@ -62,14 +63,6 @@ class Sampler {
   Fn fn_;
   std::thread thread_;
 };
-
-std::string OneLine(std::string s, size_t max = 160) {
-  for (auto& c : s) {
-    if (c == '\n' || c == '\r') c = ' ';
-  }
-  if (s.size() > max) s = s.substr(0, max) + "...";
-  return s;
-}
 
 class Run {
  public:
@@ -457,7 +450,7 @@ void Run::RunRemediation(const RemediationStep& step, const std::string& why) {
     timeline_.Add("remediation.failed", "", text.status().message());
     return;
   }
-  timeline_.Add("remediation.run", "", why + ": " + OneLine(*text));
+  timeline_.Add("remediation.run", "", why + ": " + OneLine(*text, 160));
   std::string script = *text;
   Millis timeout = step.timeout;
   remediation_threads_.emplace_back([this, script, timeout] {

@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "runner/proc.h"
+#include "runner/text.h"
 
 namespace firedrill {
 
@@ -21,8 +22,7 @@ Result<ResolvedTarget> ResolveTarget(const TargetRef& ref, const RunContext& ctx
   if (!ref.pidfile.empty()) {
     auto path = ctx.expander ? ctx.expander->Expand(ref.pidfile) : Result<std::string>(ref.pidfile);
     if (!path.ok()) return path.status();
-    std::string full = *path;
-    if (!full.empty() && full[0] != '/' && !ctx.workdir.empty()) full = ctx.workdir + "/" + full;
+    const std::string full = ResolvePath(*path, ctx.workdir);
     std::ifstream in(full);
     long long pid = 0;
     if (!in) return Status::NotFound("cannot read pidfile " + full);
