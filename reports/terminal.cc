@@ -74,7 +74,7 @@ Look LookOf(std::string_view type) {
 // `s` made safe and single-line for a terminal: valid UTF-8, newlines shown as " | ",
 // every other control character (ESC and the C1 range included, which a terminal would
 // obey) as '?', and at most `max` code points.
-std::string OneLine(std::string_view s, size_t max) {
+std::string TerminalSafe(std::string_view s, size_t max) {
   const std::string valid = ValidUtf8(s);
   std::string out;
   out.reserve(std::min(valid.size(), max * 2));
@@ -150,9 +150,9 @@ std::string TerminalView::FormatEvent(const Event& e) const {
   auto paint = [&](const char* style, const std::string& text) {
     return colour_ && !text.empty() ? style + text + kReset : text;
   };
-  const std::string type = OneLine(e.type, kMaxName);
-  const std::string name = OneLine(e.name, kMaxName);
-  const std::string detail = OneLine(e.detail, kMaxDetail);
+  const std::string type = TerminalSafe(e.type, kMaxName);
+  const std::string name = TerminalSafe(e.name, kMaxName);
+  const std::string detail = TerminalSafe(e.detail, kMaxDetail);
   const char* rest_style = look.whole_line ? look.style : "";
 
   std::string line = "  " + paint(kDim, fmt::format("{:>8}", Offset(e.t_ms))) + "  ";
@@ -194,15 +194,15 @@ std::string TerminalView::FormatSummary(const Scenario& scenario, const RunRecor
   std::string s;
   auto out = std::back_inserter(s);
 
-  fmt::format_to(out, "\n  {}  {}  score {}/100\n", paint(kBold, OneLine(scenario.name, kMaxName)),
+  fmt::format_to(out, "\n  {}  {}  score {}/100\n", paint(kBold, TerminalSafe(scenario.name, kMaxName)),
                  paint(VerdictStyle(outcome.verdict), Upper(outcome.verdict)), outcome.score);
   if (!run.error.empty()) {
-    fmt::format_to(out, "  {} {}\n", paint(kBoldRed, "error:"), OneLine(run.error, 1000));
+    fmt::format_to(out, "  {} {}\n", paint(kBoldRed, "error:"), TerminalSafe(run.error, 1000));
   }
   if (run.aborted) {
     fmt::format_to(
         out, "  {} {}\n", paint(kBoldYellow, "aborted:"),
-        run.abort_reason.empty() ? "no reason recorded" : OneLine(run.abort_reason, 1000));
+        run.abort_reason.empty() ? "no reason recorded" : TerminalSafe(run.abort_reason, 1000));
   }
 
   const Metrics& m = outcome.metrics;
@@ -238,7 +238,7 @@ std::string TerminalView::FormatSummary(const Scenario& scenario, const RunRecor
     s += "\n  " + paint(kBold, "watches") + "\n";
     for (const auto& w : outcome.watches) {
       fmt::format_to(out, "    {}  {}  {}  passed after {}  within {}\n", status(w.met),
-                     Padded(OneLine(w.name, kMaxName), name_w), Padded(w.kind, 9),
+                     Padded(TerminalSafe(w.name, kMaxName), name_w), Padded(w.kind, 9),
                      Padded(ms_or_null(w.passed_after_ms), 10),
                      FormatDuration(Millis(w.within_ms)));
     }
@@ -256,7 +256,7 @@ std::string TerminalView::FormatSummary(const Scenario& scenario, const RunRecor
         if (o.actual) actual = fmt::format("{} {}", *o.actual, o.unit);
       }
       fmt::format_to(out, "    {}  {}  actual {}  target {}\n", status(o.met),
-                     Padded(OneLine(o.name, kMaxName), name_w), Padded(actual, 12), target);
+                     Padded(TerminalSafe(o.name, kMaxName), name_w), Padded(actual, 12), target);
     }
   }
 
@@ -275,18 +275,18 @@ std::string TerminalView::FormatSummary(const Scenario& scenario, const RunRecor
         rollback += " at " + Offset(*f.rolled_back_at_ms);
       }
       fmt::format_to(out, "    {}  {}  injected {}  rollback {}\n",
-                     Padded(OneLine(f.name, kMaxName), name_w + 8), Padded(f.action, 16), injected,
+                     Padded(TerminalSafe(f.name, kMaxName), name_w + 8), Padded(f.action, 16), injected,
                      rollback);
       // Why it failed matters more here than anywhere else in the summary.
       if ((f.inject_failed || f.rollback == "failed") && !f.detail.empty()) {
-        fmt::format_to(out, "      {}\n", OneLine(f.detail, 1000));
+        fmt::format_to(out, "      {}\n", TerminalSafe(f.detail, 1000));
       }
     }
   }
 
   if (outcome.verdict != "passed" && !outcome.reasons.empty()) {
     s += "\n  " + paint(kBold, "why it did not pass") + "\n";
-    for (const auto& r : outcome.reasons) fmt::format_to(out, "    - {}\n", OneLine(r, 1000));
+    for (const auto& r : outcome.reasons) fmt::format_to(out, "    - {}\n", TerminalSafe(r, 1000));
   }
 
   if (!run.leftovers.empty()) {
@@ -295,13 +295,13 @@ std::string TerminalView::FormatSummary(const Scenario& scenario, const RunRecor
                "!! LEFTOVERS: rollback did not complete. Left behind, to clean up by hand:") +
          "\n";
     for (const auto& l : run.leftovers) {
-      fmt::format_to(out, "    {} {}\n", paint(kBoldRed, "!!"), OneLine(l, 1000));
+      fmt::format_to(out, "    {} {}\n", paint(kBoldRed, "!!"), TerminalSafe(l, 1000));
     }
   }
 
   if (!report_dir.empty()) {
     const bool slash = report_dir.back() == '/';
-    fmt::format_to(out, "\n  report  {}{}report.json\n", OneLine(report_dir, 1000),
+    fmt::format_to(out, "\n  report  {}{}report.json\n", TerminalSafe(report_dir, 1000),
                    slash ? "" : "/");
   }
   return s;
