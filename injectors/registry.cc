@@ -18,11 +18,21 @@ extern const FaultAction kNetworkPartition;
 extern const FaultAction kNetworkDelay;
 extern const FaultAction kCommandFault;
 
+extern const UndoKind kUndoProcessCont;
+extern const UndoKind kUndoProcessGroup;
+extern const UndoKind kUndoCommand;
+
 namespace {
 const FaultAction* const kActions[] = {
     &kProcessKill,      &kProcessPause, &kDiskFill,     &kFileCorrupt, &kFileDelete,
     &kConfigSet,        &kCpuStress,    &kMemoryStress, &kHttpLoad,    &kNetworkLoss,
     &kNetworkPartition, &kNetworkDelay, &kCommandFault,
+};
+// What the journal can undo: one kind per sort of change (runner/journal.h).
+const UndoKind* const kUndoKinds[] = {
+    &kUndoProcessCont,
+    &kUndoProcessGroup,
+    &kUndoCommand,
 };
 }  // namespace
 
@@ -31,6 +41,13 @@ std::span<const FaultAction* const> FaultActions() { return kActions; }
 const FaultAction* FindFaultAction(std::string_view name) {
   for (const FaultAction* a : kActions) {
     if (name == a->name) return a;
+  }
+  return nullptr;
+}
+
+const UndoKind* FindUndoKind(std::string_view name) {
+  for (const UndoKind* k : kUndoKinds) {
+    if (name == k->name) return k;
   }
   return nullptr;
 }

@@ -148,6 +148,10 @@ nlohmann::json ReportJson(const Scenario& scenario, const RunRecord& run, const 
                                                             : ValidUtf8(run.abort_reason))
                             : json(nullptr);
   r["leftovers"] = Strings(run.leftovers);
+  r["journal"] = run.journal_path.empty()
+                     ? json(nullptr)
+                     : json({{"path", ValidUtf8(run.journal_path)},
+                             {"closed", run.journal_closed}});
   r["steady_after_rollback"] =
       run.steady_after_rollback ? json(*run.steady_after_rollback) : json(nullptr);
   if (run.data) {
@@ -674,6 +678,10 @@ std::vector<std::string> CheckReportKeys(const nlohmann::json& report) {
   c.StringArray(c.Optional(r, "", "tags", Kind::kArray), "tags");
   c.Optional(r, "", "firedrill_version", Kind::kString);
   c.Optional(r, "", "steady_after_rollback", Kind::kBool, Null::kYes);
+  if (const json* j = c.Optional(r, "", "journal", Kind::kObject, Null::kYes); j && j->is_object()) {
+    c.Optional(*j, "journal", "path", Kind::kString);
+    c.Optional(*j, "journal", "closed", Kind::kBool);
+  }
   if (const json* d = c.Optional(r, "", "data_writes", Kind::kObject, Null::kYes);
       d && d->is_object()) {
     for (const char* key : {"attempted", "acknowledged", "verified", "lost"}) {

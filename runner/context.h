@@ -12,6 +12,7 @@
 
 #include "runner/env.h"
 #include "runner/expand.h"
+#include "runner/journal.h"
 #include "runner/schema.h"
 
 namespace firedrill {
@@ -33,6 +34,10 @@ struct RunContext {
   // Set when the run is being torn down: long operations give up early.
   const std::atomic<bool>* cancel = nullptr;
   bool cancelled() const { return cancel && cancel->load(); }
+  // Where injectors record each change before making it (runner/journal.h). The engine
+  // always sets it; a fault refuses to inject without one.
+  Journal* journal = nullptr;
+  UndoContext undo() const { return UndoContext{env}; }
 };
 
 }  // namespace firedrill

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -15,6 +16,7 @@
 
 #include "injectors/fault.h"
 #include "probes/probe.h"
+#include "runner/proc.h"
 #include "runner/services.h"
 #include "runner/subprocess.h"
 #include "runner/text.h"
@@ -159,6 +161,8 @@ class Run {
   Expander expander_;
   RunContext ctx_;
   std::atomic<bool> cancel_{false};
+  // Declared before services_: services record into it until they are destroyed.
+  std::unique_ptr<Journal> journal_;
   std::unique_ptr<Services> services_;
 
   std::vector<std::unique_ptr<Probe>> steady_probes_;
@@ -254,6 +258,29 @@ bool Run::Prepare() {
   std::ofstream(fs::path(workdir_) / kWorkdirMarker)
       << "created by firedrill for " << s_.name << "\n";
 
+  // No journal, no run: nothing may be changed that a crash could leave behind unrecorded.
+  const std::string state_dir = o_.state_dir.empty() ? DefaultStateDir() : o_.state_dir;
+  char stamp[32];
+  std::time_t now = std::chrono::system_clock::to_time_t(rec_.started_at);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+  const std::string run_id = s_.name + "-" + stamp + "-" + std::to_string(getpid());
+  auto self = ReadProcStat(getpid());
+  auto j = Journal::Create(state_dir + "/runs/" + run_id,
+                           {{"run", run_id},
+                            {"drill", s_.name},
+                            {"file", o_.drill_file},
+                            {"workdir", workdir_},
+                            {"pid", getpid()},
+                            {"pid_start", self ? self->start_ticks : 0}});
+  if (!j.ok()) {
+    Fail("cannot create the rollback journal: " + j.status().message());
+    return false;
+  }
+  journal_ = std::move(*j);
+  rec_.journal_path = journal_->path();
+
   std::map<std::string, int> ports;
   std::set<int> taken;
   for (const auto& name : s_.port_names) {
@@ -276,6 +303,7 @@ bool Run::Prepare() {
   ctx_.expander = &expander_;
   ctx_.workdir = workdir_;
   ctx_.cancel = &cancel_;
+  ctx_.journal = journal_.get();
   ctx_.default_timeout = Millis(5000);
   std::vector<std::string> allow = s_.settings.allow_paths;
   if (allow.empty()) allow.push_back(workdir_);
@@ -290,6 +318,7 @@ bool Run::Prepare() {
   services_ = std::make_unique<Services>(
       env_, &timeline_, workdir_,
       o_.report_dir.empty() ? workdir_ + "/logs" : o_.report_dir + "/services");
+  services_->SetJournal(journal_.get(), s_.settings.stop_grace);
   ctx_.services = services_.get();
   return true;
 }
@@ -724,6 +753,24 @@ void Run::Teardown() {
   if (services_) {
     auto left = services_->StopAll(s_.settings.stop_grace);
     for (auto& l : left) rec_.leftovers.push_back(l);
+  }
+  if (journal_) {
+    // The safety net: whatever the journal still holds (a change recorded by an injection
+    // that then failed, a rollback that failed once) gets one more undo from the journal.
+    for (const auto& e : journal_->Pending()) {
+      auto u = journal_->Undo(e.id, ctx_.undo());
+      timeline_.Add(u.ok() ? "journal.undone" : "journal.undo_failed", e.owner,
+                    u.ok() ? *u : u.status().message());
+      if (!u.ok()) rec_.leftovers.push_back(e.owner + ": " + u.status().message());
+    }
+    if (journal_->Pending().empty()) {
+      Status st = journal_->Close();
+      rec_.journal_closed = st.ok();
+      if (!st.ok()) rec_.leftovers.push_back("journal: " + st.message());
+    } else {
+      rec_.leftovers.push_back("the journal keeps what is left: firedrill rollback " +
+                               journal_->path());
+    }
   }
   if (workdir_is_temp_ && !o_.keep_workdir && rec_.leftovers.empty()) {
     std::error_code ec;

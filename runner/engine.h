@@ -21,6 +21,9 @@ struct EngineOptions {
   // Set asynchronously (e.g. by a SIGINT handler): stop injecting, roll back, tear down.
   const std::atomic<int>* interrupt = nullptr;
   bool keep_workdir = false;  // keep a temporary workdir after the run
+  // The journal goes to STATE_DIR/runs/RUN_ID/journal; empty: DefaultStateDir().
+  std::string state_dir;
+  std::string drill_file;  // recorded in the journal's header
 };
 
 // REQUIRES: `scenario` was produced by the loader with require_runnable set.

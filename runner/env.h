@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <optional>
 #include <cstdint>
 #include <string>
 
@@ -32,6 +33,9 @@ class Env {
   virtual ProcState State(pid_t pid) = 0;
   // Any member of process group `pgid` not yet reaped?
   virtual bool GroupAlive(pid_t pgid) = 0;
+  // When `pid` started (clock ticks since boot); with the PID it names one process across
+  // PID reuse. nullopt when it is gone or a zombie.
+  virtual std::optional<uint64_t> StartTime(pid_t pid) = 0;
 
   static Env* Default();
 };

@@ -88,6 +88,11 @@ class PosixEnv final : public Env {
     }
   }
 
+  std::optional<uint64_t> StartTime(pid_t pid) override {
+    auto info = ReadProcStat(pid);
+    if (!info || info->state == 'Z' || info->state == 'X') return std::nullopt;
+    return info->start_ticks;
+  }
   bool GroupAlive(pid_t pgid) override {
     for (pid_t p : ListPids()) {
       auto info = ReadProcStat(p);

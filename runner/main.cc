@@ -16,6 +16,7 @@
 #include "reports/terminal.h"
 #include "runner/catalog.h"
 #include "runner/engine.h"
+#include "runner/journal.h"
 #include "runner/loader.h"
 #include "runner/score.h"
 #include "runner/suggest.h"
@@ -35,6 +36,7 @@ struct Options {
   bool markdown = false;
   bool keep_workdir = false;
   bool quiet = false;
+  std::string state_dir;
 };
 
 std::atomic<int> g_interrupts{0};
@@ -43,10 +45,13 @@ void OnSignal(int) {
   int n = ++g_interrupts;
   if (n == 2) {
     const char msg[] =
-        "\nfiredrill: rolling back; press Ctrl-C again to exit at once (faults may be left)\n";
+        "\nfiredrill: still rolling back, please wait (Ctrl-C once more forces an exit; the "
+        "journal then keeps what is left for `firedrill rollback`)\n";
     (void)!write(STDERR_FILENO, msg, sizeof msg - 1);
   } else if (n >= 3) {
-    const char msg[] = "\nfiredrill: forced exit before rollback finished\n";
+    const char msg[] =
+        "\nfiredrill: forced exit before rollback finished; run `firedrill rollback` to undo "
+        "what is left\n";
     (void)!write(STDERR_FILENO, msg, sizeof msg - 1);
     _exit(kExitError);
   }
@@ -112,6 +117,8 @@ int CmdRun(const Options& o) {
   eo.report_dir = report_dir;
   eo.interrupt = &g_interrupts;
   eo.keep_workdir = o.keep_workdir;
+  eo.state_dir = o.state_dir;
+  eo.drill_file = fs::absolute(o.file, ec).string();
   if (!o.quiet) eo.sink = [&view](const Event& e) { view.OnEvent(e); };
   if (!o.quiet) {
     std::printf("firedrill %s: %s (%s)\n", FIREDRILL_VERSION, s.name.c_str(), o.file.c_str());
@@ -129,6 +136,31 @@ int CmdRun(const Options& o) {
     return kExitError;
   }
   return out.exit_code;
+}
+
+int CmdRollback(const Options& o) {
+  const std::string state_dir = o.state_dir.empty() ? DefaultStateDir() : o.state_dir;
+  std::vector<std::string> paths;
+  for (const auto& f : o.files) {
+    std::error_code ec;
+    paths.push_back(fs::is_directory(f, ec) ? f + "/journal" : f);
+  }
+  const bool named = !paths.empty();
+  if (!named) paths = UnfinishedJournals(state_dir);
+  if (paths.empty()) {
+    if (!o.quiet) std::printf("nothing to roll back (no unfinished journal in %s/runs)\n", state_dir.c_str());
+    return 0;
+  }
+  int rc = 0;
+  for (const auto& p : paths) {
+    ReplayResult r = ReplayJournal(p, UndoContext{Env::Default()});
+    std::printf("%s\n", p.c_str());
+    for (const auto& l : r.lines) std::printf("  %s\n", l.c_str());
+    for (const auto& l : r.left) std::printf("  LEFT: %s\n", l.c_str());
+    if (!r.left.empty() || (named && r.skipped_live)) rc = kExitError;
+  }
+  std::fflush(stdout);
+  return rc;
 }
 
 int CmdFaults(const Options& o) {
@@ -161,8 +193,19 @@ const Command kCommands[] = {
                      "where report.json and service logs go (default firedrill-out/NAME-TIME)");
        a->add_flag("--keep-workdir", o->keep_workdir, "keep a temporary workdir after the run");
        a->add_flag("-q,--quiet", o->quiet, "no live timeline, summary only");
+       a->add_option("--state-dir", o->state_dir,
+                     "where the rollback journal goes (default $FIREDRILL_STATE_DIR, "
+                     "$XDG_STATE_HOME/firedrill or ~/.local/state/firedrill)");
      },
      CmdRun},
+    {"rollback", "undo whatever a run that died left behind, from its journal (idempotent)",
+     [](CLI::App* a, Options* o) {
+       a->add_option("journals", o->files,
+                     "journal files or run directories (default: every unfinished one)");
+       a->add_option("--state-dir", o->state_dir, "state directory to search (as for run)");
+       a->add_flag("-q,--quiet", o->quiet, "print only what was undone");
+     },
+     CmdRollback},
     {"validate", "check drill files without touching anything",
      [](CLI::App* a, Options* o) {
        a->add_option("files", o->files, "drill files (YAML)")->required();

@@ -78,6 +78,8 @@ struct RunRecord {
   std::string abort_reason;
   std::string error;                   // non-empty: the drill could not be carried out
   std::vector<std::string> leftovers;  // what a failed rollback or teardown left behind
+  std::string journal_path;            // the run's rollback journal ("" if none was made)
+  bool journal_closed = false;         // everything it recorded was undone
 };
 
 }  // namespace firedrill

@@ -68,6 +68,19 @@ Status Services::Spawn(Service& s) {
     s.pgid = s.child->id();
     ::setpgid(s.pgid, s.pgid);  // also from the parent: no window where a kill misses
     s.exited = false;
+    if (journal_) {
+      // Recorded right after the fork: the group id does not exist before it.
+      auto stat = ReadProcStat(s.pgid);
+      auto id = journal_->Intend("service " + s.spec.name, "process.group",
+                                 {{"pid", s.pgid},
+                                  {"start", stat ? stat->start_ticks : 0},
+                                  {"grace_ms", grace_.count()}});
+      if (id.ok()) {
+        journaled_.emplace_back(*id, s.pgid);
+      } else {
+        st = id.status();
+      }
+    }
   } catch (const std::exception& e) {
     st = Status::Io("cannot start service " + s.spec.name + ": " + e.what());
   }
@@ -211,6 +224,11 @@ std::vector<std::string> Services::StopAll(Millis grace) {
   for (pid_t p : Descendants(self)) {
     auto st = ReadProcStat(p);
     if (st && st->state != 'Z') left.push_back("process " + std::to_string(p) + " still running");
+  }
+  if (journal_) {
+    for (auto& [id, pgid] : journaled_) {
+      if (!env_->GroupAlive(pgid)) (void)journal_->Done(id, "stopped by teardown");
+    }
   }
   return left;
 }

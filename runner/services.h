@@ -27,6 +27,13 @@ class Services final : public ServiceDirectory {
   Services(const Services&) = delete;
   Services& operator=(const Services&) = delete;
 
+  // Every process group started from now on is recorded in `journal` (so that
+  // `firedrill rollback` can stop a dead run's services) and marked done once stopped.
+  void SetJournal(Journal* journal, Millis grace) {
+    journal_ = journal;
+    grace_ = grace;
+  }
+
   Status Start(const ServiceSpec& spec, const std::string& expanded_run);
 
   std::optional<pid_t> ProcessGroup(const std::string& name) const override;
@@ -50,6 +57,9 @@ class Services final : public ServiceDirectory {
   mutable std::mutex mu_;
   std::vector<std::unique_ptr<Service>> services_;
   bool stopping_ = false;
+  Journal* journal_ = nullptr;
+  Millis grace_{5000};
+  std::vector<std::pair<uint64_t, pid_t>> journaled_;  // (entry, process group)
 };
 
 }  // namespace firedrill

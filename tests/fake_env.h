@@ -54,6 +54,12 @@ class FakeEnv final : public Env {
     std::lock_guard<std::mutex> l(mu_);
     return live_groups_.count(pgid) > 0;
   }
+  std::optional<uint64_t> StartTime(pid_t pid) override {
+    std::lock_guard<std::mutex> l(mu_);
+    auto it = start_times_.find(pid);
+    if (it == start_times_.end()) return std::nullopt;
+    return it->second;
+  }
 
   // --- what tests set and read ---------------------------------------------------------
   void AdvanceMs(int64_t ms) {
@@ -64,6 +70,11 @@ class FakeEnv final : public Env {
   void SetState(pid_t pid, ProcState s) {
     std::lock_guard<std::mutex> l(mu_);
     states_[pid] = s;
+  }
+  // A PID without a start time is gone.
+  void SetStartTime(pid_t pid, uint64_t ticks) {
+    std::lock_guard<std::mutex> l(mu_);
+    start_times_[pid] = ticks;
   }
   void SetGroupAlive(pid_t pgid, bool alive) {
     std::lock_guard<std::mutex> l(mu_);
@@ -91,6 +102,7 @@ class FakeEnv final : public Env {
   int64_t now_ms_ = 1'000'000;
   std::map<pid_t, ProcState> states_;
   std::set<pid_t> live_groups_;
+  std::map<pid_t, uint64_t> start_times_;
   std::vector<SentSignal> signals_;
   Status signal_status_;
 };

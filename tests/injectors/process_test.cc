@@ -6,6 +6,7 @@
 
 #include "injectors/fault.h"
 #include "tests/fake_env.h"
+#include "tests/injectors/injector_fixture.h"
 #include "tests/integration/harness.h"
 
 namespace firedrill::testing {
@@ -43,16 +44,6 @@ class Sleeper {
   pid_t pid_ = -1;
 };
 
-class Directory final : public ServiceDirectory {
- public:
-  std::map<std::string, pid_t> groups;
-  std::optional<pid_t> ProcessGroup(const std::string& name) const override {
-    auto it = groups.find(name);
-    if (it == groups.end()) return std::nullopt;
-    return it->second;
-  }
-};
-
 FaultSpec Spec(const std::string& action, Target target, int64_t signal = SIGKILL) {
   FaultSpec f;
   f.name = "f";
@@ -70,17 +61,8 @@ Target ServiceTarget(const std::string& name) {
   return t;
 }
 
-struct Fixture {
-  TempDir dir;
-  Expander expander{dir.path(), {}};
-  Directory services;
-  RunContext ctx;
-  explicit Fixture(Env* env) {
-    ctx.env = env;
-    ctx.expander = &expander;
-    ctx.services = &services;
-    ctx.workdir = dir.path();
-  }
+struct Fixture : InjectorFixture {
+  explicit Fixture(Env* env) : InjectorFixture(env) {}
 };
 
 TEST(ProcessFaultTest, PauseStopsARealProcessAndRollbackResumesIt) {
@@ -97,21 +79,21 @@ TEST(ProcessFaultTest, PauseStopsARealProcessAndRollbackResumesIt) {
   EXPECT_TRUE((*fault)->Reversible());
   auto rolled = (*fault)->Rollback();
   ASSERT_TRUE(rolled.ok());
-  EXPECT_EQ(*rolled, "SIGCONT to process group " + std::to_string(s.pid()) + " (service db)");
+  EXPECT_EQ(*rolled, "SIGCONT to process group " + std::to_string(s.pid()));
   EXPECT_TRUE(s.WaitState('S'));
 }
 
 TEST(ProcessFaultTest, KillByPidfileKillsARealProcess) {
   Sleeper s;
   Fixture fx(Env::Default());
-  WriteFile(fx.dir / "app.pid", std::to_string(s.pid()) + "\n");
+  WriteFile(fx.workdir + "/app.pid", std::to_string(s.pid()) + "\n");
   Target t;
   t.pidfile = "app.pid";  // relative to the workdir
   auto fault = FindFaultAction("process.kill")->make(Spec("process.kill", t, SIGTERM), fx.ctx);
   ASSERT_TRUE(fault.ok());
   auto injected = (*fault)->Inject();
   ASSERT_TRUE(injected.ok()) << injected.status().ToString();
-  EXPECT_EQ(*injected, "SIGTERM to PID " + std::to_string(s.pid()) + " (pidfile " + fx.dir.path() +
+  EXPECT_EQ(*injected, "SIGTERM to PID " + std::to_string(s.pid()) + " (pidfile " + fx.workdir +
                            "/app.pid)");
   EXPECT_FALSE((*fault)->Reversible());
   int status = 0;
@@ -148,6 +130,8 @@ TEST(ProcessFaultTest, FakeEnvSeesGroupSignalsInOrder) {
   FakeEnv env;
   Fixture fx(&env);
   fx.services.groups["db"] = 4242;
+  env.SetGroupAlive(4242, true);
+  env.SetStartTime(4242, 777);
   auto pause =
       FindFaultAction("process.pause")->make(Spec("process.pause", ServiceTarget("db")), fx.ctx);
   auto kill = FindFaultAction("process.kill")
@@ -158,6 +142,33 @@ TEST(ProcessFaultTest, FakeEnvSeesGroupSignalsInOrder) {
   ASSERT_TRUE((*kill)->Inject().ok());
   std::vector<FakeEnv::SentSignal> want = {{-4242, SIGSTOP}, {-4242, SIGCONT}, {-4242, SIGKILL}};
   EXPECT_EQ(env.signals(), want);
+}
+
+// The journal keeps each paused PID with its start time: a PID that names another
+// process by rollback time is left alone.
+TEST(ProcessFaultTest, RollbackNeverSignalsAReusedPid) {
+  FakeEnv env;
+  Fixture fx(&env);
+  env.SetStartTime(5000, 111);
+  env.SetStartTime(5001, 222);
+  Target t;
+  t.name = "";
+  t.pid = 5000;
+  auto a = FindFaultAction("process.pause")->make(Spec("process.pause", t), fx.ctx);
+  t.pid = 5001;
+  auto b = FindFaultAction("process.pause")->make(Spec("process.pause", t), fx.ctx);
+  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_TRUE((*a)->Inject().ok());
+  ASSERT_TRUE((*b)->Inject().ok());
+  env.SetStartTime(5000, 999);  // 5000 died and the number went to someone else
+  auto ra = (*a)->Rollback();
+  auto rb = (*b)->Rollback();
+  ASSERT_TRUE(ra.ok() && rb.ok());
+  EXPECT_EQ(*ra, "PID 5000 reused since (start time differs), not signalled");
+  EXPECT_EQ(*rb, "SIGCONT to PID 5001");
+  std::vector<FakeEnv::SentSignal> want = {{5000, SIGSTOP}, {5001, SIGSTOP}, {5001, SIGCONT}};
+  EXPECT_EQ(env.signals(), want);
+  EXPECT_TRUE(fx.journal->Pending().empty());
 }
 
 TEST(CommandFaultTest, RunsAndRollsBackInTheWorkdir) {
@@ -177,10 +188,10 @@ TEST(CommandFaultTest, RunsAndRollsBackInTheWorkdir) {
   ASSERT_TRUE(fault.ok());
   auto r = (*fault)->Inject();
   ASSERT_TRUE(r.ok()) << r.status().ToString();
-  EXPECT_EQ(*r, "`echo on > " + fx.dir.path() + "/flag`: exit 0");
-  EXPECT_EQ(ReadFile(fx.dir / "flag"), "on\n");
+  EXPECT_EQ(*r, "`echo on > " + fx.workdir + "/flag`: exit 0");
+  EXPECT_EQ(ReadFile(fx.workdir + "/flag"), "on\n");
   ASSERT_TRUE((*fault)->Rollback().ok());
-  EXPECT_FALSE(std::filesystem::exists(fx.dir / "flag"));
+  EXPECT_FALSE(std::filesystem::exists(fx.workdir + "/flag"));
 }
 
 TEST(CommandFaultTest, FailingCommandSaysWhy) {

@@ -75,6 +75,8 @@ TEST(JsonReportTest, PassedRunIsExactlyTheContract) {
     "error": null,
     "aborted_reason": null,
     "leftovers": [],
+    "journal": {"path": "/var/lib/firedrill/runs/redis-sentinel-failover-20261121T231800Z-4242/journal",
+                "closed": true},
     "steady_after_rollback": true,
     "data_writes": {"attempted": 100, "acknowledged": 98, "verified": 98, "lost": 0}
   })json");

@@ -47,6 +47,8 @@ inline ReportFixture PassedRun() {
   r.first_fault_ms = 5003;
   r.recovered_at_ms = 9303;
   r.steady_after_rollback = true;
+  r.journal_path = "/var/lib/firedrill/runs/redis-sentinel-failover-20261121T231800Z-4242/journal";
+  r.journal_closed = true;
   r.faults = {
       {"kill-primary", "process.kill", 5003, std::nullopt, "none",
        "SIGKILL to process group 4242 (service primary)", false},

@@ -1,0 +1,18 @@
+// The blast radius of file and disk faults: a path is acceptable only if, with `..` and
+// every symlink that exists resolved, it lies inside one of allow_paths (resolved the same
+// way). A symlink inside that points outside is therefore refused.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "runner/status.h"
+
+namespace firedrill {
+
+// Returns `path` resolved (relative paths against `base`), or kInvalid naming the path and
+// the allowed roots. Parts of the path that do not exist yet are normalised lexically.
+Result<std::string> ResolveInside(const std::string& path, const std::string& base,
+                                  const std::vector<std::string>& allow);
+
+}  // namespace firedrill
