@@ -21,6 +21,7 @@ extern const FaultAction kCommandFault;
 extern const UndoKind kUndoProcessCont;
 extern const UndoKind kUndoProcessGroup;
 extern const UndoKind kUndoCommand;
+extern const UndoKind kUndoInProcess;
 
 namespace {
 const FaultAction* const kActions[] = {
@@ -33,6 +34,7 @@ const UndoKind* const kUndoKinds[] = {
     &kUndoProcessCont,
     &kUndoProcessGroup,
     &kUndoCommand,
+    &kUndoInProcess,
 };
 }  // namespace
 
@@ -44,6 +46,20 @@ const FaultAction* FindFaultAction(std::string_view name) {
   }
   return nullptr;
 }
+
+namespace {
+// Load generators, stress workers and fault proxies run as threads of the runner: they end
+// with it, however it ends. Their journal entries say what was running, for the record.
+Result<std::string> EndedWithTheRun(const nlohmann::json& a, const UndoContext&) {
+  return a.value("what", std::string("in-process worker")) + ": ended with the run's process";
+}
+}  // namespace
+
+extern const UndoKind kUndoInProcess = {
+    .name = "in-process",
+    .doc = "nothing to undo: threads of the runner (load, stress, proxies) end with it",
+    .undo = EndedWithTheRun,
+};
 
 const UndoKind* FindUndoKind(std::string_view name) {
   for (const UndoKind* k : kUndoKinds) {

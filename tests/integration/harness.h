@@ -37,7 +37,9 @@ inline std::string Quote(const std::string& s) {
 // Runs `firedrill ARGS...` with NO_COLOR set, bounded by `timeout`.
 inline CliResult RunFiredrill(const std::vector<std::string>& args, const std::string& cwd,
                               Millis timeout = Millis(180000)) {
-  std::string cmd = std::string("NO_COLOR=1 exec ") + Quote(FIREDRILL_BIN);
+  // Journals go to the test's own directory unless the test chose a state dir itself.
+  std::string cmd = std::string("NO_COLOR=1 FIREDRILL_STATE_DIR=\"${FIREDRILL_STATE_DIR:-") +
+                    cwd + "/state}\" exec " + Quote(FIREDRILL_BIN);
   for (const auto& a : args) cmd += " " + Quote(a);
   auto r = RunShell({.script = cmd, .cwd = cwd, .timeout = timeout, .capture_limit = 4 << 20});
   CliResult out;
