@@ -71,6 +71,7 @@ class Run {
   Run(const Scenario& s, const EngineOptions& o)
       : s_(s), o_(o), env_(o.env ? o.env : Env::Default()), timeline_(env_) {
     if (o_.sink) timeline_.SetSink(o_.sink);
+    timeline_.SetRedactor(&redactor_);
   }
 
   RunRecord Execute();
@@ -150,9 +151,13 @@ class Run {
   void RunRemediation(const RemediationStep& step, const std::string& why);
   void VerifyData();
 
+  // Applies the redactor to everything the record says in words.
+  void RedactRecord();
+
   const Scenario& s_;
   EngineOptions o_;
   Env* env_;
+  Redactor redactor_;  // before timeline_, which refers to it
   Timeline timeline_;
   RunRecord rec_;
 
@@ -209,7 +214,32 @@ RunRecord Run::Execute() {
   Teardown();
   Phase("done");
   rec_.timeline = timeline_.Events();
+  RedactRecord();
   return rec_;
+}
+
+void Run::RedactRecord() {
+  if (redactor_.empty()) return;
+  // A command's output may carry a secret it got from its own environment before the
+  // value was first expanded: every text goes through once more.
+  auto r = [&](std::string& t) { t = redactor_.Apply(std::move(t)); };
+  for (auto& e : rec_.timeline) {
+    r(e.name);
+    r(e.detail);
+  }
+  r(rec_.error);
+  r(rec_.abort_reason);
+  for (auto& l : rec_.leftovers) r(l);
+  for (auto& f : rec_.faults) r(f.detail);
+  for (auto& w : rec_.watches) r(w.last_detail);
+  if (!o_.report_dir.empty()) {
+    std::error_code ec;
+    for (const auto& f : fs::directory_iterator(o_.report_dir + "/services", ec)) {
+      if (!RedactFile(redactor_, f.path().string())) {
+        rec_.leftovers.push_back("could not redact secrets from " + f.path().string());
+      }
+    }
+  }
 }
 
 bool Run::Prepare() {
@@ -293,6 +323,7 @@ bool Run::Prepare() {
     taken.insert(*p);
   }
   expander_ = Expander(workdir_, ports);
+  expander_.SetRedactor(&redactor_);
   std::string port_list;
   for (const auto& [n, p] : ports)
     port_list += (port_list.empty() ? "" : ", ") + n + "=" + std::to_string(p);

@@ -93,6 +93,7 @@ Result<std::string> Expander::Expand(std::string_view text, std::optional<int64_
     } else if (body.rfind("env:", 0) == 0) {
       const char* v = std::getenv(body.c_str() + 4);
       if (!v) return Status::Invalid("environment variable " + body.substr(4) + " is not set");
+      if (redactor_) redactor_->Add(body.substr(4), v);
       out += v;
     } else if (body.rfind("port:", 0) == 0) {
       auto it = ports_.find(body.substr(5));

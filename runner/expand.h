@@ -15,6 +15,7 @@
 #include <string>
 #include <string_view>
 
+#include "runner/redact.h"
 #include "runner/status.h"
 
 namespace firedrill {
@@ -45,12 +46,16 @@ class Expander {
   // REQUIRES: `text` passed ScanReferences at load time.
   Result<std::string> Expand(std::string_view text, std::optional<int64_t> seq = {}) const;
 
+  // Every ${env:NAME} value expanded from now on is registered with `r` (not owned).
+  void SetRedactor(Redactor* r) { redactor_ = r; }
+
   const std::string& workdir() const { return workdir_; }
   const std::map<std::string, int>& ports() const { return ports_; }
 
  private:
   std::string workdir_;
   std::map<std::string, int> ports_;
+  Redactor* redactor_ = nullptr;
 };
 
 // Picks a free loopback TCP port by binding port 0; avoids `taken`.

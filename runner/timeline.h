@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "runner/env.h"
+#include "runner/redact.h"
 
 namespace firedrill {
 
@@ -35,6 +36,8 @@ class Timeline {
 
   std::vector<Event> Events() const;
   void SetSink(Sink sink);
+  // Names and details pass through `r` (not owned) as they are added, before the sink.
+  void SetRedactor(const Redactor* r);
 
  private:
   Env* env_;
@@ -42,6 +45,7 @@ class Timeline {
   mutable std::mutex mu_;
   std::vector<Event> events_;
   Sink sink_;
+  const Redactor* redactor_ = nullptr;
 };
 
 }  // namespace firedrill
