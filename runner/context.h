@@ -33,7 +33,11 @@ struct RunContext {
   Millis default_timeout{5000};          // for probes that declare none
   // Set when the run is being torn down: long operations give up early.
   const std::atomic<bool>* cancel = nullptr;
-  bool cancelled() const { return cancel && cancel->load(); }
+  // The operator's Ctrl-C: a long injection (filling a disk) stops at once too.
+  const std::atomic<int>* interrupt = nullptr;
+  bool cancelled() const {
+    return (cancel && cancel->load()) || (interrupt && interrupt->load() > 0);
+  }
   // Where injectors record each change before making it (runner/journal.h). The engine
   // always sets it; a fault refuses to inject without one.
   Journal* journal = nullptr;

@@ -334,6 +334,7 @@ bool Run::Prepare() {
   ctx_.expander = &expander_;
   ctx_.workdir = workdir_;
   ctx_.cancel = &cancel_;
+  ctx_.interrupt = o_.interrupt;
   ctx_.journal = journal_.get();
   ctx_.default_timeout = Millis(5000);
   std::vector<std::string> allow = s_.settings.allow_paths;
