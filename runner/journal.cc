@@ -95,15 +95,18 @@ Status Journal::Load() {
   while (pos < text.size()) {
     size_t nl = text.find('\n', pos);
     bool torn = nl == std::string::npos;
+    const size_t line_start = pos;
     std::string line = text.substr(pos, torn ? std::string::npos : nl - pos);
     pos = torn ? text.size() : nl + 1;
     ++line_no;
     auto j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
     if (j.is_discarded() || !j.is_object() || !j.contains("op")) {
-      // The last line may be torn by a crash mid-write. Its change was never made: the
-      // change only happens after the line is on disk.
+      // The last line may be torn by a crash mid-write. Its change was never made (the
+      // change only happens after the line is on disk), so it is cut off.
       if (torn) {
-        if (::write(fd_, "\n", 1) != 1) return Status::Io("write " + path_);
+        if (::ftruncate(fd_, static_cast<off_t>(line_start)) != 0) {
+          return Status::Io("truncate " + path_ + ": " + ErrnoText(errno));
+        }
         break;
       }
       return Status::Invalid(path_ + ":" + std::to_string(line_no) + ": not a journal line");
@@ -178,11 +181,8 @@ Result<uint64_t> Journal::Intend(std::string owner, std::string kind, nlohmann::
   std::lock_guard<std::mutex> l(mu_);
   if (closed_) return Status::Internal("journal " + path_ + " is closed");
   JournalEntry e{next_id_++, std::move(owner), std::move(kind), std::move(args), false, ""};
-  FD_RETURN_IF_ERROR(Append({{"op", "intend"},
-                             {"id", e.id},
-                             {"owner", e.owner},
-                             {"kind", e.kind},
-                             {"args", e.args}}));
+  FD_RETURN_IF_ERROR(Append(
+      {{"op", "intend"}, {"id", e.id}, {"owner", e.owner}, {"kind", e.kind}, {"args", e.args}}));
   uint64_t id = e.id;
   entries_.push_back(std::move(e));
   return id;
@@ -199,7 +199,8 @@ Result<std::string> Journal::Undo(uint64_t id, const UndoContext& ctx) {
     e = *it;
   }
   const UndoKind* k = FindUndoKind(e.kind);
-  if (!k) return Status::Failed("unknown undo kind '" + e.kind + "' (journal from a newer firedrill?)");
+  if (!k)
+    return Status::Failed("unknown undo kind '" + e.kind + "' (journal from a newer firedrill?)");
   auto r = k->undo(e.args, ctx);
   if (!r.ok()) return r;
   FD_RETURN_IF_ERROR(Done(id, *r));
