@@ -93,8 +93,8 @@ TEST(ProcessFaultTest, KillByPidfileKillsARealProcess) {
   ASSERT_TRUE(fault.ok());
   auto injected = (*fault)->Inject();
   ASSERT_TRUE(injected.ok()) << injected.status().ToString();
-  EXPECT_EQ(*injected, "SIGTERM to PID " + std::to_string(s.pid()) + " (pidfile " + fx.workdir +
-                           "/app.pid)");
+  EXPECT_EQ(*injected,
+            "SIGTERM to PID " + std::to_string(s.pid()) + " (pidfile " + fx.workdir + "/app.pid)");
   EXPECT_FALSE((*fault)->Reversible());
   int status = 0;
   ASSERT_EQ(waitpid(s.pid(), &status, 0), s.pid());
