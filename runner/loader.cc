@@ -1,5 +1,7 @@
 #include "runner/loader.h"
 
+#include <fmt/format.h>
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -12,6 +14,7 @@
 #include <regex>
 #include <set>
 #include <sstream>
+#include <string_view>
 
 #include "injectors/fault.h"
 #include "probes/probe.h"
@@ -49,6 +52,208 @@ std::string fmt_percent(double v) {
   return o.str();
 }
 
+// ---- hostile input ---------------------------------------------------------------------
+// yaml-cpp trusts its input: it builds every node before anyone can look (a 1 MiB list of
+// numbers takes 240 MB), shares aliased nodes so a "billion laughs" file, or one whose
+// alias points into itself, only blows up when walked, and its only guard (recursion depth
+// 2000) reports "bad file" at 1:1. So the raw bytes are checked first, then the structure
+// on yaml-cpp's event stream, which builds nothing, before YAML::Load runs.
+
+// A refusal of the whole file, at the first offending byte or node.
+struct Rejection {
+  Mark mark;
+  std::string message;
+};
+
+// Line and column of byte `at`, 1-based. Columns count bytes, as yaml-cpp's marks do, so
+// every position in one report means the same thing; a leading byte-order mark is not
+// counted, as yaml-cpp skips it.
+Mark MarkAt(std::string_view text, size_t at) {
+  size_t line_start = text.substr(0, 3) == "\xEF\xBB\xBF" ? 3 : 0;
+  int line = 1;
+  for (size_t i = 0; i < at; ++i) {
+    if (text[i] == '\n') {
+      ++line;
+      line_start = i + 1;
+    }
+  }
+  return Mark{line, static_cast<int>(at - line_start) + 1};
+}
+
+// Length of the well-formed UTF-8 sequence at text[i], its code point in `cp`; 0 when the
+// bytes there are not UTF-8 (stray continuation, overlong, surrogate, past U+10FFFF, cut).
+size_t DecodeUtf8(std::string_view text, size_t i, char32_t& cp) {
+  const auto c = static_cast<unsigned char>(text[i]);
+  if (c < 0x80) {
+    cp = c;
+    return 1;
+  }
+  size_t n = 0;
+  char32_t min = 0;
+  if ((c & 0xE0) == 0xC0) {
+    n = 2, cp = c & 0x1F, min = 0x80;
+  } else if ((c & 0xF0) == 0xE0) {
+    n = 3, cp = c & 0x0F, min = 0x800;
+  } else if ((c & 0xF8) == 0xF0) {
+    n = 4, cp = c & 0x07, min = 0x10000;
+  } else {
+    return 0;
+  }
+  if (text.size() - i < n) return 0;
+  for (size_t k = 1; k < n; ++k) {
+    const auto cc = static_cast<unsigned char>(text[i + k]);
+    if ((cc & 0xC0) != 0x80) return 0;
+    cp = (cp << 6) | (cc & 0x3F);
+  }
+  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+  return n;
+}
+
+// YAML's c-printable: what a YAML file may contain at all.
+bool YamlPrintable(char32_t c) {
+  return c == 0x09 || c == 0x0A || c == 0x0D || (c >= 0x20 && c <= 0x7E) || c == 0x85 ||
+         (c >= 0xA0 && c <= 0xD7FF) || (c >= 0xE000 && c <= 0xFFFD) ||
+         (c >= 0x10000 && c <= 0x10FFFF);
+}
+
+// The first byte that makes `text` something other than YAML text in UTF-8. yaml-cpp would
+// take NUL bytes, control characters and broken UTF-8 into scalars, and they would end up
+// in commands, file names and terminals.
+std::optional<Rejection> CheckEncoding(std::string_view text) {
+  if (text.substr(0, 2) == "\xFF\xFE" || text.substr(0, 2) == "\xFE\xFF" ||
+      text.substr(0, 4) == std::string_view("\0\0\xFE\xFF", 4)) {
+    return Rejection{{1, 1},
+                     "the file is UTF-16 or UTF-32 (it starts with a byte-order "
+                     "mark); a drill is UTF-8 text"};
+  }
+  for (size_t i = 0; i < text.size();) {
+    char32_t cp = 0;
+    size_t n = DecodeUtf8(text, i, cp);
+    if (n == 0) {
+      return Rejection{MarkAt(text, i),
+                       fmt::format("invalid UTF-8 (byte 0x{:02X}); a drill is UTF-8 text",
+                                   static_cast<unsigned char>(text[i]))};
+    }
+    if (!YamlPrintable(cp)) {
+      bool control = cp < 0x20 || (cp >= 0x7F && cp <= 0x9F);
+      return Rejection{
+          MarkAt(text, i),
+          fmt::format("{} U+{:04X} is not allowed in a drill{}",
+                      control ? "control character" : "character", static_cast<uint32_t>(cp),
+                      control ? " (only tab and line breaks are)" : "")};
+    }
+    i += n;
+  }
+  return std::nullopt;
+}
+
+Mark ToMark(const YAML::Mark& m) { return Mark{m.line + 1, m.column + 1}; }
+
+// Counts what YAML::Load would build, from yaml-cpp's events, and stops the parse (by
+// throwing: the only way out of yaml-cpp's callbacks) at the first limit passed. Events
+// arrive as the parser descends, so a deep `[[[[` is stopped at max_depth, long before
+// yaml-cpp's own recursion could exhaust the stack.
+class StructureGuard : public YAML::EventHandler {
+ public:
+  explicit StructureGuard(const LoadOptions& opts) : opts_(opts) {}
+
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    // YAML::Load reads the first document only: a second one would be ignored silently.
+    if (documents_++ > 0) {
+      throw Rejection{ToMark(mark),
+                      "a second YAML document (after `---`); a drill is one document"};
+    }
+  }
+  void OnDocumentEnd() override {}
+  void OnAnchor(const YAML::Mark&, const std::string& name) override { anchor_name_ = name; }
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override { Leaf(mark, anchor); }
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
+                const std::string&) override {
+    Leaf(mark, anchor);
+  }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+    const std::string name = "*" + names_[anchor];
+    if (++aliases_ > opts_.max_aliases) {
+      throw Rejection{ToMark(mark), fmt::format("more than {} aliases ({}); a drill may use "
+                                                "at most {}",
+                                                opts_.max_aliases, name, opts_.max_aliases)};
+    }
+    auto size = sizes_.find(anchor);
+    if (size == sizes_.end()) {
+      // Registered but not finished: the alias sits inside the node it names, a cycle
+      // that anything walking the tree would follow for ever.
+      throw Rejection{ToMark(mark), "alias " + name + " is inside the node it refers to"};
+    }
+    Count(mark, size->second, "alias " + name + " brings the drill to");
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
+                       YAML::EmitterStyle::value) override {
+    Open(mark, anchor);
+  }
+  void OnSequenceEnd() override { Close(); }
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
+                  YAML::EmitterStyle::value) override {
+    Open(mark, anchor);
+  }
+  void OnMapEnd() override { Close(); }
+
+ private:
+  struct Frame {
+    YAML::anchor_t anchor;
+    size_t size;  // nodes in it so far, itself included, aliases expanded
+  };
+
+  void Name(YAML::anchor_t anchor) {
+    if (anchor) names_[anchor] = std::move(anchor_name_);
+    anchor_name_.clear();
+  }
+  // A value or an alias inside the innermost open map or list: `n` more nodes.
+  void Count(const YAML::Mark& mark, size_t n, const std::string& what) {
+    Limit(mark, n, what);
+    if (!open_.empty()) open_.back().size += n;
+  }
+  void Limit(const YAML::Mark& mark, size_t n, const std::string& what) {
+    nodes_ += n;
+    if (nodes_ > opts_.max_nodes) {
+      throw Rejection{ToMark(mark),
+                      fmt::format("{} more than {} nodes (maps, lists and values, each alias "
+                                  "counted as what it copies); a drill may have at most {}",
+                                  what, opts_.max_nodes, opts_.max_nodes)};
+    }
+  }
+  void Leaf(const YAML::Mark& mark, YAML::anchor_t anchor) {
+    Name(anchor);
+    Count(mark, 1, "the drill has");
+    if (anchor) sizes_[anchor] = 1;
+  }
+  void Open(const YAML::Mark& mark, YAML::anchor_t anchor) {
+    Name(anchor);
+    if (open_.size() >= opts_.max_depth) {
+      throw Rejection{ToMark(mark), fmt::format("maps and lists nested more than {} deep; a "
+                                                "drill may nest at most {}",
+                                                opts_.max_depth, opts_.max_depth)};
+    }
+    Limit(mark, 1, "the drill has");
+    open_.push_back(Frame{anchor, 1});
+  }
+  void Close() {
+    Frame done = open_.back();
+    open_.pop_back();
+    if (done.anchor) sizes_[done.anchor] = done.size;
+    // Its nodes were counted in nodes_ as they came; only the enclosing size grows.
+    if (!open_.empty()) open_.back().size += done.size;
+  }
+
+  const LoadOptions& opts_;
+  int documents_ = 0;
+  size_t nodes_ = 0;
+  size_t aliases_ = 0;
+  std::vector<Frame> open_;
+  std::string anchor_name_;
+  std::map<YAML::anchor_t, std::string> names_;
+  std::map<YAML::anchor_t, size_t> sizes_;  // finished anchored nodes
+};
+
 // Where in a drill a string sits, which decides the ${} references it may use.
 enum class RefScope { kNormal, kData };
 
@@ -60,8 +265,9 @@ class Loader {
 
  private:
   // ---- diagnostics -------------------------------------------------------
+  static constexpr size_t kMaxErrors = 100;
   void ErrorAt(Mark m, std::string msg) {
-    if (errors_.size() < 100) errors_.push_back(Diagnostic{file_, m, std::move(msg)});
+    if (errors_.size() < kMaxErrors) errors_.push_back(Diagnostic{file_, m, std::move(msg)});
   }
   void Error(const YAML::Node& n, std::string msg) { ErrorAt(MarkOf(n), std::move(msg)); }
   void NoteAt(Mark m, std::string msg) { notes_.push_back(Diagnostic{file_, m, std::move(msg)}); }
@@ -129,6 +335,9 @@ class Loader {
   // reference text itself is looked up in the source, from the scalar's start: the k-th
   // occurrence in the value is the k-th in the source.
   Mark OffsetMark(const YAML::Node& n, size_t offset) {
+    // Each call scans the source: once errors are no longer kept, a file full of bad
+    // references must not cost (references x file size).
+    if (errors_.size() >= kMaxErrors) return {};
     Mark m = MarkOf(n);
     const std::string& value = n.Scalar();
     if (m.line == 0 || offset >= value.size()) return m;
@@ -348,6 +557,14 @@ std::optional<Param> Loader::ParseField(const FieldSpec& spec, const YAML::Node&
     case FieldType::kRegex: {
       auto s = Text(n, what, scope);
       if (!s) return std::nullopt;
+      if (s->size() > opts_.max_regex_bytes) {
+        // std::regex compiles recursively, a frame per term: 100 KB of pattern overflows
+        // the stack.
+        Error(n, what + ": a regular expression may be at most " +
+                     FormatBytes(opts_.max_regex_bytes) + ", this one is " +
+                     FormatBytes(s->size()));
+        return std::nullopt;
+      }
       // References become plain digits for the syntax check; their real values are
       // substituted (unescaped) at run time.
       std::string probe_text;
@@ -1217,7 +1434,16 @@ LoadResult Loader::Load(const std::string& text) {
   source_ = text;
   YAML::Node root;
   try {
+    std::istringstream in(text);
+    YAML::Parser parser(in);
+    StructureGuard guard(opts_);
+    while (parser.HandleNextDocument(guard)) {
+    }
     root = YAML::Load(text);
+  } catch (const Rejection& r) {
+    ErrorAt(r.mark, r.message);
+    result.errors = errors_;
+    return result;
   } catch (const YAML::Exception& e) {
     Mark m = e.mark.is_null() ? Mark{1, 1} : Mark{e.mark.line + 1, e.mark.column + 1};
     ErrorAt(m, "not valid YAML: " + e.msg);
@@ -1303,18 +1529,26 @@ LoadResult Loader::Load(const std::string& text) {
   return result;
 }
 
+LoadResult Refused(const std::string& file, Rejection why) {
+  LoadResult r;
+  r.errors.push_back(Diagnostic{file, why.mark, std::move(why.message)});
+  return r;
+}
+
+// At 1:1: the whole file is the problem, not a place in it.
+Rejection TooBig(const std::string& size, const LoadOptions& opts) {
+  return Rejection{{1, 1},
+                   "file is " + size + "; a drill may be at most " + FormatBytes(opts.max_bytes) +
+                       " (see README, \"Limits\")"};
+}
+
 }  // namespace
 
 LoadResult LoadScenarioText(const std::string& text, const std::string& file_name,
                             const LoadOptions& opts) {
-  if (text.size() > opts.max_bytes) {
-    LoadResult r;
-    r.errors.push_back(Diagnostic{file_name,
-                                  {1, 1},
-                                  "file is " + FormatBytes(text.size()) +
-                                      "; a drill may be at most " + FormatBytes(opts.max_bytes)});
-    return r;
-  }
+  if (text.size() > opts.max_bytes)
+    return Refused(file_name, TooBig(FormatBytes(text.size()), opts));
+  if (auto bad = CheckEncoding(text)) return Refused(file_name, std::move(*bad));
   Loader loader(file_name, opts);
   try {
     return loader.Load(text);
@@ -1344,7 +1578,15 @@ LoadResult LoadScenarioFile(const std::string& path, const LoadOptions& opts) {
   char buf[65536];
   while (in.read(buf, sizeof buf) || in.gcount() > 0) {
     text.append(buf, static_cast<size_t>(in.gcount()));
-    if (text.size() > opts.max_bytes) break;
+    // Stop early: the file may be huge, or endless (/dev/zero).
+    if (text.size() > opts.max_bytes) {
+      std::error_code size_ec;  // set for what has no size: a pipe, a device
+      uintmax_t size = std::filesystem::file_size(path, size_ec);
+      return Refused(
+          path, TooBig(!size_ec && size >= text.size() ? FormatBytes(size)
+                                                       : "more than " + FormatBytes(opts.max_bytes),
+                       opts));
+    }
   }
   return LoadScenarioText(text, path, opts);
 }

@@ -30,7 +30,14 @@ struct LoadOptions {
   // Reject the drill if it uses a probe kind or fault action this build cannot run yet
   // (what `run` needs); `validate` reports those as notes instead.
   bool require_runnable = false;
-  size_t max_bytes = 4 << 20;  // drill files are small; anything larger is a mistake
+  // Limits on hostile input (README, "Limits"). Drills are small and come from anyone, and
+  // yaml-cpp has no limits of its own, so past these a drill is refused before yaml-cpp
+  // builds a single node: memory and time stay bounded whatever the file holds.
+  size_t max_bytes = 1 << 20;
+  size_t max_depth = 64;          // maps and lists nested in each other
+  size_t max_nodes = 50000;       // scalars, maps and lists, each alias counted as what it copies
+  size_t max_aliases = 64;        // `*name` uses
+  size_t max_regex_bytes = 1024;  // libstdc++'s regex compiler recurses once per term
 };
 
 LoadResult LoadScenarioFile(const std::string& path, const LoadOptions& opts = {});
