@@ -22,6 +22,7 @@ extern const UndoKind kUndoProcessCont;
 extern const UndoKind kUndoProcessGroup;
 extern const UndoKind kUndoCommand;
 extern const UndoKind kUndoInProcess;
+extern const UndoKind kUndoDiskBallast;
 
 namespace {
 const FaultAction* const kActions[] = {
@@ -35,6 +36,7 @@ const UndoKind* const kUndoKinds[] = {
     &kUndoProcessGroup,
     &kUndoCommand,
     &kUndoInProcess,
+    &kUndoDiskBallast,
 };
 }  // namespace
 
