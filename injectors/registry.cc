@@ -23,6 +23,7 @@ extern const UndoKind kUndoProcessGroup;
 extern const UndoKind kUndoCommand;
 extern const UndoKind kUndoInProcess;
 extern const UndoKind kUndoDiskBallast;
+extern const UndoKind kUndoFileRestore;
 
 namespace {
 const FaultAction* const kActions[] = {
@@ -37,6 +38,7 @@ const UndoKind* const kUndoKinds[] = {
     &kUndoCommand,
     &kUndoInProcess,
     &kUndoDiskBallast,
+    &kUndoFileRestore,
 };
 }  // namespace
 
