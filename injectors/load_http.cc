@@ -2,10 +2,16 @@
 
 #include <curl/curl.h>
 #include <fmt/format.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <cstdint>
+#include <optional>
 #include <system_error>
 #include <thread>
 #include <vector>
@@ -22,7 +28,7 @@ using Clock = std::chrono::steady_clock;
 // the schedule restarts from now: a saturated target is not hit with a burst to catch up,
 // and the achieved rate honestly falls short of the asked one.
 constexpr auto kMaxLag = std::chrono::milliseconds(100);
-// The longest the loop sleeps without looking at its stop flag and `cancel`.
+// The longest the loop sleeps without looking at `cancel` (Stop wakes it at once).
 constexpr int kPollMs = 50;
 
 size_t Discard(char*, size_t size, size_t count, void*) noexcept { return size * count; }
@@ -55,12 +61,20 @@ std::string TransferErrorText(CURL* h, CURLcode rc) {
 
 }  // namespace
 
+// The loop is libcurl's event-driven form (curl_multi_socket_action over epoll): each
+// wake-up costs work for the sockets that are ready only, not for every connection, which
+// is what lets one thread keep up with wrk.
 struct HttpLoad::Impl {
   HttpLoadSpec spec;
   const std::atomic<bool>* cancel = nullptr;
   CURLM* multi = nullptr;
-  std::vector<CURL*> handles;
+  std::vector<CURL*> handles;  // CURLOPT_PRIVATE holds each one's index
+  std::vector<Clock::time_point> started;
   curl_slist* headers = nullptr;
+  CURLU* url = nullptr;  // shared, read-only, by every handle
+  int epoll_fd = -1;
+  int wake_fd = -1;                                // an eventfd: Stop ends the wait at once
+  std::optional<Clock::time_point> curl_deadline;  // libcurl's timer (TIMERFUNCTION)
   std::atomic<bool> stop{false};
   std::thread thread;
   bool joined = false;
@@ -68,27 +82,101 @@ struct HttpLoad::Impl {
 
   ~Impl() {
     // libcurl's order: handles out of the multi (Loop did that), then each handle, then
-    // the multi, which closes the pooled connections.
+    // the multi, which closes the pooled connections (telling OnSocket: epoll stays open).
     for (CURL* h : handles) curl_easy_cleanup(h);
     if (multi) curl_multi_cleanup(multi);
     curl_slist_free_all(headers);
+    curl_url_cleanup(url);
+    if (wake_fd >= 0) close(wake_fd);
+    if (epoll_fd >= 0) close(epoll_fd);
+  }
+
+  // What epoll holds for each socket (by descriptor). A socket libcurl stops watching
+  // between two requests on a keep-alive connection is silenced, not removed, which saves
+  // a system call per request; an event on a silenced socket (the peer closed it, say)
+  // removes it for good.
+  enum class Watch : uint8_t { kNone, kActive, kSilenced };
+  std::vector<Watch> watch;
+
+  Watch& WatchOf(curl_socket_t fd) {
+    if (static_cast<size_t>(fd) >= watch.size()) watch.resize(static_cast<size_t>(fd) + 64);
+    return watch[static_cast<size_t>(fd)];
+  }
+
+  // libcurl says which sockets to watch, and for what; called from inside libcurl.
+  static int OnSocket(CURL*, curl_socket_t fd, int what, void* self, void*) noexcept {
+    auto* impl = static_cast<Impl*>(self);
+    Watch& w = impl->WatchOf(fd);
+    epoll_event ev{};
+    ev.data.fd = fd;
+    if (what != CURL_POLL_REMOVE) {
+      ev.events = ((what & CURL_POLL_IN) ? EPOLLIN : 0u) | ((what & CURL_POLL_OUT) ? EPOLLOUT : 0u);
+    }
+    // The descriptor may have been closed and reused since it was registered: epoll then
+    // no longer holds it, whatever `w` says.
+    int op = w == Watch::kNone ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
+    if (epoll_ctl(impl->epoll_fd, op, fd, &ev) != 0) {
+      op = errno == ENOENT ? EPOLL_CTL_ADD : errno == EEXIST ? EPOLL_CTL_MOD : -1;
+      if (op < 0 || (what == CURL_POLL_REMOVE && op == EPOLL_CTL_ADD) ||
+          epoll_ctl(impl->epoll_fd, op, fd, &ev) != 0) {
+        w = Watch::kNone;
+        return 0;
+      }
+    }
+    w = what == CURL_POLL_REMOVE ? Watch::kSilenced : Watch::kActive;
+    return 0;
+  }
+
+  static int OnTimer(CURLM*, long timeout_ms, void* self) noexcept {
+    auto* impl = static_cast<Impl*>(self);
+    if (timeout_ms < 0) {
+      impl->curl_deadline.reset();
+    } else {
+      impl->curl_deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+    }
+    return 0;
   }
 
   Status Setup() {
+    epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+    if (epoll_fd < 0) return Status::Internal("epoll_create1: " + ErrnoText(errno));
+    wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (wake_fd < 0) return Status::Internal("eventfd: " + ErrnoText(errno));
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = wake_fd;
+    if (epoll_ctl(epoll_fd, EPOLL_CTL_ADD, wake_fd, &ev) != 0) {
+      return Status::Internal("epoll_ctl: " + ErrnoText(errno));
+    }
     multi = curl_multi_init();
     if (!multi) return Status::Internal("curl_multi_init failed");
+    curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, &OnSocket);
+    curl_multi_setopt(multi, CURLMOPT_SOCKETDATA, this);
+    curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, &OnTimer);
+    curl_multi_setopt(multi, CURLMOPT_TIMERDATA, this);
     // One request per connection at a time: `concurrency` connections, as asked.
     curl_multi_setopt(multi, CURLMOPT_PIPELINING, static_cast<long>(CURLPIPE_NOTHING));
     curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, static_cast<long>(spec.concurrency));
     curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, static_cast<long>(spec.concurrency));
-    // A body over 1 KiB would otherwise wait up to a second for "100 Continue".
-    headers = curl_slist_append(nullptr, "Expect:");
-    if (!headers) return Status::Internal("out of memory building headers");
+    // A large body would otherwise wait up to a second for "100 Continue". Only then: a
+    // header list costs libcurl work on every request.
+    if (spec.body && spec.body->size() > 1024) {
+      headers = curl_slist_append(nullptr, "Expect:");
+      if (!headers) return Status::Internal("out of memory building headers");
+    }
+    // Parsed once here rather than by libcurl for every request.
+    url = curl_url();
+    if (!url) return Status::Internal("curl_url failed");
+    if (CURLUcode uc = curl_url_set(url, CURLUPART_URL, spec.url.c_str(), 0); uc != CURLUE_OK) {
+      return Status::Invalid("bad URL '" + spec.url + "': " + curl_url_strerror(uc));
+    }
+    started.resize(static_cast<size_t>(spec.concurrency));
     for (int64_t i = 0; i < spec.concurrency; ++i) {
       CURL* h = curl_easy_init();
       if (!h) return Status::Internal("curl_easy_init failed");
       handles.push_back(h);
-      curl_easy_setopt(h, CURLOPT_URL, spec.url.c_str());
+      curl_easy_setopt(h, CURLOPT_PRIVATE, reinterpret_cast<char*>(static_cast<intptr_t>(i)));
+      curl_easy_setopt(h, CURLOPT_CURLU, url);
       curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
       curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(spec.timeout.count()));
       curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -98,7 +186,7 @@ struct HttpLoad::Impl {
       curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
       curl_easy_setopt(h, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_1_1));
       curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, &Discard);
-      curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+      if (headers) curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
       if (spec.method == "HEAD") {
         curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
       } else if (spec.method != "GET") {
@@ -117,7 +205,15 @@ struct HttpLoad::Impl {
 
   bool Cancelled() const { return stop.load() || (cancel && cancel->load()); }
 
-  void Record(CURL* h, CURLcode rc) {
+  size_t IndexOf(CURL* h) const {
+    char* p = nullptr;
+    curl_easy_getinfo(h, CURLINFO_PRIVATE, &p);
+    return static_cast<size_t>(reinterpret_cast<intptr_t>(p));
+  }
+
+  // Latency is from the request's start (added to the multi handle) to the moment its
+  // response was complete, as this thread saw it: what a client of the service waits.
+  void Record(CURL* h, CURLcode rc, Clock::time_point now) {
     ++stats.requests;
     long connects = 0;
     curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &connects);
@@ -130,9 +226,27 @@ struct HttpLoad::Impl {
     long status = 0;
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
     if (status >= 500) ++stats.server_errors;
-    curl_off_t micros = 0;
-    curl_easy_getinfo(h, CURLINFO_TOTAL_TIME_T, &micros);
-    stats.latency.Record(static_cast<uint64_t>(std::max<curl_off_t>(micros, 0)));
+    auto micros =
+        std::chrono::duration_cast<std::chrono::microseconds>(now - started[IndexOf(h)]).count();
+    stats.latency.Record(static_cast<uint64_t>(std::max<int64_t>(micros, 0)));
+  }
+
+  // Collects finished transfers; their handles become idle again.
+  void Collect(std::vector<CURL*>& idle) {
+    const Clock::time_point now = Clock::now();
+    int left = 0;
+    while (CURLMsg* m = curl_multi_info_read(multi, &left)) {
+      if (m->msg != CURLMSG_DONE) continue;
+      CURL* h = m->easy_handle;
+      Record(h, m->data.result, now);
+      curl_multi_remove_handle(multi, h);
+      idle.push_back(h);
+    }
+  }
+
+  static int CeilMs(Clock::duration d) {
+    auto ms = std::chrono::ceil<std::chrono::milliseconds>(d).count();
+    return static_cast<int>(std::clamp<int64_t>(ms, 0, kPollMs));
   }
 
   void Loop() {
@@ -146,6 +260,8 @@ struct HttpLoad::Impl {
                                                           static_cast<double>(spec.rate)));
     };
     std::vector<CURL*> idle(handles.rbegin(), handles.rend());
+    epoll_event events[64];
+    int running = 0;
     while (!Cancelled()) {
       Clock::time_point now = Clock::now();
       while (!idle.empty() && (spec.rate == 0 || due() <= now)) {
@@ -156,34 +272,41 @@ struct HttpLoad::Impl {
           }
           ++n;
         }
-        CURLMcode mc = curl_multi_add_handle(multi, idle.back());
+        CURL* h = idle.back();
+        started[IndexOf(h)] = now;
+        CURLMcode mc = curl_multi_add_handle(multi, h);
         if (mc != CURLM_OK) return Abandon(t0, curl_multi_strerror(mc));
         idle.pop_back();
       }
-      int running = 0;
-      CURLMcode mc = curl_multi_perform(multi, &running);
-      if (mc != CURLM_OK) return Abandon(t0, curl_multi_strerror(mc));
-      int left = 0;
-      while (CURLMsg* m = curl_multi_info_read(multi, &left)) {
-        if (m->msg != CURLMSG_DONE) continue;
-        CURL* h = m->easy_handle;
-        Record(h, m->data.result);
-        curl_multi_remove_handle(multi, h);
-        idle.push_back(h);
+      // New transfers start from libcurl's timer (adding one sets it to 0 ms).
+      if (curl_deadline && *curl_deadline <= Clock::now()) {
+        curl_deadline.reset();
+        CURLMcode mc = curl_multi_socket_action(multi, CURL_SOCKET_TIMEOUT, 0, &running);
+        if (mc != CURLM_OK) return Abandon(t0, curl_multi_strerror(mc));
+        Collect(idle);
       }
-      long wait = kPollMs;
-      long curl_wait = -1;
-      curl_multi_timeout(multi, &curl_wait);
-      if (curl_wait >= 0) wait = std::min(wait, curl_wait);
-      if (!idle.empty()) {
-        if (spec.rate == 0) {
-          wait = 0;
-        } else {
-          auto until = std::chrono::ceil<std::chrono::milliseconds>(due() - Clock::now());
-          wait = std::clamp<long>(static_cast<long>(until.count()), 0, wait);
+      if (spec.rate == 0 && !idle.empty()) continue;  // refill at once
+      int wait = kPollMs;
+      if (curl_deadline) wait = std::min(wait, CeilMs(*curl_deadline - Clock::now()));
+      if (spec.rate > 0 && !idle.empty()) wait = std::min(wait, CeilMs(due() - Clock::now()));
+      const int ready = epoll_wait(epoll_fd, events, 64, wait);
+      for (int i = 0; i < ready; ++i) {
+        const int fd = events[i].data.fd;
+        if (fd == wake_fd) continue;  // Stop: seen at the top of the loop
+        if (WatchOf(fd) == Watch::kSilenced) {
+          // Error and hang-up are reported even with no events asked for.
+          epoll_ctl(epoll_fd, EPOLL_CTL_DEL, fd, nullptr);
+          WatchOf(fd) = Watch::kNone;
+          continue;
         }
+        const uint32_t e = events[i].events;
+        const int flags = ((e & EPOLLIN) ? CURL_CSELECT_IN : 0) |
+                          ((e & EPOLLOUT) ? CURL_CSELECT_OUT : 0) |
+                          ((e & (EPOLLERR | EPOLLHUP)) ? CURL_CSELECT_ERR : 0);
+        CURLMcode mc = curl_multi_socket_action(multi, fd, flags, &running);
+        if (mc != CURLM_OK) return Abandon(t0, curl_multi_strerror(mc));
       }
-      if (wait > 0) curl_multi_poll(multi, nullptr, 0, static_cast<int>(wait), nullptr);
+      Collect(idle);
     }
     Abandon(t0, "");
   }
@@ -221,7 +344,7 @@ Result<std::unique_ptr<HttpLoad>> HttpLoad::Start(HttpLoadSpec spec,
 HttpLoadStats HttpLoad::Stop() {
   if (!impl_->joined) {
     impl_->stop = true;
-    curl_multi_wakeup(impl_->multi);
+    eventfd_write(impl_->wake_fd, 1);
     impl_->thread.join();
     impl_->joined = true;
   }
