@@ -30,13 +30,13 @@ struct HttpLoadStats {
   uint64_t server_errors = 0;     // HTTP status >= 500
   uint64_t connections = 0;       // opened; fewer than requests means keep-alive reuse
   double seconds = 0;             // from the start of the load to its end
-  LatencyHistogram latency;       // of responses, transport errors left out
+  LatencyHistogram latency;       // start to last byte of every response, 5xx included
   std::string first_error;        // of the first transport error, as words
   std::string stopped_early;      // why libcurl ended the load before Stop, if it did
 };
 
-// "19,998 requests in 10.0s (2000.0 req/s) over 32 connections, 0 errors, p50 0.31 ms,
-// p99 1.2 ms"
+// "19,998 requests in 10.0s (2000.0 req/s), 0 errors, p50 0.31 ms, p99 1.20 ms; 32
+// connections opened"
 std::string DescribeHttpLoad(const HttpLoadStats& s);
 
 class HttpLoad {
@@ -51,8 +51,8 @@ class HttpLoad {
   HttpLoad(const HttpLoad&) = delete;
   HttpLoad& operator=(const HttpLoad&) = delete;
 
-  // Stops the load, abandoning requests in flight (not counted), and joins the thread:
-  // returns within about one poll interval (50 ms) plus the time to close the connections.
+  // Stops the load, abandoning requests in flight (not counted), and joins the thread,
+  // which is woken at once (an eventfd in its epoll set).
   // Safe to call more than once; later calls return the same figures.
   HttpLoadStats Stop();
 
