@@ -1,0 +1,297 @@
+// Runs the shipped drills that use disk, file, config and load faults for real, through
+// the binary: Redis on a tmpfs the drill mounts itself, HAProxy in front of two nginx, a
+// Redis replica started from a config file. Each must pass as shipped, roll every fault
+// back and leave nothing behind: no process, no mount, no damaged file.
+#include <gtest/gtest.h>
+#include <sys/mount.h>
+
+#include <fstream>
+#include <map>
+#include <regex>
+#include <set>
+
+#include "probes/sha256.h"
+#include "reports/json_report.h"
+#include "runner/loader.h"
+#include "tests/integration/harness.h"
+
+namespace firedrill::testing {
+namespace {
+
+std::string Drill(const std::string& name) {
+  return std::string(FIREDRILL_SOURCE_DIR) + "/scenarios/" + name;
+}
+
+// Mount points (as /proc/mounts spells them) at or below `dir`.
+std::vector<std::string> MountsUnder(const std::string& dir) {
+  std::vector<std::string> out;
+  std::ifstream in("/proc/mounts");
+  std::string source, point, rest;
+  while (in >> source >> point && std::getline(in, rest)) {
+    if (point == dir || point.starts_with(dir + "/")) out.push_back(point);
+  }
+  return out;
+}
+
+// Detaches whatever a failed drill left mounted in the test's directory, before TempDir
+// removes it, so one failure cannot leak a tmpfs into the next test.
+class MountGuard {
+ public:
+  explicit MountGuard(std::string dir) : dir_(std::move(dir)) {}
+  ~MountGuard() {
+    auto points = MountsUnder(dir_);
+    for (auto it = points.rbegin(); it != points.rend(); ++it) ::umount2(it->c_str(), MNT_DETACH);
+  }
+
+ private:
+  std::string dir_;
+};
+
+// One drill run whose workdir is kept, inside the test's own temporary directory (the
+// engine makes it under $TMPDIR), so the test can look at what the drill left there.
+struct DrillRun {
+  CliResult cli;
+  nlohmann::json report;
+  std::string workdir;
+};
+
+std::optional<DrillRun> RunKept(const std::string& drill, const TempDir& dir) {
+  ScopedEnvVar tmp("TMPDIR", dir.path());
+  DrillRun run;
+  run.cli =
+      RunFiredrill({"run", drill, "--report-dir", dir / "report", "--keep-workdir"}, dir.path());
+  auto report = ReadJson(dir / "report/report.json");
+  if (!report) {
+    ADD_FAILURE() << "no report.json\nstdout:\n" << run.cli.out << "\nstderr:\n" << run.cli.err;
+    return std::nullopt;
+  }
+  run.report = *report;
+  for (const auto& e : run.report["timeline"]) {
+    std::smatch m;
+    const std::string d = e["detail"];
+    if (e["type"] == "prepared" && std::regex_search(d, m, std::regex(R"(workdir (\S+);)"))) {
+      run.workdir = m[1];
+    }
+  }
+  EXPECT_TRUE(run.workdir.starts_with(dir.path() + "/")) << run.report["timeline"].dump(2);
+  return run;
+}
+
+std::string Output(const CliResult& r) { return "stdout:\n" + r.out + "\nstderr:\n" + r.err; }
+
+std::map<std::string, nlohmann::json> ByName(const nlohmann::json& list) {
+  std::map<std::string, nlohmann::json> out;
+  for (const auto& x : list) out[x["name"]] = x;
+  return out;
+}
+
+int CountEvents(const nlohmann::json& report, const std::string& type, const std::string& name) {
+  int n = 0;
+  for (const auto& e : report["timeline"]) n += e["type"] == type && e["name"] == name;
+  return n;
+}
+
+// The port the run picked for ${port:NAME}, from the "prepared" event.
+std::string PortOf(const nlohmann::json& report, const std::string& name) {
+  for (const auto& e : report["timeline"]) {
+    std::smatch m;
+    const std::string d = e["detail"];
+    if (e["type"] == "prepared" && std::regex_search(d, m, std::regex(name + R"(=(\d+))"))) {
+      return m[1];
+    }
+  }
+  return "";
+}
+
+std::string FileSha256(const std::string& path) { return Sha256::HexOf(ReadFile(path)); }
+
+// Every watch met within its bound, and the run itself passed with a valid report.
+void ExpectPassed(const DrillRun& run) {
+  EXPECT_TRUE(CheckReportKeys(run.report).empty())
+      << ::testing::PrintToString(CheckReportKeys(run.report));
+  EXPECT_EQ(run.report["verdict"], "passed") << run.report["reasons"].dump();
+  EXPECT_TRUE(run.report["leftovers"].empty()) << run.report["leftovers"].dump();
+  EXPECT_EQ(run.report["steady_after_rollback"], true);
+  for (const auto& w : run.report["watches"]) {
+    EXPECT_EQ(w["met"], true) << w.dump();
+    ASSERT_TRUE(w["passed_after_ms"].is_number()) << w.dump();
+    EXPECT_LE(w["passed_after_ms"].get<int64_t>(), w["within_ms"].get<int64_t>()) << w.dump();
+  }
+  for (const auto& f : run.report["faults"]) {
+    EXPECT_EQ(f["rollback"], "ok") << f.dump();
+    EXPECT_EQ(f["inject_failed"], false) << f.dump();
+  }
+}
+
+TEST(CatalogDrillsTest, EveryShippedDrillValidatesAndNamesAnExistingRunbook) {
+  TempDir dir;
+  std::vector<std::string> args = {"validate"};
+  for (const auto& entry : std::filesystem::directory_iterator(Drill(""))) {
+    if (entry.path().extension() != ".yaml") continue;
+    args.push_back(entry.path().string());
+    LoadResult r = LoadScenarioFile(entry.path().string());
+    ASSERT_TRUE(r.ok()) << entry.path();
+    // A runbook path is relative to the repository, as `firedrill run` from a clone sees it.
+    const std::string& runbook = r.scenario->recovery.runbook;
+    if (!runbook.empty()) {
+      EXPECT_TRUE(
+          std::filesystem::is_regular_file(std::string(FIREDRILL_SOURCE_DIR) + "/" + runbook))
+          << entry.path() << " names a missing runbook " << runbook;
+    }
+  }
+  ASSERT_GE(args.size(), 6u);  // the three drills here and those before them
+  CliResult r = RunFiredrill(args, dir.path());
+  EXPECT_EQ(r.exit_code, 0) << Output(r);
+  // Every fault these drills use runs on this build: no "cannot run here" notes.
+  EXPECT_EQ(r.out.find("note:"), std::string::npos) << Output(r);
+  EXPECT_EQ(r.err.find("note:"), std::string::npos) << Output(r);
+}
+
+TEST(CatalogDrillsTest, DiskFullRedisStopsWithoutLosingAcknowledgedWritesAndComesBack) {
+  TempDir dir;
+  MountGuard mounts(dir.path());
+  auto run = RunKept(Drill("disk-full.yaml"), dir);
+  ASSERT_TRUE(run.has_value());
+  ExpectNothingSurvives(run->report, 1);
+  // Teardown's SIGTERM to the `disk` service ran its trap: the tmpfs is gone.
+  EXPECT_TRUE(MountsUnder(run->workdir).empty())
+      << ::testing::PrintToString(MountsUnder(run->workdir));
+
+  ASSERT_EQ(run->cli.exit_code, 0) << Output(run->cli);
+  ExpectPassed(*run);
+
+  const auto& fault = run->report["faults"][0];
+  ASSERT_EQ(run->report["faults"].size(), 1u);
+  EXPECT_EQ(fault["action"], "disk.fill");
+  // The whole 32 MiB tmpfs, nothing less: a partly filled disk would test nothing.
+  EXPECT_NE(fault["detail"].get<std::string>().find(": 0B of 32.0MiB free"), std::string::npos)
+      << fault.dump();
+  const int64_t held =
+      fault["rolled_back_at_ms"].get<int64_t>() - fault["injected_at_ms"].get<int64_t>();
+  EXPECT_GE(held, 5000);  // duration 5s
+  EXPECT_LE(held, 6000);
+
+  // With appendfsync always, Redis exits at the first write it cannot log (exit 1) rather
+  // than acknowledge it: that is the behaviour the drill documents.
+  bool exited_1 = false;
+  for (const auto& e : run->report["timeline"]) {
+    exited_1 |= e["type"] == "service.exited" && e["name"] == "redis" && e["detail"] == "exit 1";
+  }
+  EXPECT_TRUE(exited_1) << run->report["timeline"].dump(2);
+  EXPECT_EQ(CountEvents(run->report, "remediation.done", ""), 1);
+
+  const auto& m = run->report["metrics"];
+  ASSERT_TRUE(m["detected_after_ms"].is_number()) << m.dump();
+  ASSERT_TRUE(m["recovered_after_ms"].is_number()) << m.dump();
+  // The steady state writes 8 KiB every 200 ms, which cannot fit once the disk is full,
+  // and the log probe reads every 200 ms: two intervals, with a wide margin.
+  EXPECT_LE(m["detected_after_ms"].get<int64_t>(), 2000);
+  // Redis can only come back once the ballast is gone, 5 s after the fill; then a start
+  // and one probe interval.
+  EXPECT_GE(m["recovered_after_ms"].get<int64_t>(), 5000);
+  EXPECT_LE(m["recovered_after_ms"].get<int64_t>(), 9000);
+  EXPECT_GT(m["availability"].get<double>(), 0.0);
+  EXPECT_LT(m["availability"].get<double>(), 0.5);  // writes failed for ~5 s of ~5.5
+  EXPECT_EQ(m["data_lost"]["count"], 0);
+  const auto& writes = run->report["data_writes"];
+  EXPECT_GT(writes["acknowledged"].get<int64_t>(), 0);
+  EXPECT_LT(writes["acknowledged"], writes["attempted"]);  // refused while the disk was full
+  EXPECT_EQ(writes["verified"], writes["acknowledged"]);
+}
+
+TEST(CatalogDrillsTest, LoadSpikeOverwrittenHealthFileTakesOneBackendOutAndBack) {
+  TempDir dir;
+  auto run = RunKept(Drill("load-spike-overwritten-file.yaml"), dir);
+  ASSERT_TRUE(run.has_value());
+  ExpectNothingSurvives(run->report, 4);
+
+  ASSERT_EQ(run->cli.exit_code, 0) << Output(run->cli);
+  ExpectPassed(*run);
+
+  // Restored byte for byte, and the other backend's file never touched.
+  const std::string ok_sha = Sha256::HexOf("OK\n");
+  EXPECT_EQ(FileSha256(run->workdir + "/www-a/health"), ok_sha);
+  EXPECT_EQ(FileSha256(run->workdir + "/www-b/health"), ok_sha);
+
+  auto faults = ByName(run->report["faults"]);
+  ASSERT_EQ(faults.size(), 2u);
+  const auto& spike = faults["spike"];
+  const auto& overwrite = faults["overwrite-health-a"];
+  EXPECT_EQ(spike["action"], "http.load");
+  EXPECT_EQ(overwrite["action"], "file.corrupt");
+  // The overwrite happens during the spike and is undone before it ends.
+  EXPECT_GT(overwrite["injected_at_ms"], spike["injected_at_ms"]);
+  EXPECT_LT(overwrite["rolled_back_at_ms"], spike["rolled_back_at_ms"]);
+  // Clients never saw an error: HAProxy had the other backend for every request. At
+  // 500 req/s for 10 s, even a busy 2-core machine sends more than half of them.
+  // The load's figures are in its rollback event: "stopped: N requests ..., E errors".
+  std::string load;
+  for (const auto& e : run->report["timeline"]) {
+    if (e["type"] == "fault.rolled_back" && e["name"] == "spike") load = e["detail"];
+  }
+  std::smatch sent, errors;
+  ASSERT_TRUE(std::regex_search(load, sent, std::regex(R"(([\d,]+) requests)"))) << load;
+  ASSERT_TRUE(std::regex_search(load, errors, std::regex(R"(\b(\d+) errors)"))) << load;
+  EXPECT_GE(std::stol(std::regex_replace(sent[1].str(), std::regex(","), "")), 2500) << load;
+  EXPECT_EQ(errors[1], "0") << load;
+
+  const auto& m = run->report["metrics"];
+  ASSERT_TRUE(m["detected_after_ms"].is_number()) << m.dump();
+  ASSERT_TRUE(m["recovered_after_ms"].is_number()) << m.dump();
+  // Measured from the spike; the file is overwritten 3 s into it. HAProxy needs two
+  // failed checks 200 ms apart, then one 200 ms probe interval: ~0.6 s, bound 2 s.
+  const int64_t detected = m["detected_after_ms"];
+  EXPECT_GE(detected, 2900);
+  EXPECT_LE(detected, 5000);
+  // The file comes back 4 s after the overwrite (7 s into the spike); two passing checks.
+  EXPECT_GE(m["recovered_after_ms"].get<int64_t>(), 6900);
+  EXPECT_LE(m["recovered_after_ms"].get<int64_t>(), 11000);
+  EXPECT_GT(m["availability"].get<double>(), 0.0);
+  EXPECT_LT(m["availability"].get<double>(), 1.0);  // backend a really was out of rotation
+  EXPECT_TRUE(m["data_lost"].is_null() || m["data_lost"]["count"] == 0) << m.dump();
+}
+
+TEST(CatalogDrillsTest, ConfigDriftReplicaStopsSyncingAfterRestartAndCatchesUp) {
+  TempDir dir;
+  auto run = RunKept(Drill("config-drift.yaml"), dir);
+  ASSERT_TRUE(run.has_value());
+  ExpectNothingSurvives(run->report, 2);
+
+  ASSERT_EQ(run->cli.exit_code, 0) << Output(run->cli);
+  ExpectPassed(*run);
+
+  // The file reads as it was written, and the supervisor restarted the replica twice:
+  // once into the drift, once out of it.
+  const std::string conf = ReadFile(run->workdir + "/replica.conf");
+  EXPECT_NE(conf.find("\nreplicaof 127.0.0.1 " + PortOf(run->report, "primary") + "\n"),
+            std::string::npos)
+      << conf;
+  EXPECT_EQ(conf.find("replicaof 127.0.0.1 1\n"), std::string::npos) << conf;
+  EXPECT_EQ(CountEvents(run->report, "service.restarted", "replica"), 2);
+
+  auto watches = ByName(run->report["watches"]);
+  ASSERT_EQ(watches.size(), 2u);
+  // Drift 1 s into the phase, restart 1 s later; the replica is back within ~0.2 s and
+  // probes sample every 200 ms.
+  for (const auto& [name, w] : watches) {
+    EXPECT_GE(w["passed_after_ms"].get<int64_t>(), 900) << name;
+    EXPECT_LE(w["passed_after_ms"].get<int64_t>(), 3000) << name;
+  }
+
+  const auto& m = run->report["metrics"];
+  ASSERT_TRUE(m["recovered_after_ms"].is_number()) << m.dump();
+  // The second restart comes 6 s after the drift (1 s after the file is restored).
+  EXPECT_GE(m["recovered_after_ms"].get<int64_t>(), 5900);
+  EXPECT_LE(m["recovered_after_ms"].get<int64_t>(), 10000);
+  EXPECT_GT(m["availability"].get<double>(), 0.0);
+  EXPECT_LT(m["availability"].get<double>(), 1.0);
+  // Every write the primary acknowledged, including those made while the replica was
+  // cut off, is readable on the replica afterwards.
+  EXPECT_EQ(m["data_lost"]["count"], 0);
+  const auto& writes = run->report["data_writes"];
+  EXPECT_GT(writes["acknowledged"].get<int64_t>(), 30);
+  EXPECT_EQ(writes["verified"], writes["acknowledged"]);
+}
+
+}  // namespace
+}  // namespace firedrill::testing
