@@ -24,6 +24,7 @@ extern const UndoKind kUndoCommand;
 extern const UndoKind kUndoInProcess;
 extern const UndoKind kUndoDiskBallast;
 extern const UndoKind kUndoFileRestore;
+extern const UndoKind kUndoNftTable;
 
 namespace {
 const FaultAction* const kActions[] = {
@@ -39,6 +40,7 @@ const UndoKind* const kUndoKinds[] = {
     &kUndoInProcess,
     &kUndoDiskBallast,
     &kUndoFileRestore,
+    &kUndoNftTable,
 };
 }  // namespace
 
