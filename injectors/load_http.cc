@@ -2,6 +2,7 @@
 
 #include <curl/curl.h>
 #include <fmt/format.h>
+#include <pthread.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -250,6 +251,7 @@ struct HttpLoad::Impl {
   }
 
   void Loop() {
+    pthread_setname_np(pthread_self(), "fd-http-load");  // for top -H, and the benchmark
     const Clock::time_point t0 = Clock::now();
     // Request n of the current schedule is due at base + n / rate: computed, not
     // accumulated, so rounding never drifts the rate.
