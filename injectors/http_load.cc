@@ -34,7 +34,8 @@ class HttpLoadFault final : public Fault {
                                    {{"what", "http.load thread (" + what + ")"}});
     if (!id.ok()) return id.status();
     id_ = *id;
-    auto load = HttpLoad::Start(std::move(spec), ctx_.cancel);
+    // The run's teardown, or the operator's Ctrl-C, ends the load at once.
+    auto load = HttpLoad::Start(std::move(spec), [&ctx = ctx_] { return ctx.cancelled(); });
     if (!load.ok()) {
       (void)ctx_.journal->Done(id_, "never started: " + load.status().message());
       return load.status();

@@ -67,7 +67,7 @@ std::string TransferErrorText(CURL* h, CURLcode rc) {
 // is what lets one thread keep up with wrk.
 struct HttpLoad::Impl {
   HttpLoadSpec spec;
-  const std::atomic<bool>* cancel = nullptr;
+  std::function<bool()> cancelled;
   CURLM* multi = nullptr;
   std::vector<CURL*> handles;  // CURLOPT_PRIVATE holds each one's index
   std::vector<Clock::time_point> started;
@@ -204,7 +204,7 @@ struct HttpLoad::Impl {
     return Status::Ok();
   }
 
-  bool Cancelled() const { return stop.load() || (cancel && cancel->load()); }
+  bool Cancelled() const { return stop.load() || (cancelled && cancelled()); }
 
   size_t IndexOf(CURL* h) const {
     char* p = nullptr;
@@ -328,11 +328,11 @@ HttpLoad::~HttpLoad() {
 }
 
 Result<std::unique_ptr<HttpLoad>> HttpLoad::Start(HttpLoadSpec spec,
-                                                  const std::atomic<bool>* cancel) {
+                                                  std::function<bool()> cancelled) {
   FD_RETURN_IF_ERROR(InitHttpClient());
   auto impl = std::make_unique<Impl>();
   impl->spec = std::move(spec);
-  impl->cancel = cancel;
+  impl->cancelled = std::move(cancelled);
   FD_RETURN_IF_ERROR(impl->Setup());
   Impl* raw = impl.get();
   try {

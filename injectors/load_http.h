@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -42,11 +43,12 @@ std::string DescribeHttpLoad(const HttpLoadStats& s);
 class HttpLoad {
  public:
   // Starts the load thread. Fails (and starts nothing) if libcurl cannot be set up.
-  // `cancel` (may be null) ends the load early, as Stop would.
+  // `cancelled` (may be empty) is asked on every turn of the loop, and at least every
+  // 50 ms: true ends the load early, as Stop would.
   // REQUIRES: spec.url is an http(s) URL that passed the loader's host check;
   // spec.concurrency >= 1; spec.rate >= 0.
   static Result<std::unique_ptr<HttpLoad>> Start(HttpLoadSpec spec,
-                                                 const std::atomic<bool>* cancel);
+                                                 std::function<bool()> cancelled);
   ~HttpLoad();  // stops the load if Stop was not called
   HttpLoad(const HttpLoad&) = delete;
   HttpLoad& operator=(const HttpLoad&) = delete;
