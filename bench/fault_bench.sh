@@ -154,14 +154,15 @@ us_wrk=$(median <<<"$wrk_us")
 
 # ---------------------------------------------------------------- cpu.stress vs stress-ng
 # Both measured the same way, from outside: the worker's on-CPU time (/proc/PID/task/TID/
-# schedstat, ns) over a 4 s window starting 1 s into a ${CPU_SECS}s run.
-oncpu() { awk '{ print $1 }' "$1"; }
-window_load() {  # window_load SCHEDSTAT_FILE -> percent over 4 s
+# schedstat, ns) over a 4 s window starting 1 s into a ${CPU_SECS}s run, and the time it
+# sat runnable in the run queue (a busy machine: what it asked for but did not get).
+window_load() {  # window_load SCHEDSTAT_FILE -> "ONCPU% WAITED%" over 4 s
   local a b t0 t1
-  a=$(oncpu "$1"); t0=$(date +%s%N)
+  a=$(cat "$1"); t0=$(date +%s%N)
   sleep 4
-  b=$(oncpu "$1"); t1=$(date +%s%N)
-  python3 -c "print(f'{100 * ($b - $a) / ($t1 - $t0):.1f}')"
+  b=$(cat "$1"); t1=$(date +%s%N)
+  python3 -c "a = '$a'.split(); b = '$b'.split(); d = $t1 - $t0
+print(f'{100 * (int(b[0]) - int(a[0])) / d:.1f} {100 * (int(b[1]) - int(a[1])) / d:.1f}')"
 }
 cpu_rows=()
 for load in $CPU_LOADS; do
@@ -176,7 +177,7 @@ for load in $CPU_LOADS; do
     sleep 0.01
   done
   sleep 1
-  sng_load=$(window_load "/proc/$worker/schedstat")
+  read -r sng_load sng_wait <<<"$(window_load "/proc/$worker/schedstat")"
   wait "$sng" || true
 
   # firedrill: the fd-cpu-0 thread of the `firedrill run` process.
@@ -192,11 +193,11 @@ for load in $CPU_LOADS; do
     sleep 0.01
   done
   sleep 1
-  fd_load=$(window_load "/proc/$fdpid/task/$tid/schedstat")
+  read -r fd_load fd_wait <<<"$(window_load "/proc/$fdpid/task/$tid/schedstat")"
   wait "$drill"
   self=$(detail_of "$work/report-cpu$load/report.json" | sed -E 's/.*measured load ([0-9.]+)%.*/\1/')
-  echo "  firedrill $fd_load% (its own figure $self%), stress-ng $sng_load%" >&2
-  cpu_rows+=("$load $fd_load $self $sng_load")
+  echo "  firedrill $fd_load% (its own figure $self%, waited $fd_wait%), stress-ng $sng_load% (waited $sng_wait%)" >&2
+  cpu_rows+=("$load $fd_load $self $fd_wait $sng_load $sng_wait")
 done
 
 # ---------------------------------------------------------------- disk.fill vs fallocate
@@ -244,10 +245,11 @@ printf '%-40s %-24s %-28s %-18s %s\n' "http.load req/s (c=$CONCURRENCY, ${HTTP_S
 printf '%-40s %-24s %-28s\n' "  CPU per request (median)" "$us_fd us" "$us_wrk us"
 printf '%-40s %-24s %-28s\n' "  latency (last round)" "$fd_lat" "$wrk_lat"
 for row in "${cpu_rows[@]}"; do
-  read -r load fdl self sngl <<<"$row"
+  read -r load fdl self fdw sngl sngw <<<"$row"
   printf '%-40s %-24s %-28s %-18s %s\n' "cpu.stress $load% (1 worker, 4s window)" \
     "$fdl% (own: $self%)" "stress-ng: $sngl%" \
     "$(python3 -c "print(f'{$fdl - $load:+.1f} vs {$sngl - $load:+.1f} pts')")" "within ±2 pts"
+  printf '%-40s %-24s %-28s\n' "  waited for a CPU (run queue)" "$fdw%" "$sngw%"
 done
 if [ -n "$disk_line" ]; then
   echo "$disk_line"
