@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
+#include <fstream>
 #include <mutex>
 #include <system_error>
 #include <thread>
@@ -33,9 +34,18 @@ int64_t ThreadCpuNs() {
   return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
+// How long this thread has been runnable but waiting for a CPU, in ns; -1 if unknown.
+int64_t RunQueueWaitNs() {
+  std::ifstream in("/proc/thread-self/schedstat");
+  int64_t on_cpu = 0, waiting = -1;
+  in >> on_cpu >> waiting;
+  return in ? waiting : -1;
+}
+
 struct WorkerResult {
   int64_t cpu_ns = 0;
   int64_t wall_ns = 0;
+  int64_t waited_ns = -1;
 };
 
 }  // namespace
@@ -55,6 +65,7 @@ struct CpuBurn::Shared {
     pthread_setname_np(pthread_self(), name.c_str());
     const Clock::time_point start = Clock::now();
     const int64_t cpu0 = ThreadCpuNs();
+    const int64_t wait0 = RunQueueWaitNs();
     int64_t forgiven = 0;
     for (int64_t slice = 1; !stop.load(std::memory_order_relaxed); ++slice) {
       const Clock::time_point slice_end = start + slice * kSlice;
@@ -84,7 +95,9 @@ struct CpuBurn::Shared {
       const int64_t now_slice = Nanos(Clock::now() - start) / kSlice;
       if (now_slice > slice) slice = now_slice;
     }
-    results[index] = {ThreadCpuNs() - cpu0, Nanos(Clock::now() - start).count()};
+    const int64_t wait1 = RunQueueWaitNs();
+    results[index] = {ThreadCpuNs() - cpu0, Nanos(Clock::now() - start).count(),
+                      wait0 >= 0 && wait1 >= 0 ? wait1 - wait0 : -1};
   }
 
   void StopAndJoin() {
@@ -130,6 +143,11 @@ CpuBurnStats CpuBurn::Stop() {
     for (const auto& r : s_->results) {
       st.cpu_seconds += static_cast<double>(r.cpu_ns) / 1e9;
       st.wall_seconds += static_cast<double>(r.wall_ns) / 1e9;
+      if (r.waited_ns < 0 || st.waited_seconds < 0) {
+        st.waited_seconds = -1;
+      } else {
+        st.waited_seconds += static_cast<double>(r.waited_ns) / 1e9;
+      }
     }
   }
   return s_->stats;

@@ -13,8 +13,12 @@ struct CpuBurnStats {
   int workers = 0;
   double cpu_seconds = 0;   // consumed by all workers (CLOCK_THREAD_CPUTIME_ID)
   double wall_seconds = 0;  // summed over workers, from each one's start to its end
+  // Summed over workers: runnable but waiting for a CPU (schedstat), i.e. load asked for
+  // and not given because the machine was busy; negative when the kernel does not say.
+  double waited_seconds = 0;
   // Achieved load in percent of one CPU per worker; what the rollback reports.
   double load() const { return wall_seconds > 0 ? 100 * cpu_seconds / wall_seconds : 0; }
+  double waited() const { return wall_seconds > 0 ? 100 * waited_seconds / wall_seconds : 0; }
 };
 
 class CpuBurn {
