@@ -110,21 +110,26 @@ struct HttpLoad::Impl {
     Watch& w = impl->WatchOf(fd);
     epoll_event ev{};
     ev.data.fd = fd;
-    if (what != CURL_POLL_REMOVE) {
-      ev.events = ((what & CURL_POLL_IN) ? EPOLLIN : 0u) | ((what & CURL_POLL_OUT) ? EPOLLOUT : 0u);
+    if (what == CURL_POLL_REMOVE) {
+      if (w == Watch::kActive) {
+        // Fails only if the socket was closed meanwhile, which removed it from epoll.
+        w = epoll_ctl(impl->epoll_fd, EPOLL_CTL_MOD, fd, &ev) == 0 ? Watch::kSilenced
+                                                                   : Watch::kNone;
+      }
+      return 0;
     }
-    // The descriptor may have been closed and reused since it was registered: epoll then
-    // no longer holds it, whatever `w` says.
+    ev.events = ((what & CURL_POLL_IN) ? EPOLLIN : 0u) | ((what & CURL_POLL_OUT) ? EPOLLOUT : 0u);
+    // `w` may be stale (a descriptor closed and reused drops out of epoll by itself): if
+    // the operation it implies fails, the other one is right.
     int op = w == Watch::kNone ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
     if (epoll_ctl(impl->epoll_fd, op, fd, &ev) != 0) {
-      op = errno == ENOENT ? EPOLL_CTL_ADD : errno == EEXIST ? EPOLL_CTL_MOD : -1;
-      if (op < 0 || (what == CURL_POLL_REMOVE && op == EPOLL_CTL_ADD) ||
-          epoll_ctl(impl->epoll_fd, op, fd, &ev) != 0) {
+      op = op == EPOLL_CTL_ADD ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+      if (epoll_ctl(impl->epoll_fd, op, fd, &ev) != 0) {
         w = Watch::kNone;
         return 0;
       }
     }
-    w = what == CURL_POLL_REMOVE ? Watch::kSilenced : Watch::kActive;
+    w = Watch::kActive;
     return 0;
   }
 
