@@ -20,6 +20,7 @@
 #include "probes/probe.h"
 #include "runner/env.h"
 #include "runner/expand.h"
+#include "runner/paths.h"
 #include "runner/suggest.h"
 #include "runner/values.h"
 
@@ -1518,6 +1519,20 @@ LoadResult Loader::Load(const std::string& text) {
 
   s.port_names.assign(ports_.begin(), ports_.end());
   if (errors_.empty()) CrossCheck(s);
+  if (errors_.empty()) {
+    // File and disk faults outside the blast radius are refused here, on the text, so
+    // `validate` says so; the run checks again on the real filesystem (runner/paths.h).
+    for (const auto& f : s.faults) {
+      const FaultAction* a = FindFaultAction(f.action);
+      if (!a) continue;
+      for (const FieldSpec& field : a->fields) {
+        if (field.type != FieldType::kPath || !f.with.Has(field.name)) continue;
+        std::string why = OutsideAllowPathsStatically(
+            f.with.String(field.name), s.settings.allow_paths, s.settings.workdir);
+        if (!why.empty()) ErrorAt(f.with.MarkOf(field.name), "fault " + f.name + ": " + why);
+      }
+    }
+  }
   if (errors_.empty()) CheckRunnable(s);
 
   std::sort(errors_.begin(), errors_.end(), [](const Diagnostic& a, const Diagnostic& b) {

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 
+#include "runner/loader.h"
 #include "tests/testing.h"
 
 namespace firedrill::testing {
@@ -68,6 +69,26 @@ TEST_F(PathsTest, StaticCheckJudgesWhatTheTextAlreadyTells) {
   // Known only at run time: left to the run's own check.
   EXPECT_EQ(OutsideAllowPathsStatically("${env:DATA}/x", {}, ""), "");
   EXPECT_EQ(OutsideAllowPathsStatically("/srv/x", {"${env:ROOT}"}, ""), "");
+}
+
+// `validate` refuses a file fault outside the blast radius, at the path's own position.
+TEST_F(PathsTest, TheLoaderRefusesAPathOutsideAllowPaths) {
+  const std::string text = R"(apiVersion: firedrill/v1
+name: outside
+settings: {workdir: ")" + dir_.path() +
+                           R"(/allowed", allow_paths: ["${workdir}/sub"]}
+steady_state:
+  - {name: ok, probe: {command: {run: "true"}}}
+faults:
+  - {name: inside, action: file.delete, with: {path: "${workdir}/sub/f"}}
+  - {name: away, action: file.corrupt, with: {path: "${workdir}/escape/f"}}
+)";
+  LoadResult r = LoadScenarioText(text, "drill.yaml");
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_EQ(r.errors[0].ToString("error"),
+            "drill.yaml:8:53: error: fault away: ${workdir}/escape/f is outside "
+            "settings.allow_paths [${workdir}/sub] (it resolves to " +
+                fs::canonical(dir_ / "outside").string() + "/f)");
 }
 
 }  // namespace
