@@ -1,5 +1,4 @@
 #include "runner/loader.h"
-#include "tests/integration/harness.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -13,6 +12,8 @@
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include "tests/integration/harness.h"
 
 namespace firedrill {
 namespace {
@@ -418,30 +419,49 @@ const Diagnostic* FindDiagnostic(const std::vector<Diagnostic>& ds, const std::s
   return nullptr;
 }
 
-TEST(LoaderTest, NotRunnableActionIsANoteByDefault) {
-  LoadResult r = LoadScenarioText(kDiskFillDrill, "fill.yaml");
+// Every fault action runs now; remote hosts (`host:`) do not yet.
+constexpr const char* kRemoteDrill = R"(apiVersion: firedrill/v1
+name: remote
+hosts:
+  - name: db1
+    ssh: {destination: drill@127.0.0.1}
+steady_state:
+  - name: ok
+    probe: {command: {run: "true", host: db1}}
+faults:
+  - {name: f, action: command, with: {run: "true"}}
+)";
+
+TEST(LoaderTest, NotRunnableIsANoteByDefault) {
+  LoadResult r = LoadScenarioText(kRemoteDrill, "remote.yaml");
   ASSERT_TRUE(r.ok()) << AllDiagnostics(r);
-  const Diagnostic* note = FindDiagnostic(r.notes, "action 'disk.fill' cannot run here");
+  const Diagnostic* note = FindDiagnostic(r.notes, "remote hosts (host:) cannot run here");
   ASSERT_NE(note, nullptr) << AllDiagnostics(r);
-  EXPECT_EQ(note->mark.line, 10);
-  EXPECT_EQ(note->mark.column, 13);
+  EXPECT_EQ(note->mark.line, 8);
+  EXPECT_EQ(note->mark.column, 42);
   EXPECT_THAT(note->message, HasSubstr("not built yet"));
-  EXPECT_EQ(note->file, "fill.yaml");
-  EXPECT_EQ(r.scenario->faults[0].with.Size("size").percent, 90.0);
+  EXPECT_EQ(note->file, "remote.yaml");
 }
 
 TEST(LoaderTest, RequireRunnableTurnsTheNoteIntoAnError) {
   LoadOptions opts;
   opts.require_runnable = true;
-  LoadResult r = LoadScenarioText(kDiskFillDrill, "fill.yaml", opts);
+  LoadResult r = LoadScenarioText(kRemoteDrill, "remote.yaml", opts);
   EXPECT_FALSE(r.ok());
   EXPECT_FALSE(r.scenario.has_value());
-  const Diagnostic* err = FindDiagnostic(r.errors, "action 'disk.fill' cannot run here");
+  const Diagnostic* err = FindDiagnostic(r.errors, "remote hosts (host:) cannot run here");
   ASSERT_NE(err, nullptr) << AllDiagnostics(r);
-  EXPECT_EQ(err->mark.line, 10);
-  EXPECT_EQ(err->mark.column, 13);
-  EXPECT_THAT(err->message, HasSubstr("not built yet"));
-  EXPECT_EQ(FindDiagnostic(r.notes, "disk.fill"), nullptr);
+  EXPECT_EQ(err->mark.line, 8);
+  EXPECT_EQ(err->mark.column, 42);
+  EXPECT_TRUE(r.notes.empty()) << AllDiagnostics(r);
+}
+
+TEST(LoaderTest, EveryFaultActionIsRunnableHere) {
+  LoadResult r =
+      LoadScenarioText(kDiskFillDrill, "fill.yaml", LoadOptions{.require_runnable = true});
+  EXPECT_TRUE(r.ok()) << AllDiagnostics(r);
+  EXPECT_TRUE(r.notes.empty()) << AllDiagnostics(r);
+  EXPECT_EQ(r.scenario->faults[0].with.Size("size").percent, 90.0);
 }
 
 TEST(LoaderTest, MissingFileIsAnError) {
@@ -1192,7 +1212,8 @@ TEST_P(ValidateCliTest, ExitsTwoWithFileLineColumn) {
   const BadDrill& c = GetParam();
   ::firedrill::testing::TempDir dir;
   ::firedrill::testing::WriteFile(dir / "bad.yaml", c.yaml);
-  ::firedrill::testing::CliResult r = ::firedrill::testing::RunFiredrill({"validate", "bad.yaml"}, dir.path());
+  ::firedrill::testing::CliResult r =
+      ::firedrill::testing::RunFiredrill({"validate", "bad.yaml"}, dir.path());
   EXPECT_EQ(r.exit_code, 2) << r.err;
   const std::string prefix =
       "bad.yaml:" + std::to_string(c.line) + ":" + std::to_string(c.column) + ": error: ";
