@@ -26,6 +26,7 @@
 namespace firedrill {
 namespace {
 
+using ::firedrill::testing::ClosedPort;
 using ::firedrill::testing::ScopedEnvVar;
 
 // An HTTP server on a free loopback port, serving until the test ends (pass or fail).
@@ -76,31 +77,6 @@ class TestServer {
  private:
   httplib::Server server_;
   std::thread thread_;
-  int port_ = 0;
-};
-
-// Sets (or, with nullopt, unsets) an environment variable for one test.
-// A loopback port nothing listens on, reserved (bound) for the test's duration.
-class ClosedPort {
- public:
-  ClosedPort() {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof(a);
-    if (fd_ >= 0 && ::bind(fd_, reinterpret_cast<sockaddr*>(&a), len) == 0 &&
-        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) == 0) {
-      port_ = ntohs(a.sin_port);
-    }
-  }
-  ~ClosedPort() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int port() const { return port_; }
-
- private:
-  int fd_ = -1;
   int port_ = 0;
 };
 
