@@ -33,7 +33,9 @@ struct LoadOptions {
   // Limits on hostile input (README, "Limits"). Drills are small and come from anyone, and
   // yaml-cpp has no limits of its own, so past these a drill is refused before yaml-cpp
   // builds a single node: memory and time stay bounded whatever the file holds.
-  size_t max_bytes = 1 << 20;
+  // yaml-cpp's scanner can buffer every token of a flow collection before it emits the
+  // first event (`{[a], [a], ...`): about 290 bytes of memory per byte of such a file.
+  size_t max_bytes = 256 << 10;
   size_t max_depth = 64;          // maps and lists nested in each other
   size_t max_nodes = 50000;       // scalars, maps and lists, each alias counted as what it copies
   size_t max_aliases = 64;        // `*name` uses
