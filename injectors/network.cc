@@ -231,12 +231,13 @@ std::string NetemNote() {
     auto r = RunShell({.script = "exec unshare --net tc qdisc add dev lo root netem delay 1ms",
                        .cwd = "/",
                        .timeout = Millis(5000)});
-    if (!r.ok()) {
-      note = "netem not checked";
-    } else if (r->exit_code == 0) {
+    if (r.ok() && r->exit_code == 0) {
       note = "netem exists here, but a proxy delays one port alone";
-    } else {
+    } else if (r.ok() && r->err.find("qdisc kind is unknown") != std::string::npos) {
       note = "this kernel has no netem";
+    } else {
+      // No right to make a namespace, or no tc: say so rather than guess.
+      note = "netem not checked";
     }
   });
   return note;
@@ -313,14 +314,18 @@ class DelayFault final : public Fault {
         opts_.target_port, proxy_->port(), DelaySettings(opts_), NetemNote(), TableNote(table, ""));
   }
 
-  // The redirect goes first, so that no new client is sent to a proxy that is closing.
+  // The proxy goes first. Its resets reach the clients only while the redirect's NAT still
+  // rewrites them: once the last nat chain is gone the kernel stops translating, a reset
+  // from the proxy's port is not for the client's socket, and the client hangs until it
+  // next sends. The price: a client that connects in the few milliseconds before the
+  // redirect is gone is refused.
   Result<std::string> Rollback() override {
-    auto undone = ctx_.journal->Undo(table_id_, ctx_.undo());
     std::string report = ProxyReport(proxy_->Stop());
     Status done = ctx_.journal->Done(proxy_id_, report);
-    if (!undone.ok()) return undone.status().Annotate("removing the redirect (" + report + ")");
+    auto undone = ctx_.journal->Undo(table_id_, ctx_.undo());
+    if (!undone.ok()) return undone.status().Annotate(report + "; removing the redirect");
     FD_RETURN_IF_ERROR(done);
-    return *undone + "; " + report;
+    return report + "; " + *undone;
   }
 
  private:

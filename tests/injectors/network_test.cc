@@ -414,8 +414,8 @@ TEST(NetworkFaultTest, DelayAddsLatencyThroughATransparentProxyUntilRollback) {
   }
   auto rolled = fault->Rollback();
   ASSERT_TRUE(rolled.ok()) << rolled.status().ToString();
-  EXPECT_THAT(*rolled, MatchesRegex("deleted nft table inet firedrill_[0-9]+_[0-9]+; fault proxy "
-                                    "stopped after 1 connection\\(s\\), 12B up, 12B down"));
+  EXPECT_THAT(*rolled, MatchesRegex("fault proxy stopped after 1 connection\\(s\\), 12B up, 12B "
+                                    "down; deleted nft table inet firedrill_[0-9]+_[0-9]+"));
   // The proxied connection ends with the proxy; new ones go straight to the server.
   EXPECT_EQ(slow.WaitEnd(1000), ECONNRESET);
   Client fast;
