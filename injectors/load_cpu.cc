@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -10,6 +11,7 @@
 #include <condition_variable>
 #include <fstream>
 #include <mutex>
+#include <sstream>
 #include <system_error>
 #include <thread>
 #include <vector>
@@ -42,6 +44,25 @@ int64_t RunQueueWaitNs() {
   return in ? waiting : -1;
 }
 
+// Steal ticks of each CPU (the 8th figure of every "cpuN" line of /proc/stat); empty if
+// the kernel does not say.
+std::vector<int64_t> StealTicksPerCpu() {
+  std::ifstream in("/proc/stat");
+  std::vector<int64_t> steal;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("cpu", 0) != 0 || line.size() < 4 || line[3] < '0' || line[3] > '9') continue;
+    std::istringstream fields(line);
+    std::string name;
+    int64_t v[8] = {};
+    fields >> name;
+    for (int64_t& x : v) fields >> x;
+    if (!fields) return {};
+    steal.push_back(v[7]);
+  }
+  return steal;
+}
+
 struct WorkerResult {
   int64_t cpu_ns = 0;
   int64_t wall_ns = 0;
@@ -59,6 +80,8 @@ struct CpuBurn::Shared {
   std::vector<std::thread> threads;
   bool joined = false;
   CpuBurnStats stats;
+  Clock::time_point started = Clock::now();
+  std::vector<int64_t> steal0 = StealTicksPerCpu();
 
   void Work(size_t index) {
     std::string name = "fd-cpu-" + std::to_string(index);
@@ -140,6 +163,13 @@ CpuBurnStats CpuBurn::Stop() {
     s_->joined = true;
     CpuBurnStats& st = s_->stats;
     st.workers = static_cast<int>(s_->results.size());
+    const std::vector<int64_t> steal1 = StealTicksPerCpu();
+    const double wall = std::chrono::duration<double>(Clock::now() - s_->started).count();
+    if (!s_->steal0.empty() && steal1.size() == s_->steal0.size() && wall > 0) {
+      int64_t most = 0;
+      for (size_t i = 0; i < steal1.size(); ++i) most = std::max(most, steal1[i] - s_->steal0[i]);
+      st.stolen_percent = 100.0 * static_cast<double>(most) / sysconf(_SC_CLK_TCK) / wall;
+    }
     for (const auto& r : s_->results) {
       st.cpu_seconds += static_cast<double>(r.cpu_ns) / 1e9;
       st.wall_seconds += static_cast<double>(r.wall_ns) / 1e9;

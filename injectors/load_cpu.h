@@ -16,6 +16,10 @@ struct CpuBurnStats {
   // Summed over workers: runnable but waiting for a CPU (schedstat), i.e. load asked for
   // and not given because the machine was busy; negative when the kernel does not say.
   double waited_seconds = 0;
+  // In a virtual machine the host can take a vCPU away ("steal"): a worker then loses CPU
+  // time without waiting in this kernel's run queue. The largest share of any one CPU's
+  // time stolen while the workers ran, in percent; negative when /proc/stat does not say.
+  double stolen_percent = -1;
   // Achieved load in percent of one CPU per worker; what the rollback reports.
   double load() const { return wall_seconds > 0 ? 100 * cpu_seconds / wall_seconds : 0; }
   double waited() const { return wall_seconds > 0 ? 100 * waited_seconds / wall_seconds : 0; }

@@ -51,9 +51,13 @@ class CpuStressFault final : public Fault {
     std::string detail = fmt::format("stopped {} worker{}; measured load {:.1f}% (asked {:g}%)",
                                      st.workers, st.workers == 1 ? "" : "s", st.load(), load_);
     // Short of the asked load (beyond the workers' accuracy) only because the machine did
-    // not have the CPU to give: say so, with the kernel's figure.
+    // not have the CPU to give: say so, with the kernel's figures (its run queue, and the
+    // host's steal when this is a virtual machine).
     if (st.load() < load_ - kAccuracy && st.waited_seconds >= 0) {
       detail += fmt::format(", short: waited for a CPU {:.1f}% of the time", st.waited());
+      if (st.stolen_percent >= 0.1) {
+        detail += fmt::format("; the host took {:.1f}% of a CPU", st.stolen_percent);
+      }
     }
     FD_RETURN_IF_ERROR(ctx_.journal->Done(id_, detail));
     return detail;
