@@ -204,7 +204,9 @@ Result<std::unique_ptr<Fault>> MakeMemory(const FaultSpec& f, const RunContext& 
 
 extern const FaultAction kCpuStress = {
     .name = "cpu.stress",
-    .doc = "keep CPUs busy at a given load; the rollback reports the load measured",
+    .doc =
+        "keep CPUs busy at a given load; the rollback reports the load measured and, if "
+        "short, the CPU wait and the host's steal that explain it",
     .target = Use::kForbidden,
     .duration = Use::kRequired,
     .fields = kCpuFields,
