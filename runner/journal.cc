@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 
 #include "runner/text.h"
@@ -18,6 +19,10 @@ namespace firedrill {
 namespace {
 
 constexpr const char* kJournalName = "journal";
+constexpr const char* kCreatingName = "journal.creating";
+// A run directory with no journal at all is left alone this long: its run may be about to
+// create one.
+constexpr auto kEmptyRunGrace = std::chrono::minutes(1);
 // A journal bigger than this is not one of ours: refuse rather than read it whole.
 constexpr off_t kMaxJournalBytes = 64 << 20;
 
@@ -56,12 +61,17 @@ Result<std::unique_ptr<Journal>> Journal::Create(const std::string& run_dir,
     return Status::Io("cannot create " + run_dir + ": " + ErrnoText(errno));
   }
   std::string path = run_dir + "/" + kJournalName;
+  // Written under a temporary name and renamed once its header is on disk, so a journal
+  // never exists without one: a run killed in between leaves only the temporary file,
+  // which RemoveAbandonedRuns recognises (nothing can have changed before the header).
+  std::string creating = run_dir + "/" + kCreatingName;
   // O_CLOEXEC: services must not inherit the descriptor, or they would hold the lock
   // after the runner died and `firedrill rollback` would take the run for a live one.
-  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600);
-  if (fd < 0) return Status::Io("cannot create " + path + ": " + ErrnoText(errno));
+  int fd = ::open(creating.c_str(), O_RDWR | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600);
+  if (fd < 0) return Status::Io("cannot create " + creating + ": " + ErrnoText(errno));
   std::unique_ptr<Journal> j(new Journal(path, fd));
-  FD_RETURN_IF_ERROR(Lock(fd, path));
+  // The lock is on the inode, so it moves with the rename.
+  FD_RETURN_IF_ERROR(Lock(fd, creating));
   nlohmann::json open = header;
   open["op"] = "open";
   {
@@ -69,6 +79,9 @@ Result<std::unique_ptr<Journal>> Journal::Create(const std::string& run_dir,
     FD_RETURN_IF_ERROR(j->Append(open));
   }
   j->header_ = open;
+  if (::rename(creating.c_str(), path.c_str()) != 0) {
+    return Status::Io("cannot rename " + creating + " to " + path + ": " + ErrnoText(errno));
+  }
   FD_RETURN_IF_ERROR(FsyncDir(run_dir));
   FD_RETURN_IF_ERROR(FsyncDir(fs::path(run_dir).parent_path().string()));
   return j;
@@ -277,6 +290,34 @@ std::vector<std::string> UnfinishedJournals(const std::string& state_dir) {
   std::vector<std::string> out;
   for (auto& f : found) out.push_back(f.second);
   return out;
+}
+
+std::vector<std::string> RemoveAbandonedRuns(const std::string& state_dir) {
+  std::vector<std::string> removed;
+  std::error_code ec;
+  for (const auto& d : fs::directory_iterator(fs::path(state_dir) / "runs", ec)) {
+    std::error_code e;
+    if (!d.is_directory(e) || fs::exists(d.path() / kJournalName, e)) continue;
+    const fs::path creating = d.path() / kCreatingName;
+    if (fs::exists(creating, e)) {
+      // Locked: a live run between creating its journal and renaming it.
+      int fd = ::open(creating.c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd < 0) continue;
+      const bool live = ::flock(fd, LOCK_EX | LOCK_NB) != 0;
+      ::close(fd);
+      if (live) continue;
+    } else {
+      // Nothing but the directory (or not ours): only an old, empty one is abandoned.
+      if (!fs::is_empty(d.path(), e) || e) continue;
+      const auto age = fs::file_time_type::clock::now() - fs::last_write_time(d.path(), e);
+      if (e || age < kEmptyRunGrace) continue;
+    }
+    if (fs::remove_all(d.path(), e) != static_cast<std::uintmax_t>(-1) && !e) {
+      removed.push_back(d.path().string());
+    }
+  }
+  std::sort(removed.begin(), removed.end());
+  return removed;
 }
 
 ReplayResult ReplayJournal(const std::string& path, const UndoContext& ctx) {

@@ -119,6 +119,11 @@ std::string DefaultStateDir();
 // Every journal under STATE_DIR/runs that is not closed, oldest first.
 std::vector<std::string> UnfinishedJournals(const std::string& state_dir);
 
+// Removes the run directories under STATE_DIR/runs of runs that died before their journal
+// existed (killed between creating its directory and writing its header): nothing can
+// have been changed by them. A run still starting is left alone. Returns what it removed.
+std::vector<std::string> RemoveAbandonedRuns(const std::string& state_dir);
+
 struct ReplayResult {
   bool complete = false;           // nothing left to undo; the journal is now closed
   bool skipped_live = false;       // a live run holds it: untouched

@@ -146,9 +146,20 @@ int CmdRollback(const Options& o) {
     paths.push_back(fs::is_directory(f, ec) ? f + "/journal" : f);
   }
   const bool named = !paths.empty();
-  if (!named) paths = UnfinishedJournals(state_dir);
+  if (!named) {
+    for (const auto& d : RemoveAbandonedRuns(state_dir)) {
+      if (!o.quiet) {
+        std::printf(
+            "%s\n  removed: the run died before its journal was written; it changed "
+            "nothing\n",
+            d.c_str());
+      }
+    }
+    paths = UnfinishedJournals(state_dir);
+  }
   if (paths.empty()) {
-    if (!o.quiet) std::printf("nothing to roll back (no unfinished journal in %s/runs)\n", state_dir.c_str());
+    if (!o.quiet)
+      std::printf("nothing to roll back (no unfinished journal in %s/runs)\n", state_dir.c_str());
     return 0;
   }
   int rc = 0;

@@ -240,6 +240,11 @@ recovery: {within: 90s, steady_for: 1s}
       // Zombies do not count: after a SIGKILL their new parent may be slow to reap them.
       EXPECT_FALSE(Env::Default()->GroupAlive(pgid)) << "process group " << pgid << " survived";
     }
+    // A run killed before its journal existed leaves nothing behind it either.
+    std::error_code ec;
+    for (const auto& r : fs::directory_iterator(fs::path(state()) / "runs", ec)) {
+      EXPECT_FALSE(fs::exists(r.path() / "journal.creating")) << r.path() << " was left";
+    }
     // And there is nothing left to do.
     CliResult again = Rollback();
     EXPECT_EQ(again.exit_code, 0) << again.out << again.err;
