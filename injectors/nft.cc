@@ -7,7 +7,10 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <sstream>
+
+#include <fmt/format.h>
 
 #include "runner/subprocess.h"
 #include "runner/text.h"
@@ -62,9 +65,8 @@ Result<NftRun> Nft(const std::string& args, const std::string& netns, const std:
   }
   line += nft + " " + args;
   if (!input.empty()) {
-    line += " <<'" + std::string(kHeredocEnd) + "'\n" + input;
-    if (input.back() != '\n') line += "\n";
-    line += std::string(kHeredocEnd) + "\n";
+    fmt::format_to(std::back_inserter(line), " <<'{}'\n{}{}{}\n", kHeredocEnd, input,
+                   input.back() == '\n' ? "" : "\n", kHeredocEnd);
   }
   auto r = RunShell({.script = line, .cwd = "/", .timeout = Millis(10000)});
   if (!r.ok()) return r.status().Annotate("running nft");
