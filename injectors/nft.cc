@@ -1,5 +1,6 @@
 #include "injectors/nft.h"
 
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -9,8 +10,6 @@
 #include <fstream>
 #include <iterator>
 #include <sstream>
-
-#include <fmt/format.h>
 
 #include "runner/subprocess.h"
 #include "runner/text.h"
