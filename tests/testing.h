@@ -1,5 +1,5 @@
-// Small RAII helpers every test may use: a temporary directory and an environment
-// variable set for one scope. Both undo themselves even when the test fails.
+// Small helpers every test may use: a temporary directory and an environment variable set
+// for one scope, both undone even when the test fails; a whole file read or written.
 #pragma once
 
 #include <arpa/inet.h>
@@ -9,7 +9,9 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -87,5 +89,17 @@ class ClosedPort {
   int fd_ = -1;
   int port_ = 0;
 };
+
+// The whole file, byte for byte ("" if it cannot be read).
+inline std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+inline void WriteFile(const std::string& path, const std::string& data) {
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << data;
+}
 
 }  // namespace firedrill::testing

@@ -88,18 +88,6 @@ inline Result<std::unique_ptr<Fault>> MakeFault(const std::string& action, const
   return FindFaultAction(action)->make(LoadFault(action, with), ctx);
 }
 
-inline std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-inline void WriteFile(const std::string& path, const std::string& data) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << data;
-}
-
 // What restoring must bring back besides the bytes.
 struct Meta {
   mode_t mode = 0;

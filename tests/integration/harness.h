@@ -38,8 +38,8 @@ inline std::string Quote(const std::string& s) {
 inline CliResult RunFiredrill(const std::vector<std::string>& args, const std::string& cwd,
                               Millis timeout = Millis(180000)) {
   // Journals go to the test's own directory unless the test chose a state dir itself.
-  std::string cmd = std::string("NO_COLOR=1 FIREDRILL_STATE_DIR=\"${FIREDRILL_STATE_DIR:-") +
-                    cwd + "/state}\" exec " + Quote(FIREDRILL_BIN);
+  std::string cmd = std::string("NO_COLOR=1 FIREDRILL_STATE_DIR=\"${FIREDRILL_STATE_DIR:-") + cwd +
+                    "/state}\" exec " + Quote(FIREDRILL_BIN);
   for (const auto& a : args) cmd += " " + Quote(a);
   auto r = RunShell({.script = cmd, .cwd = cwd, .timeout = timeout, .capture_limit = 4 << 20});
   CliResult out;
@@ -51,17 +51,6 @@ inline CliResult RunFiredrill(const std::vector<std::string>& args, const std::s
   out.out = r->out;
   out.err = r->err;
   return out;
-}
-
-inline void WriteFile(const std::string& path, const std::string& text) {
-  std::ofstream(path) << text;
-}
-
-inline std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 inline std::optional<nlohmann::json> ReadJson(const std::string& path) {

@@ -8,12 +8,12 @@
 #include <cctype>
 #include <chrono>
 #include <filesystem>
-#include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "tests/reports/report_fixture.h"
+#include "tests/testing.h"
 
 namespace firedrill {
 namespace {
@@ -186,12 +186,7 @@ class WriteJsonReportTest : public ::testing::Test {
   std::filesystem::path dir_;
 };
 
-std::string ReadFile(const std::filesystem::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using firedrill::testing::ReadFile;
 
 TEST_F(WriteJsonReportTest, WritesAWholeParsableReportAndNoTemporaryFile) {
   const auto f = PassedRun();
