@@ -1,5 +1,6 @@
 #include "runner/engine.h"
 
+#include <fmt/format.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -297,13 +298,13 @@ bool Run::Prepare() {
   std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
   const std::string run_id = s_.name + "-" + stamp + "-" + std::to_string(getpid());
   auto self = ReadProcStat(getpid());
-  auto j = Journal::Create(state_dir + "/runs/" + run_id,
-                           {{"run", run_id},
-                            {"drill", s_.name},
-                            {"file", o_.drill_file},
-                            {"workdir", workdir_},
-                            {"pid", getpid()},
-                            {"pid_start", self ? self->start_ticks : 0}});
+  auto j =
+      Journal::Create(state_dir + "/runs/" + run_id, {{"run", run_id},
+                                                      {"drill", s_.name},
+                                                      {"file", o_.drill_file},
+                                                      {"workdir", workdir_},
+                                                      {"pid", getpid()},
+                                                      {"pid_start", self ? self->start_ticks : 0}});
   if (!j.ok()) {
     Fail("cannot create the rollback journal: " + j.status().message());
     return false;
@@ -763,6 +764,9 @@ void Run::Verify() {
 
 void Run::VerifyData() {
   int64_t lost = 0, verified = 0;
+  // A count alone cannot tell a write the system lost from a verifier that could not ask
+  // (no master known, a timeout): the first failure's own words go into the timeline.
+  std::string first_lost;
   for (const auto& [seq, t] : acked_) {
     if (ShouldStop()) break;
     ProbeOutcome out = verifier_->Sample({.seq = seq});
@@ -771,14 +775,18 @@ void Run::VerifyData() {
       continue;
     }
     ++lost;
-    if (!rec_.data->first_lost_ack_ms) rec_.data->first_lost_ack_ms = t;
+    if (!rec_.data->first_lost_ack_ms) {
+      rec_.data->first_lost_ack_ms = t;
+      first_lost = fmt::format("; first lost: seq {}, acknowledged at +{:.3f}s: {}", seq,
+                               static_cast<double>(t) / 1000.0, out.detail);
+    }
     rec_.data->last_lost_ack_ms = t;
   }
   rec_.data->verified = verified;
   rec_.data->lost = lost;
   timeline_.Add("data.verified", "",
                 std::to_string(verified) + " of " + std::to_string(acked_.size()) +
-                    " acknowledged writes found, " + std::to_string(lost) + " lost");
+                    " acknowledged writes found, " + std::to_string(lost) + " lost" + first_lost);
 }
 
 void Run::Teardown() {

@@ -50,6 +50,58 @@ faults:
   EXPECT_NE(r.out.find("steady state did not hold"), std::string::npos) << r.out;
 }
 
+// A store that keeps only writes 1-4 of however many it acknowledges: the count of lost
+// writes is exact, and the timeline says why the first was judged lost, in the verifier's
+// own words, so a lost write can be told from a verifier that could not ask.
+TEST(RunTest, LostWritesAreCountedAndTheFirstIsExplained) {
+  TempDir dir;
+  const std::string store = dir.path() + "/store";
+  WriteFile(dir / "drill.yaml", R"(apiVersion: firedrill/v1
+name: lossy-store
+settings: {probe_interval: 100ms, settle: 2s, timeout: 1m}
+steady_state:
+  - name: store-exists
+    probe: {command: {run: "mkdir -p )" +
+                                    store + R"( && test -d )" + store + R"("}}
+faults:
+  - name: marker
+    at: 1s
+    action: command
+    with: {run: "true"}
+data:
+  writer:
+    command: {run: "if [ ${seq} -lt 5 ]; then echo ${seq} > )" +
+                                    store + R"(/k${seq}; fi; echo OK"}
+    every: 100ms
+  verifier:
+    command: {run: "cat )" + store + R"(/k${seq}", expect: {stdout_matches: "^${seq}$"}}
+recovery: {within: 10s, steady_for: 1s, max_data_loss: 0}
+)");
+  CliResult r =
+      RunFiredrill({"run", dir / "drill.yaml", "--report-dir", dir / "report"}, dir.path());
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  auto report = ReadJson(dir / "report/report.json");
+  ASSERT_TRUE(report.has_value()) << r.out << r.err;
+  const auto& w = (*report)["data_writes"];
+  ASSERT_GE(w["acknowledged"].get<int64_t>(), 5) << w.dump();
+  EXPECT_EQ(w["verified"], 4) << w.dump();
+  EXPECT_EQ(w["lost"], w["acknowledged"].get<int64_t>() - 4) << w.dump();
+  EXPECT_EQ((*report)["metrics"]["data_lost"]["count"], w["lost"]);
+  std::string detail;
+  for (const auto& e : (*report)["timeline"]) {
+    if (e["type"] == "data.verified") detail = e["detail"];
+  }
+  const std::string lost = std::to_string(w["lost"].get<int64_t>());
+  const std::string head = "4 of " + std::to_string(w["acknowledged"].get<int64_t>()) +
+                           " acknowledged writes found, " + lost +
+                           " lost; first lost: seq 5, acknowledged at +";
+  EXPECT_EQ(detail.substr(0, head.size()), head) << detail;
+  const std::string tail =
+      "s: exit 1 (expected 0): cat: " + store + "/k5: No such file or directory";
+  ASSERT_GE(detail.size(), tail.size()) << detail;
+  EXPECT_EQ(detail.substr(detail.size() - tail.size()), tail) << detail;
+}
+
 // A service behind a shell wrapper starts a background child in its group and a daemon
 // that escapes into a new session. The fault kills only the wrapper, orphaning both;
 // teardown must still leave nothing alive.
