@@ -5,7 +5,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "runner/loader.h"
+#include "runner/loader/loader.h"
 
 namespace {
 

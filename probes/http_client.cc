@@ -7,13 +7,15 @@
 #include <mutex>
 #include <new>
 
-#include "probes/probe_util.h"
-#include "runner/values.h"
+#include "runner/base/curl.h"
+#include "runner/base/text.h"
+#include "runner/base/values.h"
 
 namespace firedrill {
 namespace {
 
 struct Transfer {
+  ConnectGuard guard;
   std::string body;
   size_t cap = 0;
   bool truncated = false;
@@ -49,7 +51,9 @@ struct SlistDeleter {
   void operator()(curl_slist* l) const { curl_slist_free_all(l); }
 };
 
-Status TransferError(CURL* c, CURLcode rc, const char* errbuf, Millis timeout) {
+Status TransferError(CURL* c, CURLcode rc, const char* errbuf, const Transfer& t,
+                     Millis timeout) {
+  if (!t.guard.refused.empty()) return Status::Failed(t.guard.refused);
   if (rc == CURLE_OPERATION_TIMEDOUT) {
     return Status::Timeout("timed out after " + FormatDuration(timeout));
   }
@@ -73,23 +77,21 @@ Result<HttpResponse> Perform(const HttpRequestSpec& spec, const std::atomic<bool
     headers.reset(next);
   }
 
+  auto url = ParseDrillUrl(spec.url);
+  if (!url.ok()) return Status::Invalid("URL " + OneLine(spec.url) + " " + url.status().message());
   std::unique_ptr<CURL, CurlDeleter> curl(curl_easy_init());
   if (!curl) return Status::Internal("curl_easy_init failed");
   CURL* c = curl.get();
   Transfer t;
+  t.guard.policy = spec.policy;
   t.cap = spec.max_body_bytes;
   t.cancel = cancel;
   char errbuf[CURL_ERROR_SIZE] = "";
-  curl_easy_setopt(c, CURLOPT_URL, spec.url.c_str());
+  ApplyLocalOnly(c, &t.guard);
+  // The URL as parsed and checked above, not parsed again from text.
+  curl_easy_setopt(c, CURLOPT_CURLU, url->get());
   curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-  // Sampling threads must not get SIGALRM from curl's resolver timeouts.
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(spec.timeout.count()));
-  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-  // A drill sends traffic only where it says: never through a proxy from the
-  // environment (http_proxy, ...), and never follow a redirect elsewhere.
-  curl_easy_setopt(c, CURLOPT_PROXY, "");
-  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
   // Each request measures a fresh connection, as a new client would see the service.
   curl_easy_setopt(c, CURLOPT_FRESH_CONNECT, 1L);
   curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 1L);
@@ -113,7 +115,7 @@ Result<HttpResponse> Perform(const HttpRequestSpec& spec, const std::atomic<bool
 
   CURLcode rc = curl_easy_perform(c);
   if (rc != CURLE_OK && !(rc == CURLE_WRITE_ERROR && t.truncated)) {
-    return TransferError(c, rc, errbuf, spec.timeout);
+    return TransferError(c, rc, errbuf, t, spec.timeout);
   }
   HttpResponse r;
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
@@ -127,19 +129,8 @@ Result<HttpResponse> Perform(const HttpRequestSpec& spec, const std::atomic<bool
 
 }  // namespace
 
-// curl_global_init is not thread-safe and probes are built on several threads.
-Status InitHttpClient() {
-  static std::once_flag once;
-  static CURLcode rc = CURLE_OK;
-  std::call_once(once, [] { rc = curl_global_init(CURL_GLOBAL_DEFAULT); });
-  if (rc != CURLE_OK) {
-    return Status::Internal(std::string("curl_global_init: ") + curl_easy_strerror(rc));
-  }
-  return Status::Ok();
-}
-
 Result<HttpResponse> HttpRequest(const HttpRequestSpec& spec, const std::atomic<bool>* cancel) {
-  FD_RETURN_IF_ERROR(InitHttpClient());
+  FD_RETURN_IF_ERROR(InitCurl());
   // Strings built here may run out of memory; that must not unwind through a sampler.
   try {
     return Perform(spec, cancel);
@@ -149,7 +140,7 @@ Result<HttpResponse> HttpRequest(const HttpRequestSpec& spec, const std::atomic<
 }
 
 Result<std::string> UrlEscape(std::string_view text) {
-  FD_RETURN_IF_ERROR(InitHttpClient());
+  FD_RETURN_IF_ERROR(InitCurl());
   if (text.size() > static_cast<size_t>(INT_MAX)) return Status::Invalid("text too long to escape");
   // A null handle is accepted only by libcurl 7.82 and later; a throwaway one works everywhere.
   std::unique_ptr<CURL, CurlDeleter> curl(curl_easy_init());

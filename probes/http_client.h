@@ -11,8 +11,9 @@
 #include <utility>
 #include <vector>
 
-#include "runner/schema.h"
-#include "runner/status.h"
+#include "runner/base/net.h"
+#include "runner/base/status.h"
+#include "runner/base/values.h"
 
 namespace firedrill {
 
@@ -26,6 +27,8 @@ struct HttpRequestSpec {
   Millis timeout{5000};  // the whole request, connect included
   // The body is read up to this many bytes; the rest is dropped and `truncated` set.
   size_t max_body_bytes = 1 << 20;
+  // Where the request may connect (runner/base/net.h); null: loopback only.
+  const NetworkPolicy* policy = nullptr;
 };
 
 struct HttpResponse {
@@ -36,19 +39,16 @@ struct HttpResponse {
 };
 
 // Sends the request on a fresh connection (each sample sees the service as a new client
-// would), never through a proxy from the environment (http_proxy, ...), and never follows
-// a redirect: a drill sends traffic only where it says. Gives up when `cancel` (may be
-// null) becomes true.
+// would), under the local-only policy of runner/base/curl.h: no proxy, no redirect, no
+// user name in the URL, and no connection to an address `spec.policy` does not allow.
+// Gives up when `cancel` (may be null) becomes true.
 //
 // Errors (the message is a probe detail): kTimeout "timed out after 5s", kFailed
-// "cancelled", "connection refused" (errno text) or libcurl's own message, kInternal when
-// libcurl cannot start at all.
+// "cancelled", "connection refused" (errno text), "refused to connect to 10.0.0.1:80: ..."
+// (the policy), or libcurl's own message; kInvalid for a URL the policy refuses; kInternal
+// when libcurl cannot start at all.
 // REQUIRES: spec.url is an http(s) URL; spec.timeout > 0. Safe to call from any thread.
 Result<HttpResponse> HttpRequest(const HttpRequestSpec& spec, const std::atomic<bool>* cancel);
-
-// Initialises libcurl once per process. HttpRequest calls it too; probes call it when they
-// are built so that a machine where libcurl cannot start fails before the drill runs.
-Status InitHttpClient();
 
 // Percent-encodes `text` for a URL query component (curl_easy_escape).
 Result<std::string> UrlEscape(std::string_view text);

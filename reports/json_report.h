@@ -6,12 +6,11 @@
 #include <chrono>
 #include <nlohmann/json.hpp>
 #include <string>
-#include <vector>
 
-#include "runner/run_record.h"
-#include "runner/scenario.h"
-#include "runner/score.h"
-#include "runner/status.h"
+#include "runner/engine/run_record.h"
+#include "runner/drill/scenario.h"
+#include "runner/engine/score.h"
+#include "runner/base/status.h"
 
 namespace firedrill {
 
@@ -25,12 +24,6 @@ nlohmann::json ReportJson(const Scenario& scenario, const RunRecord& run, const 
 // Writes `report` to `path` through a temporary file in the same directory and a rename,
 // so a reader sees either no report or a whole one, never half of it.
 Status WriteJsonReport(const std::string& path, const nlohmann::json& report);
-
-// Checks a parsed report against the documented contract: every documented key present
-// with its JSON type, null only where a metric may never have happened, and the
-// cross-checks that catch a 0 written for "never happened". Extensions written by
-// ReportJson are type-checked when present. Returns one line per problem; empty = valid.
-std::vector<std::string> CheckReportKeys(const nlohmann::json& report);
 
 // "2026-11-21T23:18:00.632Z": UTC, millisecond precision.
 std::string FormatUtcMillis(std::chrono::system_clock::time_point t);

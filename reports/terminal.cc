@@ -11,8 +11,9 @@
 #include <optional>
 #include <string_view>
 
-#include "reports/text.h"
-#include "runner/values.h"
+#include "runner/base/utf8.h"
+#include "runner/base/values.h"
+#include "runner/base/values.h"
 
 namespace firedrill {
 

@@ -7,10 +7,10 @@
 #include <mutex>
 #include <string>
 
-#include "runner/run_record.h"
-#include "runner/scenario.h"
-#include "runner/score.h"
-#include "runner/timeline.h"
+#include "runner/engine/run_record.h"
+#include "runner/drill/scenario.h"
+#include "runner/engine/score.h"
+#include "runner/engine/timeline.h"
 
 namespace firedrill {
 

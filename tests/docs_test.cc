@@ -5,7 +5,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "runner/catalog.h"
+#include "runner/loader/catalog.h"
 
 namespace firedrill {
 namespace {

@@ -13,8 +13,8 @@
 #include <set>
 #include <vector>
 
-#include "runner/env.h"
-#include "runner/status.h"
+#include "runner/base/env.h"
+#include "runner/base/status.h"
 
 namespace firedrill {
 

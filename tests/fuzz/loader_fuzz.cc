@@ -8,7 +8,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "runner/loader.h"
+#include "runner/loader/loader.h"
 
 namespace {
 

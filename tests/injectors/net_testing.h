@@ -24,7 +24,7 @@
 #include <thread>
 #include <vector>
 
-#include "runner/subprocess.h"
+#include "runner/base/subprocess.h"
 #include "tests/nft_lock.h"
 
 namespace firedrill::testing {

@@ -4,7 +4,7 @@
 // had happened.
 #include <gtest/gtest.h>
 
-#include "runner/journal.h"
+#include "runner/journal/journal.h"
 #include "tests/injectors/net_testing.h"
 #include "tests/integration/harness.h"
 

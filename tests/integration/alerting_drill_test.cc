@@ -9,6 +9,7 @@
 
 #include "reports/json_report.h"
 #include "tests/integration/harness.h"
+#include "tests/reports/report_contract.h"
 
 namespace firedrill::testing {
 namespace {

@@ -10,10 +10,11 @@
 #include <regex>
 #include <set>
 
-#include "probes/sha256.h"
+#include "runner/base/sha256.h"
 #include "reports/json_report.h"
-#include "runner/loader.h"
+#include "runner/loader/loader.h"
 #include "tests/integration/harness.h"
+#include "tests/reports/report_contract.h"
 
 namespace firedrill::testing {
 namespace {

@@ -18,11 +18,12 @@
 
 #include <random>
 
-#include "probes/sha256.h"
+#include "runner/base/sha256.h"
 #include "reports/json_report.h"
-#include "runner/expand.h"
+#include "runner/drill/expand.h"
 #include "tests/integration/harness.h"
 #include "tests/nft_lock.h"
+#include "tests/reports/report_contract.h"
 
 namespace firedrill::testing {
 namespace {

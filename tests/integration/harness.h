@@ -16,8 +16,8 @@
 #include <string>
 #include <vector>
 
-#include "runner/proc.h"
-#include "runner/subprocess.h"
+#include "runner/base/proc.h"
+#include "runner/base/subprocess.h"
 #include "tests/testing.h"
 
 namespace firedrill::testing {

@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "probes/http_client.h"
-#include "runner/subprocess.h"
+#include "runner/base/subprocess.h"
 #include "tests/integration/harness.h"
 
 extern char** environ;

@@ -4,11 +4,12 @@
 
 #include <gtest/gtest.h>
 
-#include "probes/probe.h"
-#include "runner/context.h"
-#include "runner/env.h"
-#include "runner/expand.h"
+#include "runner/drill/probe.h"
+#include "runner/drill/context.h"
+#include "runner/base/env.h"
+#include "runner/drill/expand.h"
 #include "tests/testing.h"
+#include "probes/probe_registry.h"
 
 namespace firedrill::testing {
 

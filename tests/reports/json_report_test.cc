@@ -14,6 +14,7 @@
 
 #include "tests/reports/report_fixture.h"
 #include "tests/testing.h"
+#include "tests/reports/report_contract.h"
 
 namespace firedrill {
 namespace {

@@ -4,9 +4,9 @@
 
 #include <chrono>
 
-#include "runner/run_record.h"
-#include "runner/scenario.h"
-#include "runner/score.h"
+#include "runner/engine/run_record.h"
+#include "runner/drill/scenario.h"
+#include "runner/engine/score.h"
 
 namespace firedrill::report_testing {
 

@@ -14,7 +14,6 @@
 #include <thread>
 #include <vector>
 
-#include "reports/text.h"
 #include "tests/reports/report_fixture.h"
 
 namespace firedrill {
@@ -288,26 +287,6 @@ TEST(TerminalViewTest, ColouredSummaryPaintsTheVerdict) {
   TerminalView view(nullptr, true);
   EXPECT_THAT(view.FormatSummary(f.scenario, f.run, f.outcome, ""),
               HasSubstr("\x1b[1;32mPASSED\x1b[0m"));
-}
-
-TEST(ReportTextTest, HumanMillis) {
-  EXPECT_EQ(HumanMillis(0), "0.000s");
-  EXPECT_EQ(HumanMillis(850), "0.850s");
-  EXPECT_EQ(HumanMillis(2170), "2.170s");
-  EXPECT_EQ(HumanMillis(65300), "1m05.300s");
-  EXPECT_EQ(HumanMillis(3725300), "1h02m05.300s");
-  EXPECT_EQ(HumanMillis(-1500), "-1.500s");
-}
-
-TEST(ReportTextTest, ValidUtf8) {
-  EXPECT_EQ(ValidUtf8("plain"), "plain");
-  EXPECT_EQ(ValidUtf8("✓ ok — done"), "✓ ok — done");
-  EXPECT_EQ(ValidUtf8("a\xff-"), "a\xEF\xBF\xBD-");
-  EXPECT_EQ(ValidUtf8("\xE2\x9C"), "\xEF\xBF\xBD");              // truncated sequence
-  EXPECT_EQ(ValidUtf8("\xC0\xAF"), "\xEF\xBF\xBD\xEF\xBF\xBD");  // overlong '/'
-  EXPECT_EQ(ValidUtf8("\xED\xA0\x80"), "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");  // surrogate
-  EXPECT_EQ(ValidUtf8("\xF0\x9F\x94\xA5"), "\xF0\x9F\x94\xA5");                  // U+1F525
-  EXPECT_EQ(ValidUtf8("\xF4\x90\x80\x80").substr(0, 3), "\xEF\xBF\xBD");         // > U+10FFFF
 }
 
 }  // namespace

@@ -1,0 +1,332 @@
+// file.corrupt and file.delete: damage a file; the original is saved first (outside the
+// target's directory, in the run's journal) and restored byte for byte.
+//
+// Reproducible damage: the random source is std::mt19937_64 seeded with `seed` (its
+// output sequence is fixed by the C++ standard, so the same seed damages the same bytes
+// on any machine). Over the range [offset, offset + length):
+//   flip     draws bit = next() % (length * 8) until `count` distinct bits are chosen, and
+//            flips bit (bit % 8) of byte offset + bit / 8 (bit 0 = least significant);
+//   garbage  writes byte i of the range as byte (i % 8) of the (i / 8 + 1)-th output,
+//            least significant byte first;
+//   zero     writes zeros; truncate cuts the file at `offset`.
+// Without a seed one is drawn, and the detail line shows it.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <functional>
+#include <optional>
+#include <random>
+#include <unordered_set>
+#include <vector>
+
+#include "runner/drill/fault.h"
+#include "injectors/support/file_ops.h"
+#include "runner/base/text.h"
+
+namespace firedrill {
+namespace {
+
+enum class Mode { kFlip, kZero, kGarbage, kTruncate };
+constexpr const char* kModes[] = {"flip", "zero", "garbage", "truncate"};
+constexpr size_t kChunk = 1 << 20;
+
+struct Damage {
+  Mode mode = Mode::kFlip;
+  uint64_t offset = 0;
+  std::optional<uint64_t> length;
+  uint64_t count = 1;
+  std::optional<uint64_t> seed;
+};
+
+Status PwriteAll(int fd, const char* p, size_t n, uint64_t off) {
+  while (n > 0) {
+    ssize_t w = ::pwrite(fd, p, n, static_cast<off_t>(off));
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) return Status::Io("write: " + ErrnoText(errno));
+    p += w;
+    n -= static_cast<size_t>(w);
+    off += static_cast<uint64_t>(w);
+  }
+  return Status::Ok();
+}
+
+Status PreadAll(int fd, char* p, size_t n, uint64_t off) {
+  while (n > 0) {
+    ssize_t r = ::pread(fd, p, n, static_cast<off_t>(off));
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) return Status::Io("read: " + ErrnoText(errno));
+    if (r == 0) return Status::Io("read: the file shrank meanwhile");
+    p += r;
+    n -= static_cast<size_t>(r);
+    off += static_cast<uint64_t>(r);
+  }
+  return Status::Ok();
+}
+
+// Writes `length` bytes at `offset`, a chunk at a time, each made by `make`.
+Status WriteRange(int fd, uint64_t offset, uint64_t length, const RunContext& ctx,
+                  const std::function<void(char*, size_t)>& make) {
+  std::vector<char> buf(static_cast<size_t>(std::min<uint64_t>(kChunk, length)));
+  for (uint64_t done = 0; done < length;) {
+    if (ctx.cancelled()) return Status::Failed("cancelled");
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(buf.size(), length - done));
+    make(buf.data(), n);
+    FD_RETURN_IF_ERROR(PwriteAll(fd, buf.data(), n, offset + done));
+    done += n;
+  }
+  return Status::Ok();
+}
+
+Status FlipBits(int fd, uint64_t offset, uint64_t length, uint64_t count, std::mt19937_64& rng,
+                const RunContext& ctx) {
+  const uint64_t bits = length * 8;
+  std::unordered_set<uint64_t> seen;
+  std::vector<uint64_t> chosen;
+  chosen.reserve(count);
+  while (chosen.size() < count) {
+    uint64_t b = rng() % bits;
+    if (seen.insert(b).second) chosen.push_back(b);
+  }
+  std::sort(chosen.begin(), chosen.end());
+  // Read-modify-write one window of at most kChunk bytes per run of nearby bits.
+  std::vector<char> buf;
+  for (size_t i = 0; i < chosen.size();) {
+    if (ctx.cancelled()) return Status::Failed("cancelled");
+    const uint64_t first = chosen[i] / 8;
+    size_t j = i;
+    while (j < chosen.size() && chosen[j] / 8 < first + kChunk) ++j;
+    const uint64_t span = chosen[j - 1] / 8 - first + 1;
+    buf.resize(static_cast<size_t>(span));
+    FD_RETURN_IF_ERROR(PreadAll(fd, buf.data(), buf.size(), offset + first));
+    for (size_t k = i; k < j; ++k) {
+      buf[chosen[k] / 8 - first] ^= static_cast<char>(1u << (chosen[k] % 8));
+    }
+    FD_RETURN_IF_ERROR(PwriteAll(fd, buf.data(), buf.size(), offset + first));
+    i = j;
+  }
+  return Status::Ok();
+}
+
+class CorruptFault final : public Fault {
+ public:
+  CorruptFault(std::string name, std::string path, Damage d, const RunContext& ctx)
+      : name_(std::move(name)), path_(std::move(path)), d_(d), ctx_(ctx) {}
+
+  Result<std::string> Inject() override {
+    if (!ctx_.journal) return Status::Internal("no journal: refusing to inject");
+    auto path = ExpandInside(path_, ctx_);
+    if (!path.ok()) return path.status();
+    auto fd = OpenInside(*path, O_RDWR, ctx_);
+    if (!fd.ok()) return fd.status();
+    struct stat st {};
+    if (::fstat(fd->get(), &st) != 0) return Status::Io("stat " + *path + ": " + ErrnoText(errno));
+    const std::string shown = Shown(*path, ctx_);
+    const auto size = static_cast<uint64_t>(st.st_size);
+    if (d_.offset >= size) {
+      return Status::Failed("offset " + std::to_string(d_.offset) + " is not inside " + shown +
+                            " (" + std::to_string(size) + " bytes)");
+    }
+    const uint64_t length = d_.length.value_or(size - d_.offset);
+    if (length == 0 || length > size - d_.offset) {
+      return Status::Failed("bytes " + std::to_string(d_.offset) + "+" + std::to_string(length) +
+                            " are not inside " + shown + " (" + std::to_string(size) + " bytes)");
+    }
+    if (d_.mode == Mode::kFlip && d_.count > length * 8) {
+      return Status::Failed("cannot flip " + std::to_string(d_.count) + " distinct bits in " +
+                            std::to_string(length) + " bytes");
+    }
+    const uint64_t seed = d_.seed ? *d_.seed : std::random_device{}();
+
+    auto id = SaveAndJournal(fd->get(), *path, "fault " + name_, ctx_);
+    if (!id.ok()) return id.status();
+    id_ = *id;
+    const std::string range =
+        std::to_string(d_.offset) + ".." + std::to_string(d_.offset + length - 1);
+    std::mt19937_64 rng(seed);
+    Status st_damage;
+    std::string detail;
+    switch (d_.mode) {
+      case Mode::kFlip:
+        st_damage = FlipBits(fd->get(), d_.offset, length, d_.count, rng, ctx_);
+        detail = "flipped " + std::to_string(d_.count) + " bit(s) in bytes " + range + " of " +
+                 shown + " (seed " + std::to_string(seed) + ")";
+        break;
+      case Mode::kZero:
+        st_damage = WriteRange(fd->get(), d_.offset, length, ctx_,
+                               [](char* p, size_t n) { std::fill(p, p + n, 0); });
+        detail = "zeroed bytes " + range + " of " + shown;
+        break;
+      case Mode::kGarbage: {
+        uint64_t word = 0;
+        uint64_t i = 0;
+        st_damage = WriteRange(fd->get(), d_.offset, length, ctx_, [&](char* p, size_t n) {
+          for (size_t k = 0; k < n; ++k, ++i) {
+            if (i % 8 == 0) word = rng();
+            p[k] = static_cast<char>((word >> (8 * (i % 8))) & 0xff);
+          }
+        });
+        detail =
+            "random bytes over " + range + " of " + shown + " (seed " + std::to_string(seed) + ")";
+        break;
+      }
+      case Mode::kTruncate:
+        if (::ftruncate(fd->get(), static_cast<off_t>(d_.offset)) != 0) {
+          st_damage = Status::Io("truncate: " + ErrnoText(errno));
+        }
+        detail = "truncated " + shown + " from " + std::to_string(size) + " to " +
+                 std::to_string(d_.offset) + " bytes";
+        break;
+    }
+    if (!st_damage.ok())
+      return RestoreAfterFailure(st_damage.Annotate("corrupting " + shown), id_, ctx_);
+    return detail;
+  }
+
+  Result<std::string> Rollback() override { return ctx_.journal->Undo(id_, ctx_.undo()); }
+
+ private:
+  std::string name_, path_;
+  Damage d_;
+  uint64_t id_ = 0;
+  const RunContext& ctx_;
+};
+
+class DeleteFault final : public Fault {
+ public:
+  DeleteFault(std::string name, std::string path, const RunContext& ctx)
+      : name_(std::move(name)), path_(std::move(path)), ctx_(ctx) {}
+
+  Result<std::string> Inject() override {
+    if (!ctx_.journal) return Status::Internal("no journal: refusing to inject");
+    auto path = ExpandInside(path_, ctx_);
+    if (!path.ok()) return path.status();
+    auto fd = OpenInside(*path, O_RDONLY, ctx_);
+    if (!fd.ok()) return fd.status();
+    auto id = SaveAndJournal(fd->get(), *path, "fault " + name_, ctx_);
+    if (!id.ok()) return id.status();
+    id_ = *id;
+    const std::string shown = Shown(*path, ctx_);
+    if (::unlink(path->c_str()) != 0 && errno != ENOENT) {
+      return RestoreAfterFailure(Status::Io("cannot delete " + shown + ": " + ErrnoText(errno)),
+                                 id_, ctx_);
+    }
+    return "deleted " + shown + " (a copy is saved in the journal)";
+  }
+
+  Result<std::string> Rollback() override { return ctx_.journal->Undo(id_, ctx_.undo()); }
+
+ private:
+  std::string name_, path_;
+  uint64_t id_ = 0;
+  const RunContext& ctx_;
+};
+
+constexpr FieldSpec kCorruptFields[] = {
+    {.name = "path",
+     .type = FieldType::kPath,
+     .doc = "file to corrupt in place (inside allow_paths)",
+     .required = true},
+    {.name = "mode",
+     .type = FieldType::kEnum,
+     .doc = "flip: random bits; zero/garbage: a byte range; truncate: cut at offset",
+     .default_value = "flip",
+     .choices = kModes},
+    {.name = "offset",
+     .type = FieldType::kSize,
+     .doc = "start of the damaged range (must lie inside the file)",
+     .default_value = "0B"},
+    {.name = "length",
+     .type = FieldType::kSize,
+     .doc = "length of the range (default: to the end of the file)"},
+    {.name = "count",
+     .type = FieldType::kInt,
+     .doc = "distinct bits to flip (mode flip)",
+     .default_value = "1",
+     .min = 1,
+     .max = 1000000},
+    {.name = "seed",
+     .type = FieldType::kInt,
+     .doc = "makes flip/garbage reproducible (default: drawn, and shown in the detail)",
+     .min = 0,
+     .max = 4294967295.0},
+};
+
+constexpr FieldSpec kDeleteFields[] = {
+    {.name = "path",
+     .type = FieldType::kPath,
+     .doc = "file to delete (inside allow_paths)",
+     .required = true},
+};
+
+std::optional<FieldError> CheckCorrupt(const FaultSpec& f) {
+  if (f.with.String("mode") == "truncate" && f.with.Has("length")) {
+    return FieldError{f.with.MarkOf("length"),
+                      "mode truncate cuts at `offset`; it takes no length"};
+  }
+  if (f.with.Has("length") && f.with.Size("length").bytes == 0) {
+    return FieldError{f.with.MarkOf("length"), "a range of 0 bytes damages nothing"};
+  }
+  return std::nullopt;
+}
+
+Result<std::unique_ptr<Fault>> MakeCorrupt(const FaultSpec& f, const RunContext& ctx) {
+  auto path = ExpandInside(f.with.String("path"), ctx);
+  if (!path.ok()) return path.status();
+  Damage d;
+  const std::string& mode = f.with.String("mode");
+  d.mode = mode == "zero"       ? Mode::kZero
+           : mode == "garbage"  ? Mode::kGarbage
+           : mode == "truncate" ? Mode::kTruncate
+                                : Mode::kFlip;
+  d.offset = f.with.Size("offset").bytes;
+  if (f.with.Has("length")) d.length = f.with.Size("length").bytes;
+  d.count = static_cast<uint64_t>(f.with.Int("count"));
+  if (f.with.Has("seed")) d.seed = static_cast<uint64_t>(f.with.Int("seed"));
+  return std::unique_ptr<Fault>(new CorruptFault(f.name, f.with.String("path"), d, ctx));
+}
+
+Result<std::unique_ptr<Fault>> MakeDelete(const FaultSpec& f, const RunContext& ctx) {
+  auto path = ExpandInside(f.with.String("path"), ctx);
+  if (!path.ok()) return path.status();
+  return std::unique_ptr<Fault>(new DeleteFault(f.name, f.with.String("path"), ctx));
+}
+
+}  // namespace
+
+extern const UndoKind kUndoFileRestore = {
+    .name = "file.restore",
+    .doc = "put a saved original back byte for byte (atomically), with mode, owner and mtime",
+    .undo = RestoreSaved,
+};
+
+extern const FaultAction kFileCorrupt = {
+    .name = "file.corrupt",
+    .doc =
+        "corrupt a file in place (bit flips, zeroed or random range, truncation); "
+        "restored byte for byte",
+    .target = Use::kForbidden,
+    .duration = Use::kOptional,
+    .fields = kCorruptFields,
+    .example =
+        R"({name: corrupt, at: 1s, action: file.corrupt, with: {path: "${workdir}/app.db", mode: flip, count: 8, seed: 42}})",
+    .check = CheckCorrupt,
+    .make = MakeCorrupt,
+    .unsupported = nullptr,
+};
+
+extern const FaultAction kFileDelete = {
+    .name = "file.delete",
+    .doc = "delete a file (restored byte for byte, with its mode, owner and mtime)",
+    .target = Use::kForbidden,
+    .duration = Use::kOptional,
+    .fields = kDeleteFields,
+    .example =
+        R"({name: rm-config, at: 1s, action: file.delete, with: {path: "${workdir}/app.conf"}, duration: 10s})",
+    .check = nullptr,
+    .make = MakeDelete,
+    .unsupported = nullptr,
+};
+
+}  // namespace firedrill

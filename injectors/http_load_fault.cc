@@ -1,0 +1,114 @@
+// http.load: request load against a URL, from a thread of the runner driving a libcurl
+// multi handle (injectors/load_http.h).
+#include <fmt/format.h>
+
+#include "runner/drill/fault.h"
+#include "injectors/support/http_load_engine.h"
+
+namespace firedrill {
+namespace {
+
+// The load thread dies with the runner, however it ends, so the journal only records
+// that it ran (`in-process`); stopping it is this object's job, and the journal entry is
+// marked done with the figures once it has stopped.
+class HttpLoadFault final : public Fault {
+ public:
+  HttpLoadFault(std::string name, HttpLoadSpec spec, const RunContext& ctx)
+      : name_(std::move(name)), spec_(std::move(spec)), ctx_(ctx) {}
+
+  Result<std::string> Inject() override {
+    if (!ctx_.journal) return Status::Internal("no journal: refusing to inject");
+    HttpLoadSpec spec = spec_;
+    auto url = ctx_.expander->Expand(spec.url);
+    if (!url.ok()) return url.status();
+    spec.url = std::move(*url);
+    if (spec.body) {
+      auto body = ctx_.expander->Expand(*spec.body);
+      if (!body.ok()) return body.status();
+      spec.body = std::move(*body);
+    }
+    std::string pace = spec.rate > 0 ? fmt::format("{} req/s", spec.rate) : "full speed";
+    std::string what = fmt::format("{} {} at {} over {} connections", spec.method, spec.url, pace,
+                                   spec.concurrency);
+    auto id = ctx_.journal->Intend("fault " + name_, "in-process",
+                                   {{"what", "http.load thread (" + what + ")"}});
+    if (!id.ok()) return id.status();
+    id_ = *id;
+    // The run's teardown, or the operator's Ctrl-C, ends the load at once.
+    auto load = HttpLoad::Start(std::move(spec), [&ctx = ctx_] { return ctx.cancelled(); });
+    if (!load.ok()) {
+      (void)ctx_.journal->Done(id_, "never started: " + load.status().message());
+      return load.status();
+    }
+    load_ = std::move(*load);
+    return what;
+  }
+
+  Result<std::string> Rollback() override {
+    std::string detail = "stopped: " + DescribeHttpLoad(load_->Stop());
+    FD_RETURN_IF_ERROR(ctx_.journal->Done(id_, detail));
+    return detail;
+  }
+
+ private:
+  std::string name_;
+  HttpLoadSpec spec_;
+  uint64_t id_ = 0;
+  std::unique_ptr<HttpLoad> load_;  // stops the load when the fault is dropped
+  const RunContext& ctx_;
+};
+
+constexpr const char* kMethods[] = {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH"};
+
+constexpr FieldSpec kFields[] = {
+    {.name = "url",
+     .type = FieldType::kUrl,
+     .doc = "target URL (loopback or a named host)",
+     .required = true},
+    {.name = "rate",
+     .type = FieldType::kInt,
+     .doc = "requests per second, paced on a schedule; 0 = as fast as the connections allow",
+     .default_value = "0",
+     .min = 0,
+     .max = 1000000},
+    {.name = "concurrency",
+     .type = FieldType::kInt,
+     .doc = "keep-alive connections, one request in flight on each",
+     .default_value = "8",
+     .min = 1,
+     .max = 10000},
+    {.name = "method",
+     .type = FieldType::kEnum,
+     .doc = "request method",
+     .default_value = "GET",
+     .choices = kMethods},
+    {.name = "body", .type = FieldType::kString, .doc = "request body"},
+};
+
+Result<std::unique_ptr<Fault>> Make(const FaultSpec& f, const RunContext& ctx) {
+  HttpLoadSpec spec;
+  spec.url = f.with.String("url");
+  spec.method = f.with.String("method");
+  if (f.with.Has("body")) spec.body = f.with.String("body");
+  spec.rate = f.with.Int("rate");
+  spec.concurrency = f.with.Int("concurrency");
+  spec.timeout = ctx.default_timeout;
+  return std::unique_ptr<Fault>(new HttpLoadFault(f.name, std::move(spec), ctx));
+}
+
+}  // namespace
+
+extern const FaultAction kHttpLoad = {
+    .name = "http.load",
+    .doc = "send HTTP load at a rate over N keep-alive connections; reports rate, errors, p50/p99",
+    .target = Use::kForbidden,
+    .duration = Use::kRequired,
+    .fields = kFields,
+    .example =
+        R"({name: spike, at: 0s, action: http.load, with: {url: "http://127.0.0.1:8080/", rate: 2000, concurrency: 32}, duration: 20s})",
+    .check = nullptr,
+    .make = Make,
+    .unsupported = nullptr,
+};
+
+}  // namespace firedrill

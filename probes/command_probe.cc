@@ -1,0 +1,134 @@
+// command: runs a shell command and checks its exit code and output.
+#include <chrono>
+#include <optional>
+
+#include "runner/drill/probe.h"
+#include "runner/drill/pattern.h"
+#include "runner/base/subprocess.h"
+#include "runner/base/values.h"
+
+namespace firedrill {
+namespace {
+
+bool HasText(const std::string& s) { return s.find_first_not_of(" \t\r\n") != std::string::npos; }
+
+class CommandProbe final : public Probe {
+ public:
+  // REQUIRES: ctx.expander is set and ctx outlives the probe.
+  CommandProbe(const Params& p, const RunContext& ctx)
+      : run_(p.String("run")), timeout_(p.Duration("timeout")), ctx_(ctx) {
+    const Params& e = p.Object("expect");
+    exit_code_ = e.Int("exit_code");
+    if (e.Has("stdout_matches")) stdout_re_.emplace(e.String("stdout_matches"));
+    if (e.Has("stderr_matches")) stderr_re_.emplace(e.String("stderr_matches"));
+  }
+
+  ProbeOutcome Sample(const SampleVars& vars) override {
+    auto script = ctx_.expander->Expand(run_, vars.seq);
+    if (!script.ok()) return {false, script.status().message()};
+    auto r = RunShell({.script = *script, .cwd = ctx_.workdir, .timeout = timeout_}, ctx_.cancel);
+    if (!r.ok()) return {false, r.status().message()};
+    // Describe() reports the elapsed time, a little over the limit; the limit reads better.
+    if (r->timed_out) return {false, "timed out after " + FormatDuration(timeout_)};
+    if (r->cancelled) return {false, "cancelled"};
+    const std::string want = std::to_string(exit_code_);
+    if (r->term_signal != 0) return {false, r->Describe() + " (expected exit " + want + ")"};
+    if (r->exit_code != exit_code_) {
+      std::string detail = "exit " + std::to_string(r->exit_code) + " (expected " + want + ")";
+      // Tools like redis-cli report errors on stdout; say something either way.
+      const std::string& why = HasText(r->err) ? r->err : r->out;
+      if (HasText(why)) detail += ": " + OneLine(why);
+      return {false, detail};
+    }
+    if (stdout_re_) {
+      if (auto miss = Mismatch(*stdout_re_, "stdout", r->out, vars)) return *miss;
+    }
+    if (stderr_re_) {
+      if (auto miss = Mismatch(*stderr_re_, "stderr", r->err, vars)) return *miss;
+    }
+    std::string detail = "exit " + std::to_string(r->exit_code);
+    if (HasText(r->out)) detail += ", stdout " + Quoted(r->out);
+    return {true, detail};
+  }
+
+ private:
+  // The failing outcome when `text` does not match, nullopt when it does.
+  std::optional<ProbeOutcome> Mismatch(Pattern& pattern, const char* stream,
+                                       const std::string& text, const SampleVars& vars) {
+    auto re = pattern.Compile(*ctx_.expander, vars.seq);
+    if (!re.ok()) return ProbeOutcome{false, re.status().message()};
+    auto deadline = std::chrono::steady_clock::now() + kMatchBudget;
+    switch (BoundedSearch(**re, text, deadline)) {
+      case SearchResult::kFound:
+        return std::nullopt;
+      case SearchResult::kNotFound:
+        return ProbeOutcome{
+            false, std::string(stream) + " " + Quoted(text) + " does not match " + pattern.Shown()};
+      case SearchResult::kGaveUp:
+        break;
+    }
+    return ProbeOutcome{
+        false, std::string(stream) + ": matching " + pattern.Shown() + " took too long, gave up"};
+  }
+
+  std::string run_;
+  Millis timeout_;
+  int64_t exit_code_ = 0;
+  std::optional<Pattern> stdout_re_;
+  std::optional<Pattern> stderr_re_;
+  const RunContext& ctx_;
+};
+
+constexpr FieldSpec kExpectFields[] = {
+    {.name = "exit_code",
+     .type = FieldType::kInt,
+     .doc = "expected exit code",
+     .default_value = "0",
+     .min = 0,
+     .max = 255},
+    {.name = "stdout_matches",
+     .type = FieldType::kRegex,
+     .doc = "regex searched for in standard output"},
+    {.name = "stderr_matches",
+     .type = FieldType::kRegex,
+     .doc = "regex searched for in standard error"},
+};
+
+constexpr FieldSpec kFields[] = {
+    {.name = "run",
+     .type = FieldType::kString,
+     .doc = "command for /bin/sh -c, run in the workdir",
+     .required = true},
+    {.name = "timeout",
+     .type = FieldType::kDuration,
+     .doc = "killed (whole process group) after",
+     .default_value = "5s",
+     .min = 1,
+     .max = 3600000},
+    {.name = "host", .type = FieldType::kString, .doc = "run on this host from `hosts:` (ssh)"},
+    {.name = "expect",
+     .type = FieldType::kObject,
+     .doc = "what passing means",
+     .fields = kExpectFields},
+};
+
+// REQUIRES: ctx.expander is set and ctx outlives the probe.
+Result<std::unique_ptr<Probe>> Make(const Params& p, const RunContext& ctx) {
+  if (p.Has("host")) return Status::Unsupported("remote hosts (host:) are not supported yet");
+  return std::unique_ptr<Probe>(new CommandProbe(p, ctx));
+}
+
+}  // namespace
+
+extern const ProbeKind kCommandProbe = {
+    .name = "command",
+    .doc = "run a shell command; pass on the expected exit code and output",
+    .fields = kFields,
+    .example =
+        R"({command: {run: "redis-cli -p 6379 PING", expect: {exit_code: 0, stdout_matches: "PONG"}}})",
+    .check = nullptr,
+    .make = Make,
+    .unsupported = nullptr,
+};
+
+}  // namespace firedrill

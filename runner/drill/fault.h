@@ -1,0 +1,49 @@
+// A fault changes the system and, where it can, puts it back: the interface the plugins in
+// injectors/ implement, and the descriptor each of them ends with. Each fault family lives
+// in its own file there; injectors/fault_registry.h is the plain list the loader,
+// `firedrill faults` and the docs all read.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+
+#include "runner/base/status.h"
+#include "runner/drill/context.h"
+#include "runner/drill/scenario.h"
+
+namespace firedrill {
+
+class Fault {
+ public:
+  virtual ~Fault() = default;
+  // Applies the fault; on success returns a detail for the timeline ("SIGKILL to
+  // process group 4242 (service primary)").
+  virtual Result<std::string> Inject() = 0;
+  // Undoes it. Called once, only after a successful Inject() and only when Reversible().
+  virtual Result<std::string> Rollback() = 0;
+  // false for faults nothing can undo (a killed process stays dead).
+  virtual bool Reversible() const { return true; }
+};
+
+enum class Use { kForbidden, kOptional, kRequired };
+
+struct FaultAction {
+  const char* name;
+  const char* doc;  // one line
+  Use target;       // does it act on {service|pidfile|pid|name}?
+  Use duration;     // kRequired: meaningless without an end; kForbidden: cannot be undone
+  std::span<const FieldSpec> fields;  // the `with:` map
+  const char* example;                // a whole fault entry in YAML flow style
+  std::optional<FieldError> (*check)(const FaultSpec& fault);  // may be null
+  // Null while the action validates but has no runtime yet ("not built yet").
+  Result<std::unique_ptr<Fault>> (*make)(const FaultSpec& fault, const RunContext& ctx);
+  std::string (*unsupported)();  // "" when this machine can run it, else why not
+};
+
+// Why this action cannot run on this machine with this build ("not built yet", or what
+// its `unsupported` says); "" when it can.
+std::string WhyNotRunnable(const FaultAction& action);
+
+}  // namespace firedrill

@@ -1,0 +1,52 @@
+// A probe observes the system and says pass or fail, with a detail a person can read: the
+// interface the plugins in probes/ implement, and the descriptor each of them ends with.
+// Each kind lives in its own file there; probes/probe_registry.h is the plain list.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+
+#include "runner/drill/context.h"
+#include "runner/drill/schema.h"
+#include "runner/base/status.h"
+
+namespace firedrill {
+
+struct ProbeOutcome {
+  bool passed = false;
+  std::string detail;  // "exit 0, stdout 'OK'", "connection refused", ...
+};
+
+struct SampleVars {
+  std::optional<int64_t> seq;  // set for data-check writers and verifiers
+};
+
+class Probe {
+ public:
+  virtual ~Probe() = default;
+  // Takes one sample. Must return within the probe's timeout (plus a little) and must be
+  // safe to call from the probe's own sampling thread.
+  virtual ProbeOutcome Sample(const SampleVars& vars) = 0;
+};
+
+struct ProbeKind {
+  const char* name;
+  const char* doc;  // one line
+  std::span<const FieldSpec> fields;
+  const char* example;  // YAML flow map, as a drill would write it
+  // Cross-field validation beyond the schema; may be null.
+  std::optional<FieldError> (*check)(const Params& params, Mark probe_mark);
+  // Builds a runnable probe; null while the kind validates but has no runtime yet.
+  Result<std::unique_ptr<Probe>> (*make)(const Params& params, const RunContext& ctx);
+  // "" when this machine can run the kind, else why not.
+  std::string (*unsupported)();
+};
+
+// Why this kind cannot run on this machine with this build ("not built yet", or what its
+// `unsupported` says); "" when it can.
+std::string WhyNotRunnable(const ProbeKind& kind);
+
+}  // namespace firedrill

@@ -1,0 +1,145 @@
+// The in-memory model of a `firedrill/v1` drill, as produced by the loader. Strings still
+// hold their ${...} references; they are expanded at run time (runner/expand.h).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "runner/drill/schema.h"
+
+namespace firedrill {
+
+// One probe: exactly one kind, and its validated fields.
+struct ProbeSpec {
+  std::string kind;  // "command", "tcp", ...
+  Params params;
+  Mark mark;
+};
+
+struct Settings {
+  Millis probe_interval{500};
+  Millis settle{10000};
+  Millis timeout{600000};
+  std::string workdir;                   // empty: a fresh directory under $TMPDIR
+  std::vector<std::string> allow_paths;  // empty: just the workdir
+  Millis stop_grace{5000};               // extension: SIGTERM -> SIGKILL grace at teardown
+};
+
+enum class RestartPolicy { kNever, kOnFailure };
+
+struct ServiceSpec {
+  std::string name;
+  std::string run;
+  std::optional<ProbeSpec> ready;
+  Millis ready_within{10000};
+  RestartPolicy restart = RestartPolicy::kNever;
+  Mark mark;
+};
+
+struct HostSpec {
+  std::string name;
+  std::string destination;
+  std::vector<std::string> options;
+  Mark mark;
+};
+
+struct SteadyCheck {
+  std::string name;
+  ProbeSpec probe;
+  Mark mark;
+};
+
+// What a fault acts on. Exactly one of the members is set.
+struct Target {
+  std::string service;
+  std::string pidfile;
+  int64_t pid = 0;
+  std::string name;  // executable name
+  Mark mark;
+  std::string Describe() const;
+};
+
+struct FaultSpec {
+  std::string name;
+  Millis at{0};
+  std::string action;
+  std::optional<Target> target;
+  Params with;
+  std::optional<Millis> duration;
+  std::string host;
+  Mark mark;
+  Mark action_mark;
+};
+
+enum class WatchKind { kDetection, kFailover, kCustom };
+const char* WatchKindName(WatchKind k);
+
+struct WatchSpec {
+  std::string name;
+  WatchKind kind = WatchKind::kCustom;
+  ProbeSpec probe;
+  Millis within{0};
+  Mark mark;
+};
+
+struct DataSpec {
+  ProbeSpec writer;
+  Millis every{100};
+  ProbeSpec verifier;
+  Mark mark;
+};
+
+// When a remediation step runs: after the first detection, after failover, or at an
+// offset from the first fault.
+struct RemediationStep {
+  enum class After { kDetection, kFailover, kOffset };
+  After after = After::kOffset;
+  Millis offset{0};
+  std::string run;
+  Millis timeout{30000};
+  Mark mark;
+};
+
+struct Hint {
+  Millis after{0};
+  std::string text;
+  Mark mark;
+};
+
+struct Recovery {
+  Millis within{60000};
+  Millis steady_for{3000};
+  std::optional<int64_t> max_data_loss;
+  std::vector<RemediationStep> remediation;
+  std::string runbook;
+  std::vector<Hint> hints;
+  Mark mark;
+};
+
+struct StopCondition {
+  std::string name;
+  ProbeSpec probe;
+  Mark mark;
+};
+
+struct Scenario {
+  std::string file;  // as given on the command line
+  std::string api_version;
+  std::string name;
+  std::string description;
+  std::vector<std::string> tags;
+  Settings settings;
+  std::vector<ServiceSpec> services;
+  std::vector<HostSpec> hosts;
+  std::vector<SteadyCheck> steady_state;
+  std::vector<FaultSpec> faults;
+  std::vector<WatchSpec> watches;
+  std::optional<DataSpec> data;
+  Recovery recovery;
+  std::vector<StopCondition> abort_when;
+  std::vector<std::string> port_names;  // every ${port:NAME} used, picked at run start
+};
+
+}  // namespace firedrill

@@ -1,0 +1,85 @@
+// The raw facts of one run, as the engine observed them. Scoring (runner/score.h) turns
+// them into metrics and a verdict; reports only read both. All *_ms values count from the
+// timeline origin (the start of the run); nullopt means "never happened".
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "runner/engine/timeline.h"
+
+namespace firedrill {
+
+struct FaultRecord {
+  std::string name;
+  std::string action;
+  std::optional<int64_t> injected_at_ms;
+  std::optional<int64_t> rolled_back_at_ms;
+  // none: nothing to undo (or never injected); ok; failed: rollback did not complete.
+  std::string rollback = "none";
+  std::string detail;  // what was done, or why it failed
+  bool inject_failed = false;
+};
+
+struct WatchRecord {
+  std::string name;
+  std::string kind;  // detection | failover | custom
+  int64_t within_ms = 0;
+  std::optional<int64_t> passed_at_ms;  // first passing sample at or after the first fault
+  std::string last_detail;
+};
+
+struct Sample {
+  int64_t t_ms = 0;
+  bool passed = false;
+};
+
+struct SteadyRecord {
+  std::string name;
+  std::vector<Sample> samples;  // every sample taken during the fault phase
+};
+
+struct DataRecord {
+  int64_t attempted = 0;
+  int64_t acknowledged = 0;
+  int64_t verified = 0;
+  int64_t lost = 0;
+  // Acknowledgement times (ms) of the first and last write found missing.
+  std::optional<int64_t> first_lost_ack_ms;
+  std::optional<int64_t> last_lost_ack_ms;
+};
+
+struct RunRecord {
+  std::string mode = "run";
+  std::chrono::system_clock::time_point started_at;
+  std::vector<Event> timeline;
+
+  // Phases reached.
+  bool steady_state_held = false;  // before faults
+  std::optional<int64_t> first_fault_ms;
+  std::optional<int64_t> last_fault_ms;       // last injection
+  std::optional<int64_t> faults_ended_ms;      // last rollback of any fault
+  std::optional<int64_t> recovered_at_ms;     // start of the streak that held steady_for
+  std::optional<int64_t> acknowledged_at_ms;  // train mode
+  std::optional<int64_t> fault_phase_end_ms;
+  std::optional<bool> steady_after_rollback;  // verify phase; nullopt if not reached
+  std::optional<int64_t> verify_took_ms;      // how long until it held after rollback
+
+  std::vector<FaultRecord> faults;
+  std::vector<WatchRecord> watches;
+  std::vector<SteadyRecord> steady;
+  std::optional<DataRecord> data;
+
+  // Why the run ended early, when it did.
+  bool aborted = false;  // stop condition or operator
+  std::string abort_reason;
+  std::string error;                   // non-empty: the drill could not be carried out
+  std::vector<std::string> leftovers;  // what a failed rollback or teardown left behind
+  std::string journal_path;            // the run's rollback journal ("" if none was made)
+  bool journal_closed = false;         // everything it recorded was undone
+};
+
+}  // namespace firedrill

@@ -1,0 +1,178 @@
+#include "runner/engine/score.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "runner/base/values.h"
+
+namespace firedrill {
+
+const char* const kScoreFormula =
+    R"(score = round(100 * sum(weight * part) / sum(weight)), over the parts that apply:
+  objectives  weight 40  share of objectives met (recovery.within, recovery.max_data_loss, rollback.verified)
+  watches     weight 30  share of watches met within their `within` (left out when there are none)
+  availability weight 20 share of steady-state samples that passed while faults were active
+                         (left out when no sample fell in that window)
+  speed       weight 10  1 - recovered_after / recovery.within, clamped to 0..1 (0 when not recovered)
+A run whose verdict is error or aborted scores 0.)";
+
+namespace {
+
+std::optional<int64_t> After(const std::optional<int64_t>& at,
+                             const std::optional<int64_t>& origin) {
+  if (!at || !origin) return std::nullopt;
+  return *at - *origin;
+}
+
+}  // namespace
+
+Outcome Score(const Scenario& s, const RunRecord& run) {
+  Outcome o;
+  const auto& first = run.first_fault_ms;
+
+  // ---- metrics ----
+  for (const auto& w : run.watches) {
+    if (w.kind == "detection" && w.passed_at_ms) {
+      auto a = After(w.passed_at_ms, first);
+      if (a && (!o.metrics.detected_after_ms || *a < *o.metrics.detected_after_ms))
+        o.metrics.detected_after_ms = a;
+    }
+  }
+  bool any_failover = false, all_failover = true;
+  int64_t failover_at = 0;
+  for (const auto& w : run.watches) {
+    if (w.kind != "failover") continue;
+    any_failover = true;
+    if (!w.passed_at_ms)
+      all_failover = false;
+    else
+      failover_at = std::max(failover_at, *w.passed_at_ms);
+  }
+  if (any_failover && all_failover) o.metrics.failed_over_after_ms = After(failover_at, first);
+  o.metrics.recovered_after_ms = After(run.recovered_at_ms, first);
+  o.metrics.acknowledged_after_ms = After(run.acknowledged_at_ms, first);
+
+  if (first) {
+    // The fault window: from the first injection until the system recovered and every
+    // timed fault was over (or, if it never recovered, until observation stopped).
+    int64_t end =
+        run.recovered_at_ms ? *run.recovered_at_ms : run.fault_phase_end_ms.value_or(*first);
+    if (run.faults_ended_ms) end = std::max(end, *run.faults_ended_ms);
+    int64_t total = 0, passed = 0;
+    for (const auto& c : run.steady) {
+      for (const auto& smp : c.samples) {
+        if (smp.t_ms < *first || smp.t_ms > end) continue;
+        ++total;
+        passed += smp.passed ? 1 : 0;
+      }
+    }
+    if (total > 0)
+      o.metrics.availability = static_cast<double>(passed) / static_cast<double>(total);
+  }
+  if (run.data && run.steady_after_rollback) {
+    o.metrics.data_lost_count = run.data->lost;
+    o.metrics.data_lost_span_ms =
+        (run.data->lost > 0 && run.data->first_lost_ack_ms && run.data->last_lost_ack_ms)
+            ? *run.data->last_lost_ack_ms - *run.data->first_lost_ack_ms
+            : 0;
+  }
+
+  // ---- objectives ----
+  {
+    Objective rto{"recovery.within", s.recovery.within.count(), o.metrics.recovered_after_ms,
+                  false};
+    rto.met = rto.actual && *rto.actual <= *rto.target;
+    o.objectives.push_back(rto);
+  }
+  if (s.data && s.recovery.max_data_loss) {
+    Objective rpo{"recovery.max_data_loss", *s.recovery.max_data_loss, o.metrics.data_lost_count,
+                  false, "writes"};
+    rpo.met = rpo.actual && *rpo.actual <= *rpo.target;
+    o.objectives.push_back(rpo);
+  }
+  {
+    Objective verify{"rollback.verified", s.settings.settle.count(), run.verify_took_ms, false};
+    verify.met = run.steady_after_rollback.value_or(false);
+    o.objectives.push_back(verify);
+  }
+
+  // ---- watches ----
+  for (const auto& w : run.watches) {
+    WatchVerdict v{w.name, w.kind, w.within_ms, After(w.passed_at_ms, first), false};
+    v.met = v.passed_after_ms && *v.passed_after_ms <= v.within_ms;
+    o.watches.push_back(v);
+  }
+
+  // ---- verdict ----
+  for (const auto& w : o.watches) {
+    if (!w.met) {
+      o.reasons.push_back("watch " + w.name + " (" + w.kind + ") not met within " +
+                          FormatDuration(Millis(w.within_ms)));
+    }
+  }
+  for (const auto& obj : o.objectives) {
+    if (obj.met) continue;
+    if (obj.name == "recovery.within") {
+      o.reasons.push_back(obj.actual ? "recovered after " + FormatDuration(Millis(*obj.actual)) +
+                                           ", later than recovery.within " +
+                                           FormatDuration(Millis(*obj.target))
+                                     : "steady state did not come back (and hold for " +
+                                           FormatDuration(s.recovery.steady_for) + ") within " +
+                                           FormatDuration(Millis(*obj.target)));
+    } else if (obj.name == "recovery.max_data_loss") {
+      o.reasons.push_back(obj.actual ? std::to_string(*obj.actual) +
+                                           " acknowledged writes lost, more than max_data_loss " +
+                                           std::to_string(*obj.target)
+                                     : "data loss could not be measured");
+    } else {
+      o.reasons.push_back("steady state did not hold again after rollback");
+    }
+  }
+  const bool all_met = o.reasons.empty();
+  if (!run.error.empty() || !run.leftovers.empty()) {
+    o.verdict = "error";
+    o.exit_code = 4;
+    o.reasons.clear();
+    if (!run.error.empty()) o.reasons.push_back(run.error);
+    for (const auto& l : run.leftovers) o.reasons.push_back("left behind: " + l);
+  } else if (run.aborted) {
+    o.verdict = "aborted";
+    o.exit_code = 3;
+    o.reasons.clear();
+    o.reasons.push_back("aborted: " + run.abort_reason);
+  } else if (all_met) {
+    o.verdict = "passed";
+    o.exit_code = 0;
+  } else {
+    o.verdict = "failed";
+    o.exit_code = 1;
+  }
+
+  // ---- score ----
+  if (o.verdict == "passed" || o.verdict == "failed") {
+    double sum = 0, weights = 0;
+    auto part = [&](double weight, double value) {
+      sum += weight * std::clamp(value, 0.0, 1.0);
+      weights += weight;
+    };
+    int met = 0;
+    for (const auto& obj : o.objectives) met += obj.met;
+    part(40, o.objectives.empty() ? 1.0 : static_cast<double>(met) / o.objectives.size());
+    if (!o.watches.empty()) {
+      int wm = 0;
+      for (const auto& w : o.watches) wm += w.met;
+      part(30, static_cast<double>(wm) / o.watches.size());
+    }
+    if (o.metrics.availability) part(20, *o.metrics.availability);
+    double speed = 0;
+    if (o.metrics.recovered_after_ms) {
+      speed = 1.0 - static_cast<double>(*o.metrics.recovered_after_ms) /
+                        static_cast<double>(s.recovery.within.count());
+    }
+    part(10, speed);
+    o.score = static_cast<int>(std::lround(100.0 * sum / weights));
+  }
+  return o;
+}
+
+}  // namespace firedrill

@@ -1,0 +1,55 @@
+// From raw facts to judgement: metrics, objectives, verdict, score and exit code.
+// A pure function of the scenario and the run record, so every figure is testable exactly.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "runner/engine/run_record.h"
+#include "runner/drill/scenario.h"
+
+namespace firedrill {
+
+struct Objective {
+  std::string name;               // recovery.within, recovery.max_data_loss, rollback.verified
+  std::optional<int64_t> target;  // ms, or a count for data loss
+  std::optional<int64_t> actual;
+  bool met = false;
+  std::string unit = "ms";  // "ms" or "writes"
+};
+
+struct WatchVerdict {
+  std::string name;
+  std::string kind;
+  int64_t within_ms = 0;
+  std::optional<int64_t> passed_after_ms;
+  bool met = false;
+};
+
+struct Metrics {
+  std::optional<int64_t> detected_after_ms;
+  std::optional<int64_t> failed_over_after_ms;
+  std::optional<int64_t> recovered_after_ms;
+  std::optional<int64_t> acknowledged_after_ms;
+  std::optional<double> availability;  // 0..1
+  std::optional<int64_t> data_lost_count;
+  std::optional<int64_t> data_lost_span_ms;
+};
+
+struct Outcome {
+  Metrics metrics;
+  std::vector<Objective> objectives;
+  std::vector<WatchVerdict> watches;
+  std::string verdict;  // passed | failed | aborted | error
+  int score = 0;        // 0..100
+  int exit_code = 0;    // 0 passed, 1 failed, 3 aborted, 4 error or rollback incomplete
+  std::vector<std::string> reasons;  // why not passed, one line each
+};
+
+Outcome Score(const Scenario& scenario, const RunRecord& run);
+
+// The written form of the score formula, printed by `firedrill help score` and the README.
+extern const char* const kScoreFormula;
+
+}  // namespace firedrill

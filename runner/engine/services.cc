@@ -1,0 +1,236 @@
+#include "runner/engine/services.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/process.hpp>
+#include <boost/process/extend.hpp>
+#include <cstdio>
+#include <filesystem>
+
+#include "runner/base/proc.h"
+#include "runner/base/subprocess.h"
+
+namespace bp = boost::process;
+
+namespace firedrill {
+
+struct Services::Service {
+  ServiceSpec spec;
+  std::string run;
+  std::unique_ptr<bp::child> child;
+  pid_t pgid = 0;
+  bool exited = false;
+  int restarts = 0;
+};
+
+namespace {
+
+std::string DescribeWaitStatus(int status) {
+  if (WIFEXITED(status)) return "exit " + std::to_string(WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) return "killed by " + SignalName(WTERMSIG(status));
+  return "status " + std::to_string(status);
+}
+
+bool FailedStatus(int status) { return !(WIFEXITED(status) && WEXITSTATUS(status) == 0); }
+
+}  // namespace
+
+Services::Services(Env* env, Timeline* timeline, std::string workdir, std::string log_dir)
+    : env_(env), timeline_(timeline), workdir_(std::move(workdir)), log_dir_(std::move(log_dir)) {
+  BecomeSubreaper();
+}
+
+Services::~Services() { StopAll(Millis(2000)); }
+
+Status Services::Spawn(Service& s) {
+  std::error_code ec;
+  std::filesystem::create_directories(log_dir_, ec);
+  const std::string out_path = log_dir_ + "/" + s.spec.name + ".out.log";
+  const std::string err_path = log_dir_ + "/" + s.spec.name + ".err.log";
+  // Append, so a restarted service keeps its earlier output.
+  FILE* out = std::fopen(out_path.c_str(), "a");
+  FILE* err = std::fopen(err_path.c_str(), "a");
+  if (!out || !err) {
+    if (out) std::fclose(out);
+    if (err) std::fclose(err);
+    return Status::Io("cannot open log files in " + log_dir_);
+  }
+  Status st;
+  try {
+    OwnedChildGuard guard;
+    s.child = std::make_unique<bp::child>(
+        "/bin/sh", bp::args({"-c", s.run}), bp::start_dir = workdir_,
+        bp::std_in<bp::null, bp::std_out> out, bp::std_err > err,
+        bp::extend::on_exec_setup = [](auto&) { ::setpgid(0, 0); });
+    guard.Register(s.child->id());
+    s.pgid = s.child->id();
+    ::setpgid(s.pgid, s.pgid);  // also from the parent: no window where a kill misses
+    s.exited = false;
+    if (journal_) {
+      // Recorded right after the fork: the group id does not exist before it.
+      auto stat = ReadProcStat(s.pgid);
+      auto id = journal_->Intend("service " + s.spec.name, "process.group",
+                                 {{"pid", s.pgid},
+                                  {"start", stat ? stat->start_ticks : 0},
+                                  {"grace_ms", grace_.count()}});
+      if (id.ok()) {
+        journaled_.emplace_back(*id, s.pgid);
+      } else {
+        st = id.status();
+      }
+    }
+  } catch (const std::exception& e) {
+    st = Status::Io("cannot start service " + s.spec.name + ": " + e.what());
+  }
+  std::fclose(out);
+  std::fclose(err);
+  return st;
+}
+
+Status Services::Start(const ServiceSpec& spec, const std::string& expanded_run) {
+  auto s = std::make_unique<Service>();
+  s->spec = spec;
+  s->run = expanded_run;
+  std::lock_guard<std::mutex> l(mu_);
+  FD_RETURN_IF_ERROR(Spawn(*s));
+  timeline_->Add("service.started", spec.name,
+                 "process group " + std::to_string(s->pgid) + ": " + expanded_run.substr(0, 120));
+  services_.push_back(std::move(s));
+  return Status::Ok();
+}
+
+std::optional<pid_t> Services::ProcessGroup(const std::string& name) const {
+  std::lock_guard<std::mutex> l(mu_);
+  for (const auto& s : services_) {
+    if (s->spec.name == name && s->pgid > 0 && env_->GroupAlive(s->pgid)) return s->pgid;
+  }
+  return std::nullopt;
+}
+
+void Services::Poll() {
+  std::lock_guard<std::mutex> l(mu_);
+  if (stopping_) return;
+  for (auto& s : services_) {
+    if (s->exited || !s->child) continue;
+    std::error_code ec;
+    if (s->child->running(ec)) continue;  // reaps the leader once it has exited
+    s->exited = true;
+    ReleaseOwnedChild(s->pgid);
+    int status = s->child->native_exit_code();
+    timeline_->Add("service.exited", s->spec.name, DescribeWaitStatus(status));
+    if (s->spec.restart == RestartPolicy::kOnFailure && FailedStatus(status) && s->restarts < 5) {
+      // Whatever is left of the old group goes first, so two copies never run at once.
+      if (env_->GroupAlive(s->pgid)) env_->Signal(-s->pgid, SIGKILL);
+      ++s->restarts;
+      Status st = Spawn(*s);
+      timeline_->Add(st.ok() ? "service.restarted" : "service.restart_failed", s->spec.name,
+                     st.ok() ? "restart " + std::to_string(s->restarts) + ", process group " +
+                                   std::to_string(s->pgid)
+                             : st.message());
+    }
+  }
+  ReapOrphans();
+}
+
+std::vector<std::string> Services::StopAll(Millis grace) {
+  std::lock_guard<std::mutex> l(mu_);
+  stopping_ = true;
+  std::vector<std::string> left;
+  // Reverse start order: clients (sentinels, proxies) go before what they watch.
+  for (auto it = services_.rbegin(); it != services_.rend(); ++it) {
+    Service& s = **it;
+    if (s.pgid > 0 && env_->GroupAlive(s.pgid)) env_->Signal(-s.pgid, SIGTERM);
+  }
+  // Processes that left their service's group (a daemon a remediation step started, a
+  // double fork) were re-parented to us: they get the same polite SIGTERM first.
+  const pid_t self = getpid();
+  std::vector<pid_t> strays;
+  for (pid_t p : Descendants(self)) {
+    auto st = ReadProcStat(p);
+    if (!st || st->state == 'Z') continue;
+    bool in_service_group = false;
+    for (auto& s : services_) in_service_group |= st->pgrp == s->pgid;
+    if (!in_service_group) {
+      strays.push_back(p);
+      timeline_->Add("service.orphan_stopped", "", "PID " + std::to_string(p) + ": SIGTERM");
+      ::kill(p, SIGTERM);
+    }
+  }
+  const int64_t deadline = env_->NowMs() + grace.count();
+  auto any_alive = [&] {
+    for (pid_t p : strays) {
+      auto st = ReadProcStat(p);
+      if (st && st->state != 'Z' && st->state != 'X') return true;
+    }
+    for (auto& s : services_) {
+      if (s->child && !s->exited) {
+        std::error_code ec;
+        if (!s->child->running(ec)) {
+          s->exited = true;
+          ReleaseOwnedChild(s->pgid);
+          timeline_->Add("service.stopped", s->spec.name,
+                         DescribeWaitStatus(s->child->native_exit_code()));
+        }
+      }
+      if (s->pgid > 0 && env_->GroupAlive(s->pgid)) return true;
+    }
+    return false;
+  };
+  while (any_alive() && env_->NowMs() < deadline) {
+    ReapOrphans();
+    env_->SleepMs(20);
+  }
+  for (auto& s : services_) {
+    if (s->pgid > 0 && env_->GroupAlive(s->pgid)) {
+      timeline_->Add("service.killed", s->spec.name,
+                     "still running after " + std::to_string(grace.count()) + "ms: SIGKILL");
+      env_->Signal(-s->pgid, SIGKILL);
+    }
+  }
+  // Whatever still lives below us after the grace period is killed.
+  for (int round = 0; round < 3; ++round) {
+    auto rest = Descendants(self);
+    if (rest.empty()) break;
+    for (pid_t p : rest) {
+      auto st = ReadProcStat(p);
+      if (st && st->state != 'Z') {
+        if (round == 0) timeline_->Add("service.orphan_killed", "", "PID " + std::to_string(p));
+        ::kill(p, SIGKILL);
+      }
+    }
+    for (int i = 0; i < 50; ++i) {
+      any_alive();
+      ReapOrphans();
+      bool live = false;
+      for (pid_t p : Descendants(self)) {
+        auto st = ReadProcStat(p);
+        if (st && st->state != 'Z') live = true;
+      }
+      if (!live) break;
+      env_->SleepMs(10);
+    }
+  }
+  for (auto& s : services_) {
+    if (s->child && !s->exited) {
+      std::error_code ec;
+      s->child->wait(ec);
+      s->exited = true;
+      ReleaseOwnedChild(s->pgid);
+    }
+  }
+  ReapOrphans();
+  for (pid_t p : Descendants(self)) {
+    auto st = ReadProcStat(p);
+    if (st && st->state != 'Z') left.push_back("process " + std::to_string(p) + " still running");
+  }
+  if (journal_) {
+    for (auto& [id, pgid] : journaled_) {
+      if (!env_->GroupAlive(pgid)) (void)journal_->Done(id, "stopped by teardown");
+    }
+  }
+  return left;
+}
+
+}  // namespace firedrill

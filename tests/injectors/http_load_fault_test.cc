@@ -1,0 +1,390 @@
+// http.load against a real nginx started on a free loopback port (requests and
+// connections counted by the server itself, through stub_status), and, beside it,
+// cpp-httplib in-process where the test needs to see inside the handler (requests in
+// flight at once, methods and bodies, 5xx answers).
+#include <arpa/inet.h>
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <regex>
+#include <set>
+#include <string>
+#include <thread>
+
+#include "runner/drill/fault.h"
+#include "injectors/support/http_load_engine.h"
+#include "injectors/support/latency_histogram.h"
+#include "probes/http_client.h"
+#include "runner/drill/expand.h"
+#include "tests/injectors/injector_fixture.h"
+#include "tests/probes/daemon.h"
+#include "injectors/fault_registry.h"
+#include "runner/base/net.h"
+
+namespace firedrill::testing {
+namespace {
+
+using std::chrono::milliseconds;
+
+// Debian's nginx on a free loopback port, everything it writes inside `dir`; stopped and
+// reaped when the test ends (Daemon). One process, no workers: nothing changes user.
+class Nginx {
+ public:
+  explicit Nginx(const std::string& dir) {
+    auto port = PickFreePort({});
+    if (!port.ok()) return;
+    port_ = *port;
+    WriteFile(dir + "/nginx.conf", R"(
+daemon off;
+master_process off;
+worker_processes 1;
+pid )" + dir + R"(/nginx.pid;
+error_log )" + dir + R"(/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path )" + dir + R"(/body;
+  proxy_temp_path )" + dir + R"(/proxy;
+  fastcgi_temp_path )" + dir + R"(/fastcgi;
+  uwsgi_temp_path )" + dir + R"(/uwsgi;
+  scgi_temp_path )" + dir + R"(/scgi;
+  keepalive_requests 1000000;
+  server {
+    listen 127.0.0.1:)" + std::to_string(port_) +
+                                       R"(;
+    location = /status { stub_status; }
+    location / { return 200 "ok\n"; }
+  }
+}
+)");
+    daemon_ = std::make_unique<Daemon>(
+        std::vector<std::string>{"/usr/sbin/nginx", "-p", dir, "-c", dir + "/nginx.conf", "-e",
+                                 dir + "/error.log"},
+        dir + "/nginx.out");
+    ready_ = daemon_->WaitReady(Url("/status"), Millis(5000));
+  }
+  bool ready() const { return ready_; }
+  std::string Url(const std::string& path) const {
+    return "http://127.0.0.1:" + std::to_string(port_) + path;
+  }
+  std::string Log() const { return daemon_ ? daemon_->LogTail() : "no port"; }
+
+  // stub_status: "Active connections: N", then "accepts handled requests" over their
+  // values. Every read is itself one request and one connection, counted in what it reads.
+  struct Status {
+    int64_t active = -1;
+    int64_t requests = -1;
+  };
+  Status Read() const {
+    auto r = HttpRequest({.url = Url("/status"), .timeout = Millis(2000)}, nullptr);
+    Status s;
+    std::smatch m;
+    if (r.ok() && std::regex_search(r->body, m,
+                                    std::regex(R"(Active connections: (\d+)\s+server accepts )"
+                                               R"(handled requests\s+\d+ \d+ (\d+))"))) {
+      s.active = std::stoll(m[1]);
+      s.requests = std::stoll(m[2]);
+    }
+    return s;
+  }
+
+ private:
+  int port_ = 0;
+  std::unique_ptr<Daemon> daemon_;
+  bool ready_ = false;
+};
+
+// An in-process server that sees each request: how many were in flight at once, on how
+// many connections, and with which method and body. Every second request gets a 503.
+class CountingServer {
+ public:
+  CountingServer() {
+    auto handle = [this](const httplib::Request& req, httplib::Response& res) {
+      int now = ++in_flight_;
+      int seen = max_in_flight_.load();
+      while (now > seen && !max_in_flight_.compare_exchange_weak(seen, now)) {
+      }
+      std::this_thread::sleep_for(milliseconds(10));
+      uint64_t n = ++requests_;
+      {
+        std::lock_guard<std::mutex> l(mu_);
+        ports_.insert(req.remote_port);
+        last_ = req.method + " " + req.body;
+      }
+      res.status = n % 2 == 0 ? 503 : 200;
+      res.set_content("ok", "text/plain");
+      --in_flight_;
+    };
+    // cpp-httplib closes a keep-alive connection after 5 requests by default.
+    server_.set_keep_alive_max_count(1000000);
+    server_.Get("/", handle);
+    server_.Post("/", handle);
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    if (port_ <= 0) return;
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    // stop() is a no-op until the accept loop runs; wait for it so teardown cannot hang.
+    for (int i = 0; i < 500 && !server_.is_running(); ++i)
+      std::this_thread::sleep_for(milliseconds(10));
+  }
+  ~CountingServer() {
+    server_.stop();
+    if (thread_.joinable()) thread_.join();
+  }
+  std::string Url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/"; }
+  int port() const { return port_; }
+  int max_in_flight() const { return max_in_flight_; }
+  uint64_t requests() const { return requests_; }
+  size_t connections() {
+    std::lock_guard<std::mutex> l(mu_);
+    return ports_.size();
+  }
+  std::string last() {
+    std::lock_guard<std::mutex> l(mu_);
+    return last_;
+  }
+
+ private:
+  httplib::Server server_;
+  std::thread thread_;
+  int port_ = 0;
+  std::atomic<int> in_flight_{0};
+  std::atomic<int> max_in_flight_{0};
+  std::atomic<uint64_t> requests_{0};
+  std::mutex mu_;
+  std::set<int> ports_;
+  std::string last_;
+};
+
+FaultSpec LoadSpec(const std::string& url, int64_t rate, int64_t concurrency,
+                   const std::string& method = "GET", std::optional<std::string> body = {}) {
+  FaultSpec f;
+  f.name = "spike";
+  f.action = "http.load";
+  f.with.Set("url", Param{url, {}});
+  f.with.Set("rate", Param{rate, {}});
+  f.with.Set("concurrency", Param{concurrency, {}});
+  f.with.Set("method", Param{method, {}});
+  if (body) f.with.Set("body", Param{*body, {}});
+  f.duration = Millis(30000);
+  return f;
+}
+
+std::unique_ptr<Fault> Make(const FaultSpec& f, const RunContext& ctx) {
+  auto made = FindFaultAction("http.load")->make(f, ctx);
+  EXPECT_TRUE(made.ok()) << made.status().ToString();
+  return made.ok() ? std::move(*made) : nullptr;
+}
+
+// The figures of a rollback detail.
+struct Summary {
+  int64_t requests = -1;
+  double seconds = 0;
+  int64_t errors = -1;
+  std::string rest;
+};
+Summary Parse(const std::string& detail) {
+  std::smatch m;
+  Summary s;
+  if (std::regex_match(
+          detail, m,
+          std::regex(R"(stopped: ([0-9,]+) requests in ([0-9.]+)s \([0-9.]+ req/s\), ([0-9,]+) )"
+                     R"(errors(.*))"))) {
+    auto num = [](std::string t) {
+      t.erase(std::remove(t.begin(), t.end(), ','), t.end());
+      return std::stoll(t);
+    };
+    s.requests = num(m[1]);
+    s.seconds = std::stod(m[2]);
+    s.errors = num(m[3]);
+    s.rest = m[4];
+  }
+  return s;
+}
+
+TEST(HttpLoadTest, RateIsPacedAsCountedByNginxAndRollbackStopsTheLoad) {
+  InjectorFixture fx;
+  Nginx nginx(fx.dir.path());
+  ASSERT_TRUE(nginx.ready()) << nginx.Log();
+  auto fault = Make(LoadSpec(nginx.Url("/"), 200, 4), fx.ctx);
+  ASSERT_TRUE(fault);
+
+  const int64_t before = nginx.Read().requests;
+  auto injected = fault->Inject();
+  ASSERT_TRUE(injected.ok()) << injected.status().ToString();
+  EXPECT_EQ(*injected, "GET " + nginx.Url("/") + " at 200 req/s over 4 connections");
+  std::this_thread::sleep_for(milliseconds(2000));
+  auto rolled = fault->Rollback();
+  ASSERT_TRUE(rolled.ok()) << rolled.status().ToString();
+  const int64_t after = nginx.Read().requests;
+  // The reading after the load counts itself.
+  const int64_t served = after - before - 1;
+  // 200 req/s for 2 s is 400 (401 with the one at t=0): ±10 % covers the start-up of the
+  // thread and a loaded machine, while an unpaced load would send thousands.
+  EXPECT_GE(served, 360);
+  EXPECT_LE(served, 440);
+
+  Summary s = Parse(*rolled);
+  ASSERT_GE(s.requests, 0) << *rolled;
+  // What the fault counted is what the server saw, but for requests in flight when it
+  // stopped (at most one per connection), which reached nginx but are not counted.
+  EXPECT_LE(s.requests, served);
+  EXPECT_GE(s.requests, served - 4);
+  EXPECT_EQ(s.errors, 0) << *rolled;
+  EXPECT_NEAR(s.seconds, 2.0, 0.3) << *rolled;
+
+  // Stopped means stopped: over the next 300 ms the server sees only the two readings.
+  const int64_t r1 = nginx.Read().requests;
+  std::this_thread::sleep_for(milliseconds(300));
+  EXPECT_EQ(nginx.Read().requests, r1 + 1);
+
+  auto entries = fx.journal->Entries();
+  ASSERT_EQ(entries.size(), 1u);
+  EXPECT_EQ(entries[0].kind, "in-process");
+  EXPECT_TRUE(entries[0].done);
+  EXPECT_EQ(entries[0].detail, *rolled);
+}
+
+TEST(HttpLoadTest, FullSpeedHoldsExactlyConcurrencyKeepAliveConnectionsOnNginx) {
+  InjectorFixture fx;
+  Nginx nginx(fx.dir.path());
+  ASSERT_TRUE(nginx.ready()) << nginx.Log();
+  auto fault = Make(LoadSpec(nginx.Url("/"), 0, 4), fx.ctx);
+  ASSERT_TRUE(fault);
+  const int64_t before = nginx.Read().requests;
+  auto injected = fault->Inject();
+  ASSERT_TRUE(injected.ok()) << injected.status().ToString();
+  EXPECT_EQ(*injected, "GET " + nginx.Url("/") + " at full speed over 4 connections");
+  std::this_thread::sleep_for(milliseconds(500));
+  // The load's 4 connections, and the one this reading came on.
+  EXPECT_EQ(nginx.Read().active, 5);
+  auto rolled = fault->Rollback();
+  ASSERT_TRUE(rolled.ok()) << rolled.status().ToString();
+  const int64_t served = nginx.Read().requests - before - 2;
+
+  Summary s = Parse(*rolled);
+  ASSERT_GE(s.requests, 0) << *rolled;
+  EXPECT_LE(s.requests, served);
+  EXPECT_GE(s.requests, served - 4);
+  // Hundreds of requests at least (a loaded 2-core machine still manages thousands), all on
+  // the same four connections: keep-alive, reused.
+  EXPECT_GT(s.requests, 200);
+  EXPECT_EQ(s.errors, 0) << *rolled;
+  EXPECT_TRUE(std::regex_search(s.rest, std::regex(R"(^, p50 [0-9.]+ ms, p99 [0-9.]+ ms; )"
+                                                   R"(4 connections opened$)")))
+      << *rolled;
+}
+
+TEST(HttpLoadTest, ConcurrencyMethodBodyAndServerErrorsAsTheServerSeesThem) {
+  InjectorFixture fx;
+  CountingServer server;
+  ASSERT_GT(server.port(), 0);
+  auto fault = Make(LoadSpec(server.Url(), 0, 3, "POST", "dir=${workdir}"), fx.ctx);
+  ASSERT_TRUE(fault);
+  auto injected = fault->Inject();
+  ASSERT_TRUE(injected.ok()) << injected.status().ToString();
+  std::this_thread::sleep_for(milliseconds(400));
+  auto rolled = fault->Rollback();
+  ASSERT_TRUE(rolled.ok()) << rolled.status().ToString();
+
+  EXPECT_EQ(server.max_in_flight(), 3);
+  EXPECT_EQ(server.connections(), 3u);
+  EXPECT_EQ(server.last(), "POST dir=" + fx.workdir);
+  Summary s = Parse(*rolled);
+  ASSERT_GE(s.requests, 0) << *rolled;
+  // Each takes 10 ms in the handler, up to 120 in 400 ms; far fewer on a loaded machine,
+  // but more than one per connection: the three connections were reused.
+  EXPECT_GE(s.requests, 6);
+  EXPECT_LE(s.requests, static_cast<int64_t>(server.requests()));
+  // Every second answer was a 503: half the completed requests, give or take the ones in
+  // flight at the stop.
+  EXPECT_NEAR(static_cast<double>(s.errors), s.requests / 2.0, 3.0) << *rolled;
+  EXPECT_TRUE(std::regex_search(s.rest, std::regex(R"(^ \(0 transport, [0-9,]+ HTTP 5xx\))")))
+      << *rolled;
+}
+
+TEST(HttpLoadTest, ServerDownCountsTransportErrorsAtTheAskedRate) {
+  InjectorFixture fx;
+  ClosedPort closed;
+  ASSERT_GT(closed.port(), 0);
+  auto fault =
+      Make(LoadSpec("http://127.0.0.1:" + std::to_string(closed.port()) + "/", 100, 2), fx.ctx);
+  ASSERT_TRUE(fault);
+  auto injected = fault->Inject();
+  ASSERT_TRUE(injected.ok()) << injected.status().ToString();
+  std::this_thread::sleep_for(milliseconds(500));
+  auto rolled = fault->Rollback();
+  ASSERT_TRUE(rolled.ok()) << rolled.status().ToString();
+  Summary s = Parse(*rolled);
+  ASSERT_GE(s.requests, 0) << *rolled;
+  // 100 req/s for 0.5 s, each refused at once.
+  EXPECT_GE(s.requests, 40);
+  EXPECT_LE(s.requests, 60);
+  EXPECT_EQ(s.errors, s.requests);
+  EXPECT_EQ(s.rest, fmt::format(" ({} transport: connection refused, 0 HTTP 5xx); 0 connections "
+                                "opened",
+                                s.requests))
+      << *rolled;
+}
+
+TEST(HttpLoadTest, CancellingTheRunEndsTheLoadBeforeRollback) {
+  InjectorFixture fx;
+  Nginx nginx(fx.dir.path());
+  ASSERT_TRUE(nginx.ready()) << nginx.Log();
+  std::atomic<bool> cancel{false};
+  fx.ctx.cancel = &cancel;
+  auto fault = Make(LoadSpec(nginx.Url("/"), 500, 2), fx.ctx);
+  ASSERT_TRUE(fault);
+  auto injected = fault->Inject();
+  ASSERT_TRUE(injected.ok()) << injected.status().ToString();
+  std::this_thread::sleep_for(milliseconds(200));
+  cancel = true;
+  // The loop looks at `cancel` at least every 50 ms; give it twice that.
+  std::this_thread::sleep_for(milliseconds(100));
+  const int64_t r1 = nginx.Read().requests;
+  std::this_thread::sleep_for(milliseconds(200));
+  EXPECT_EQ(nginx.Read().requests, r1 + 1);
+  auto rolled = fault->Rollback();
+  ASSERT_TRUE(rolled.ok()) << rolled.status().ToString();
+  Summary s = Parse(*rolled);
+  EXPECT_NEAR(s.seconds, 0.2, 0.1) << *rolled;
+}
+
+TEST(HttpLoadTest, DescriptionReadsAsTheTimelineShowsIt) {
+  HttpLoadStats s;
+  s.requests = 19998;
+  s.seconds = 10.0;
+  s.connections = 32;
+  for (int i = 0; i < 100; ++i) s.latency.Record(i < 50 ? 310 : 1200);
+  EXPECT_EQ(DescribeHttpLoad(s),
+            "19,998 requests in 10.0s (1999.8 req/s), 0 errors, p50 0.31 ms, p99 1.20 ms; 32 "
+            "connections opened");
+  s.transport_errors = 2;
+  s.server_errors = 1234;
+  s.first_error = "connection reset by peer";
+  s.latency = LatencyHistogram();
+  s.connections = 1;
+  EXPECT_EQ(DescribeHttpLoad(s),
+            "19,998 requests in 10.0s (1999.8 req/s), 1,236 errors (2 transport: connection "
+            "reset by peer, 1,234 HTTP 5xx); 1 connection opened");
+}
+
+TEST(HttpLoadTest, LatencyPercentilesAreWithinATwentiethOfAPercent) {
+  LatencyHistogram h;
+  EXPECT_EQ(h.Percentile(0.5), 0);
+  for (uint64_t us = 1; us <= 100000; ++us) h.Record(us);
+  EXPECT_EQ(h.count(), 100000u);
+  EXPECT_NEAR(h.Percentile(0.5), 50000, 25);
+  EXPECT_NEAR(h.Percentile(0.99), 99000, 50);
+  EXPECT_EQ(h.Percentile(0.0005), 50);  // exact below 100 µs
+}
+
+}  // namespace
+}  // namespace firedrill::testing
