@@ -93,6 +93,7 @@ Result<std::unique_ptr<Fault>> Make(const FaultSpec& f, const RunContext& ctx) {
   spec.rate = f.with.Int("rate");
   spec.concurrency = f.with.Int("concurrency");
   spec.timeout = ctx.default_timeout;
+  spec.policy = ctx.network;
   return std::unique_ptr<Fault>(new HttpLoadFault(f.name, std::move(spec), ctx));
 }
 

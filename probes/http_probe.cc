@@ -55,7 +55,8 @@ class HttpProbe final : public Probe {
                         .url = std::move(*url),
                         .body = std::move(body),
                         .timeout = timeout_,
-                        .max_body_bytes = kBodyCap};
+                        .max_body_bytes = kBodyCap,
+                        .policy = ctx_.network};
     for (const auto& [name, value] : headers_) {
       auto v = ctx_.expander->Expand(value, vars.seq);
       if (!v.ok()) return {false, v.status().message()};

@@ -157,8 +157,9 @@ class PrometheusProbe final : public Probe {
     } else {
       url = *base + "/api/v1/alerts";
     }
-    auto resp =
-        HttpRequest({.url = url, .timeout = timeout_, .max_body_bytes = kAnswerCap}, ctx_.cancel);
+    auto resp = HttpRequest(
+        {.url = url, .timeout = timeout_, .max_body_bytes = kAnswerCap, .policy = ctx_.network},
+        ctx_.cancel);
     if (!resp.ok()) return {false, resp.status().message()};
     // nlohmann is an edge: its accessors throw on a type they were not asked about.
     try {

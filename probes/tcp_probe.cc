@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 
+#include "runner/base/net.h"
 #include "runner/drill/probe.h"
 #include "runner/drill/pattern.h"
 #include "runner/base/values.h"
@@ -112,6 +113,10 @@ class TcpProbe final : public Probe {
  private:
   // Ok when a connection to `ai` was established (and closed again) before `deadline`.
   Result<bool> Connect(const addrinfo* ai, Clock::time_point deadline) {
+    // The address the connection would go to, whatever the drill wrote and however it
+    // resolved (runner/base/net.h).
+    const NetworkPolicy& policy = ctx_.network ? *ctx_.network : NetworkPolicy::LoopbackOnly();
+    FD_RETURN_IF_ERROR(policy.CheckConnect(ai->ai_addr));
     Fd fd(::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol));
     if (fd.get() < 0) return Status::Io("socket: " + ErrnoText(errno));
     if (::connect(fd.get(), ai->ai_addr, ai->ai_addrlen) == 0) return true;

@@ -24,6 +24,9 @@ struct Settings {
   Millis timeout{600000};
   std::string workdir;                   // empty: a fresh directory under $TMPDIR
   std::vector<std::string> allow_paths;  // empty: just the workdir
+  // Executable names (/proc/PID/comm) that {name:}, {pid:} and {pidfile:} targets may
+  // signal without the drill having started them; empty: only the drill's own processes.
+  std::vector<std::string> allow_processes;
   Millis stop_grace{5000};               // extension: SIGTERM -> SIGKILL grace at teardown
 };
 

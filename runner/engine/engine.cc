@@ -168,6 +168,7 @@ class Run {
   std::string workdir_;
   bool workdir_is_temp_ = false;
   Expander expander_;
+  NetworkPolicy network_;
   RunContext ctx_;
   std::atomic<bool> cancel_{false};
   // Declared before services_: services record into it until they are destroyed.
@@ -341,6 +342,18 @@ bool Run::Prepare() {
   ctx_.interrupt = o_.interrupt;
   ctx_.journal = journal_.get();
   ctx_.default_timeout = Millis(5000);
+  ctx_.allow_processes = s_.settings.allow_processes;
+  // Traffic may go to loopback and to the hosts the drill names, by the addresses they
+  // have now: checked again on every connection (runner/base/net.h).
+  for (const auto& h : s_.hosts) {
+    // user@address, or the address alone (npos + 1 is 0).
+    const std::string address = h.destination.substr(h.destination.find('@') + 1);
+    if (Status st = network_.AllowHost(address); !st.ok()) {
+      Fail("host " + h.name + ": " + st.message());
+      return false;
+    }
+  }
+  ctx_.network = &network_;
   std::vector<std::string> allow = s_.settings.allow_paths;
   if (allow.empty()) allow.push_back(workdir_);
   for (const auto& a : allow) {
