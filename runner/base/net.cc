@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <memory>
@@ -94,6 +95,56 @@ Status NetworkPolicy::CheckConnect(const sockaddr* addr) const {
 const NetworkPolicy& NetworkPolicy::LoopbackOnly() {
   static const NetworkPolicy policy;
   return policy;
+}
+
+std::optional<HostPort> SplitHostPort(std::string_view text) {
+  if (!text.empty() && text.front() == '[') {
+    const size_t close = text.find(']');
+    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
+      return std::nullopt;
+    }
+    return HostPort{std::string(text.substr(1, close - 1)), std::string(text.substr(close + 2))};
+  }
+  size_t colon = std::string_view::npos;
+  int depth = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text.compare(i, 2, "${") == 0) {
+      ++depth;
+      ++i;
+    } else if (text[i] == '}' && depth > 0) {
+      --depth;
+    } else if (text[i] == ':' && depth == 0) {
+      colon = i;
+    }
+  }
+  if (colon == std::string_view::npos || colon == 0) return std::nullopt;
+  return HostPort{std::string(text.substr(0, colon)), std::string(text.substr(colon + 1))};
+}
+
+std::optional<int> PortNumber(std::string_view text) {
+  if (text.empty() || text.size() > 5 || text.find_first_not_of("0123456789") != text.npos) {
+    return std::nullopt;
+  }
+  const int port = std::stoi(std::string(text));
+  if (port < 1 || port > 65535) return std::nullopt;
+  return port;
+}
+
+std::vector<sockaddr_storage> NumericAddresses(const std::string& host) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICHOST;
+  addrinfo* found = nullptr;
+  std::vector<sockaddr_storage> out;
+  if (::getaddrinfo(host.c_str(), nullptr, &hints, &found) != 0) return out;
+  for (const addrinfo* ai = found; ai; ai = ai->ai_next) {
+    sockaddr_storage ss{};
+    std::memcpy(&ss, ai->ai_addr, std::min<size_t>(ai->ai_addrlen, sizeof ss));
+    out.push_back(ss);
+  }
+  ::freeaddrinfo(found);
+  return out;
 }
 
 Result<int> PickFreePort(const std::set<int>& taken) {

@@ -11,8 +11,10 @@
 
 #include <sys/socket.h>
 
+#include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "runner/base/status.h"
@@ -43,6 +45,22 @@ class NetworkPolicy {
  private:
   std::set<std::string> allowed_;  // numeric addresses, IPv4-mapped IPv6 written as IPv4
 };
+
+// "127.0.0.1:6379", "localhost:80", "[::1]:80" split into host (without brackets) and port
+// (not checked). The port is what follows the last ':' outside any `${...}`, so that
+// `localhost:${port:redis}` splits before the reference. nullopt when there is no port.
+struct HostPort {
+  std::string host;
+  std::string port;
+};
+std::optional<HostPort> SplitHostPort(std::string_view text);
+// A decimal port, 1..65535.
+std::optional<int> PortNumber(std::string_view text);
+
+// The addresses `host` (a numeric address in any form getaddrinfo reads: 127.1,
+// 0x7f000001, ::ffff:127.0.0.1) stands for, without asking a resolver; empty when it is not
+// numeric.
+std::vector<sockaddr_storage> NumericAddresses(const std::string& host);
 
 // Picks a free loopback TCP port by binding port 0; avoids `taken`.
 Result<int> PickFreePort(const std::set<int>& taken);

@@ -5,7 +5,6 @@
 
 #include <filesystem>
 
-#include "runner/loader/loader.h"
 #include "tests/testing.h"
 
 namespace firedrill::testing {
@@ -53,42 +52,6 @@ TEST_F(PathsTest, ASymlinkInsidePointingOutsideIsRefused) {
 TEST_F(PathsTest, APrefixIsNotAParent) {
   fs::create_directories(dir_ / "allowed-not");
   EXPECT_FALSE(ResolveInside(dir_ / "allowed-not/f", "/", allow()).ok());
-}
-
-TEST_F(PathsTest, StaticCheckJudgesWhatTheTextAlreadyTells) {
-  EXPECT_EQ(OutsideAllowPathsStatically("${workdir}/data/x", {}, ""), "");
-  EXPECT_EQ(OutsideAllowPathsStatically("data/x", {"${workdir}/data"}, ""), "");
-  EXPECT_EQ(OutsideAllowPathsStatically("/etc/passwd", {}, ""),
-            "/etc/passwd is outside settings.allow_paths [${workdir}]");
-  EXPECT_EQ(OutsideAllowPathsStatically("${workdir}/../x", {"${workdir}"}, ""),
-            "${workdir}/../x is outside settings.allow_paths [${workdir}]");
-  // A literal workdir: symlinks that exist now are followed.
-  EXPECT_EQ(OutsideAllowPathsStatically("${workdir}/escape/f", {"${workdir}"}, dir_ / "allowed"),
-            "${workdir}/escape/f is outside settings.allow_paths [${workdir}] (it resolves to " +
-                fs::canonical(dir_ / "outside").string() + "/f)");
-  // Known only at run time: left to the run's own check.
-  EXPECT_EQ(OutsideAllowPathsStatically("${env:DATA}/x", {}, ""), "");
-  EXPECT_EQ(OutsideAllowPathsStatically("/srv/x", {"${env:ROOT}"}, ""), "");
-}
-
-// `validate` refuses a file fault outside the blast radius, at the path's own position.
-TEST_F(PathsTest, TheLoaderRefusesAPathOutsideAllowPaths) {
-  const std::string text = R"(apiVersion: firedrill/v1
-name: outside
-settings: {workdir: ")" + dir_.path() +
-                           R"(/allowed", allow_paths: ["${workdir}/sub"]}
-steady_state:
-  - {name: ok, probe: {command: {run: "true"}}}
-faults:
-  - {name: inside, action: file.delete, with: {path: "${workdir}/sub/f"}}
-  - {name: away, action: file.corrupt, with: {path: "${workdir}/escape/f"}}
-)";
-  LoadResult r = LoadScenarioText(text, "drill.yaml");
-  ASSERT_EQ(r.errors.size(), 1u);
-  EXPECT_EQ(r.errors[0].ToString("error"),
-            "drill.yaml:8:53: error: fault away: ${workdir}/escape/f is outside "
-            "settings.allow_paths [${workdir}/sub] (it resolves to " +
-                fs::canonical(dir_ / "outside").string() + "/f)");
 }
 
 }  // namespace

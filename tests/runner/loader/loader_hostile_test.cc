@@ -145,7 +145,7 @@ std::vector<Hostile> HostileCases() {
       {"SecondDocument", [] { return Head("---\napiVersion: firedrill/v1\n"); }, 3, 1,
        "a second YAML document (after `---`); a drill is one document"},
       {"HugeScalar", [] { return Head("description: " + std::string(50 << 20, 'x')); }, 1, 1,
-       "file is 50.0MiB; a drill may be at most 256.0KiB (see README, \"Limits\")"},
+       "file is 50.0MiB; a drill may be at most 256.0KiB (see docs/drill-format.md, \"Limits\")"},
       // The first byte that is neither printable ASCII nor UTF-8 is the 3rd of line 3.
       {"BinaryNoise", [] { return Head(Noise(4096)); }, 3, 3,
        "invalid UTF-8 (byte 0xA0); a drill is UTF-8 text"},
@@ -295,7 +295,7 @@ TEST(LoaderHostile, HugeFileReportsItsRealSize) {
   ASSERT_EQ(r.errors.size(), 1u);
   EXPECT_EQ(r.errors[0].ToString(), path +
                                         ":1:1: error: file is 50.0MiB; a drill may be at most "
-                                        "256.0KiB (see README, \"Limits\")");
+                                        "256.0KiB (see docs/drill-format.md, \"Limits\")");
 }
 
 TEST(LoaderHostile, EndlessDeviceIsCutAtTheLimit) {
@@ -304,7 +304,7 @@ TEST(LoaderHostile, EndlessDeviceIsCutAtTheLimit) {
   EXPECT_EQ(
       r.errors[0].ToString(),
       "/dev/zero:1:1: error: file is more than 256.0KiB; a drill may be at most 256.0KiB (see "
-      "README, \"Limits\")");
+      "docs/drill-format.md, \"Limits\")");
 }
 
 // ---------------------------------------------------------------------------------------
@@ -448,7 +448,7 @@ TEST_F(HostileCliTest, ValidateRefusesAHugeFile) {
   }
   ExpectRefusedFast({"validate", path}, path +
                                             ":1:1: error: file is 50.0MiB; a drill may be at "
-                                            "most 256.0KiB (see README, \"Limits\")");
+                                            "most 256.0KiB (see docs/drill-format.md, \"Limits\")");
 }
 
 TEST_F(HostileCliTest, ValidateRefusesABinary) {

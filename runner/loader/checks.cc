@@ -1,0 +1,184 @@
+#include "runner/loader/checks.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <optional>
+#include <set>
+
+#include "injectors/fault_registry.h"
+#include "probes/probe_registry.h"
+#include "runner/base/paths.h"
+#include "runner/base/suggest.h"
+
+namespace fs = std::filesystem;
+
+namespace firedrill {
+namespace {
+
+// Stands for a temporary workdir, which cannot hold symlinks yet and is nowhere else.
+constexpr const char* kVirtualWorkdir = "/\x01workdir";
+
+// `text` with ${workdir} replaced, or nullopt when it refers to anything else.
+std::optional<fs::path> Concrete(const std::string& text, const std::string& workdir) {
+  std::string out;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text.compare(i, 2, "$$") == 0) {
+      out += '$';
+      ++i;
+    } else if (text.compare(i, 10, "${workdir}") == 0) {
+      out += workdir;
+      i += 9;
+    } else if (text.compare(i, 2, "${") == 0) {
+      return std::nullopt;
+    } else {
+      out += text[i];
+    }
+  }
+  fs::path p(out);
+  if (p.is_relative()) p = fs::path(workdir) / p;
+  return p;
+}
+
+fs::path Resolve(const fs::path& p) {
+  std::error_code ec;
+  if (p.string().rfind(kVirtualWorkdir, 0) == 0) return p.lexically_normal();
+  fs::path r = fs::weakly_canonical(p, ec);
+  return ec ? p.lexically_normal() : r;
+}
+
+}  // namespace
+
+void CheckReferences(Reader& in, const DrillRefs& refs, const Scenario& s) {
+  std::vector<std::string> services;
+  for (const auto& svc : s.services) services.push_back(svc.name);
+  for (const auto& [name, mark] : refs.services) {
+    if (std::find(services.begin(), services.end(), name) == services.end()) {
+      in.ErrorAt(mark, "no service named '" + name + "'" +
+                           (services.empty() ? std::string(" (this drill starts no services)")
+                                             : DidYouMean(name, services)));
+    }
+  }
+  for (const auto& [name, mark] : refs.hosts) {
+    if (std::find(refs.host_names.begin(), refs.host_names.end(), name) == refs.host_names.end()) {
+      in.ErrorAt(mark,
+                 "no host named '" + name + "' under `hosts:`" + DidYouMean(name, refs.host_names));
+    }
+  }
+  bool has_detection = false, has_failover = false;
+  for (const auto& w : s.watches) {
+    has_detection |= w.kind == WatchKind::kDetection;
+    has_failover |= w.kind == WatchKind::kFailover;
+  }
+  for (const auto& step : s.recovery.remediation) {
+    if (step.after == RemediationStep::After::kDetection && !has_detection) {
+      in.ErrorAt(step.mark, "remediation after detection needs a watch of kind detection");
+    }
+    if (step.after == RemediationStep::After::kFailover && !has_failover) {
+      in.ErrorAt(step.mark, "remediation after failover needs a watch of kind failover");
+    }
+  }
+  if (s.recovery.max_data_loss && !s.data) {
+    in.ErrorAt(s.recovery.mark, "recovery.max_data_loss needs a `data:` section to measure it");
+  }
+}
+
+void CheckBlastRadius(Reader& in, const DrillRefs& refs, const Scenario& s) {
+  // File and disk faults outside the blast radius are refused here, on the text, so
+  // `validate` says so; the run checks again on the real filesystem (runner/base/paths.h).
+  for (const auto& f : s.faults) {
+    const FaultAction* a = FindFaultAction(f.action);
+    if (!a) continue;
+    for (const FieldSpec& field : a->fields) {
+      if (field.type != FieldType::kPath || !f.with.Has(field.name)) continue;
+      std::string why = OutsideAllowPathsStatically(f.with.String(field.name),
+                                                    s.settings.allow_paths, s.settings.workdir);
+      if (!why.empty()) in.ErrorAt(f.with.MarkOf(field.name), "fault " + f.name + ": " + why);
+    }
+  }
+  // A name or a PID stands for processes the drill may not have started (any sshd, any
+  // postgres on the machine): only those listed may be signalled. The injector checks each
+  // process again, with its start time, right before it signals (runner/drill/process_target.h).
+  const auto& allowed = s.settings.allow_processes;
+  const std::string listed =
+      allowed.empty() ? std::string("settings.allow_processes is empty") : [&] {
+        std::string l;
+        for (const auto& a : allowed) l += (l.empty() ? "" : ", ") + a;
+        return "settings.allow_processes lists " + l;
+      }();
+  for (const auto& [name, mark] : refs.process_names) {
+    if (std::find(allowed.begin(), allowed.end(), name) != allowed.end()) continue;
+    in.ErrorAt(mark, "target {name: " + name + "} would signal every process of that name on "
+                         "the machine, and " + listed +
+                         "; a drill signals the processes it started, and those named there" +
+                         DidYouMean(name, allowed));
+  }
+  for (const auto& [pid, mark] : refs.process_pids) {
+    if (!allowed.empty()) continue;
+    in.ErrorAt(mark, "target {pid: " + pid + "} names a process the drill did not start, and " +
+                         listed + "; list the executable it runs there (its /proc/PID/comm)");
+  }
+}
+
+void CheckRunnable(Reader& in, const Scenario& s, bool require_runnable) {
+  std::set<std::string> said;
+  auto report = [&](Mark m, const std::string& msg) {
+    if (!said.insert(msg).second) return;  // once per kind/action is enough
+    if (require_runnable) {
+      in.ErrorAt(m, msg);
+    } else {
+      in.NoteAt(m, msg);
+    }
+  };
+  auto probe = [&](const ProbeSpec& p) {
+    const ProbeKind* k = FindProbeKind(p.kind);
+    if (!k) return;
+    std::string why = WhyNotRunnable(*k);
+    if (!why.empty()) report(p.mark, "probe kind '" + p.kind + "' cannot run here: " + why);
+    if (p.params.Has("host")) {
+      report(p.params.MarkOf("host"), "remote hosts (host:) cannot run here: not built yet");
+    }
+  };
+  for (const auto& svc : s.services) {
+    if (svc.ready) probe(*svc.ready);
+  }
+  for (const auto& c : s.steady_state) probe(c.probe);
+  for (const auto& w : s.watches) probe(w.probe);
+  for (const auto& c : s.abort_when) probe(c.probe);
+  if (s.data) {
+    probe(s.data->writer);
+    probe(s.data->verifier);
+  }
+  for (const auto& f : s.faults) {
+    const FaultAction* a = FindFaultAction(f.action);
+    if (!a) continue;
+    std::string why = WhyNotRunnable(*a);
+    if (!why.empty()) report(f.action_mark, "action '" + f.action + "' cannot run here: " + why);
+    if (!f.host.empty()) report(f.mark, "remote hosts (host:) cannot run here: not built yet");
+  }
+}
+
+std::string OutsideAllowPathsStatically(const std::string& path,
+                                        const std::vector<std::string>& allow,
+                                        const std::string& workdir) {
+  std::string wd = workdir.empty() ? kVirtualWorkdir : workdir;
+  if (wd.find("${") != std::string::npos) return "";
+  auto p = Concrete(path, wd);
+  if (!p) return "";
+  fs::path real = Resolve(*p);
+  std::vector<std::string> roots = allow.empty() ? std::vector<std::string>{"${workdir}"} : allow;
+  std::string shown;
+  for (const auto& a : roots) {
+    auto root = Concrete(a, wd);
+    if (!root) return "";  // an allowed root known only at run time
+    fs::path r = Resolve(*root);
+    if (PathWithin(real, r)) return "";
+    shown += (shown.empty() ? "" : ", ") + a;
+  }
+  std::string why = path + " is outside settings.allow_paths [" + shown + "]";
+  if (real.string().rfind(kVirtualWorkdir, 0) != 0 && real != p->lexically_normal()) {
+    why += " (it resolves to " + real.string() + ")";
+  }
+  return why;
+}
+
+}  // namespace firedrill

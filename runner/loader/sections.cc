@@ -1,0 +1,304 @@
+// The drill's top level, its settings, the system it starts (services, hosts) and the
+// probe form every section shares.
+#include <filesystem>
+#include <set>
+
+#include "probes/probe_registry.h"
+#include "runner/base/suggest.h"
+#include "runner/loader/sections.h"
+
+namespace firedrill {
+namespace {
+
+constexpr const char* kApiVersion = "firedrill/v1";
+
+std::vector<std::string> Names(std::initializer_list<const char*> keys) {
+  return std::vector<std::string>(keys.begin(), keys.end());
+}
+
+std::string KindList() {
+  std::string list;
+  for (const ProbeKind* k : ProbeKinds()) list += (list.empty() ? "" : ", ") + std::string(k->name);
+  return list;
+}
+
+// Linux keeps an executable's name in 15 bytes (/proc/PID/comm); a longer one never matches.
+constexpr size_t kMaxCommBytes = 15;
+
+}  // namespace
+
+void DrillParser::Parse(const YAML::Node& root, Scenario& s) {
+  auto k = in_.Keys(root,
+                    Names({"apiVersion", "name", "description", "tags", "settings", "services",
+                           "hosts", "steady_state", "faults", "watches", "data", "recovery",
+                           "abort_when"}),
+                    "the drill");
+  ReadTop(k, s);
+  // Hosts first: probes and URLs are checked against the hosts a drill names.
+  if (k.count("hosts")) ReadHosts(k["hosts"].value, s.hosts);
+  if (k.count("settings")) ReadSettings(k["settings"].value, s.settings);
+  if (k.count("services")) ReadServices(k["services"].value, s.services);
+  if (!k.count("steady_state")) {
+    in_.ErrorAt({1, 1}, "missing `steady_state`: at least one check that says the system is healthy");
+  } else {
+    ReadSteady(k["steady_state"].value, s.steady_state);
+    if (s.steady_state.empty() && k["steady_state"].value.IsSequence())
+      in_.Error(k["steady_state"].value, "steady_state needs at least one check");
+  }
+  if (!k.count("faults")) {
+    in_.ErrorAt({1, 1}, "missing `faults`: at least one fault to inject");
+  } else {
+    ReadFaults(k["faults"].value, s.faults);
+    if (s.faults.empty() && k["faults"].value.IsSequence())
+      in_.Error(k["faults"].value, "faults needs at least one fault");
+  }
+  if (k.count("watches")) ReadWatches(k["watches"].value, s.watches);
+  if (k.count("data")) ReadData(k["data"].value, s.data);
+  if (k.count("recovery")) ReadRecovery(k["recovery"].value, s.recovery);
+  if (k.count("abort_when")) ReadAbort(k["abort_when"].value, s.abort_when);
+  s.port_names.assign(in_.ports().begin(), in_.ports().end());
+}
+
+void DrillParser::ReadTop(const Reader::Entries& k, Scenario& s) {
+  if (!k.count("apiVersion")) {
+    in_.ErrorAt({1, 1}, "missing `apiVersion: firedrill/v1`");
+  } else if (auto v = in_.Scalar(k.at("apiVersion").value, "apiVersion")) {
+    if (*v != kApiVersion) {
+      in_.Error(k.at("apiVersion").value,
+                "unsupported apiVersion '" + *v + "' (this firedrill reads " + kApiVersion + ")");
+    }
+    s.api_version = *v;
+  }
+  if (!k.count("name")) {
+    in_.ErrorAt({1, 1}, "missing `name` (lower-case letters, digits and '-')");
+  } else if (auto v = in_.Scalar(k.at("name").value, "name")) {
+    // [a-z0-9-], neither starting nor ending with '-': it names report directories.
+    auto ok_char = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'; };
+    const bool ok = !v->empty() && v->size() <= 100 && v->front() != '-' && v->back() != '-' &&
+                    std::all_of(v->begin(), v->end(), ok_char);
+    if (!ok) {
+      in_.Error(k.at("name").value, "drill name '" + v->substr(0, 40) +
+                                        "' must use only [a-z0-9-] and not start or end with '-'");
+    }
+    s.name = *v;
+  }
+  if (k.count("description")) {
+    if (auto v = in_.Scalar(k.at("description").value, "description")) s.description = *v;
+  }
+  if (k.count("tags") && in_.IsSeq(k.at("tags").value, "tags")) {
+    for (const auto& t : k.at("tags").value) {
+      if (auto v = in_.Scalar(t, "tag")) s.tags.push_back(*v);
+    }
+  }
+}
+
+std::optional<ProbeSpec> DrillParser::ReadProbe(const YAML::Node& n, const std::string& where,
+                                                const std::vector<std::string>& extras,
+                                                Reader::Entries* extra_out, RefScope scope) {
+  if (!in_.IsMap(n, where)) return std::nullopt;
+  std::vector<std::string> allowed;
+  for (const ProbeKind* k : ProbeKinds()) allowed.push_back(k->name);
+  allowed.insert(allowed.end(), extras.begin(), extras.end());
+  std::optional<std::pair<const ProbeKind*, Reader::Entry>> chosen;
+  bool bad = false;
+  std::set<std::string> seen;
+  for (auto it = n.begin(); it != n.end(); ++it) {
+    const YAML::Node k = it->first;  // a copy, as in Reader::Keys
+    if (!k.IsScalar()) {
+      in_.Error(k, "keys in " + where + " must be plain names");
+      bad = true;
+      continue;
+    }
+    const std::string& name = k.Scalar();
+    if (!seen.insert(name).second) {
+      in_.Error(k, "duplicate key '" + name + "' in " + where);
+      bad = true;
+      continue;
+    }
+    if (std::find(extras.begin(), extras.end(), name) != extras.end()) {
+      if (extra_out) (*extra_out)[name] = Reader::Entry{k, it->second};
+      continue;
+    }
+    const ProbeKind* kind = FindProbeKind(name);
+    if (!kind) {
+      in_.Error(k, "unknown probe kind '" + name + "' in " + where + DidYouMean(name, allowed) +
+                       " (kinds: " + KindList() + ")");
+      bad = true;
+      continue;
+    }
+    if (chosen) {
+      in_.Error(k, where + " has two probe kinds ('" + std::string(chosen->first->name) +
+                       "' and '" + name + "'); a probe has exactly one");
+      bad = true;
+      continue;
+    }
+    chosen = std::make_pair(kind, Reader::Entry{k, it->second});
+  }
+  if (bad) return std::nullopt;
+  if (!chosen) {
+    in_.Error(n, where + " needs a probe: one of " + KindList());
+    return std::nullopt;
+  }
+  const ProbeKind* kind = chosen->first;
+  const std::string what = where + "." + kind->name;
+  if (!in_.IsMap(chosen->second.value, what)) return std::nullopt;
+  auto params = fields_.Parse(chosen->second.value, kind->fields, what, scope);
+  if (!params) return std::nullopt;
+  ProbeSpec spec{kind->name, *params, MarkOf(chosen->second.key)};
+  if (kind->check) {
+    if (auto e = kind->check(spec.params, MarkOf(chosen->second.value))) {
+      in_.ErrorAt(e->mark.line ? e->mark : MarkOf(chosen->second.value), what + ": " + e->message);
+      return std::nullopt;
+    }
+  }
+  if (spec.params.Has("service")) {
+    refs_.services.push_back({spec.params.String("service"), spec.params.MarkOf("service")});
+  }
+  if (spec.params.Has("host")) {
+    refs_.hosts.push_back({spec.params.String("host"), spec.params.MarkOf("host")});
+  }
+  return spec;
+}
+
+void DrillParser::ReadSettings(const YAML::Node& n, Settings& s) {
+  if (!in_.IsMap(n, "settings")) return;
+  auto k = in_.Keys(n,
+                    Names({"probe_interval", "settle", "timeout", "workdir", "allow_paths",
+                           "allow_processes", "stop_grace"}),
+                    "settings");
+  if (k.count("probe_interval")) {
+    if (auto d = in_.DurationOf(k["probe_interval"].value, "settings.probe_interval", 10, 3600000))
+      s.probe_interval = *d;
+  }
+  if (k.count("settle")) {
+    if (auto d = in_.DurationOf(k["settle"].value, "settings.settle", 0, 86400000)) s.settle = *d;
+  }
+  if (k.count("timeout")) {
+    if (auto d = in_.DurationOf(k["timeout"].value, "settings.timeout", 1000, 7 * 86400000LL))
+      s.timeout = *d;
+  }
+  if (k.count("stop_grace")) {
+    if (auto d = in_.DurationOf(k["stop_grace"].value, "settings.stop_grace", 0, 600000))
+      s.stop_grace = *d;
+  }
+  if (k.count("workdir")) {
+    const YAML::Node& w = k["workdir"].value;
+    if (auto t = in_.Text(w, "settings.workdir")) {
+      if (t->find("${workdir}") != std::string::npos) {
+        in_.Error(w, "settings.workdir cannot refer to ${workdir}");
+      } else if (t->empty() || ((*t)[0] != '/' && t->rfind("${", 0) != 0)) {
+        in_.Error(w, "settings.workdir must be an absolute path");
+      } else {
+        std::string norm = std::filesystem::path(*t).lexically_normal().string();
+        while (norm.size() > 1 && norm.back() == '/') norm.pop_back();
+        if (norm == "/" || norm == "/tmp" || norm == "/home" || norm == "/root" || norm == "/etc" ||
+            norm == "/var" || norm == "/usr") {
+          in_.Error(w, "settings.workdir '" + *t +
+                           "' is a system directory; a workdir is created fresh and removed, so "
+                           "it must be a directory of the drill's own (e.g. /tmp/firedrill/NAME)");
+        } else {
+          s.workdir = *t;
+        }
+      }
+    }
+  }
+  if (k.count("allow_paths")) {
+    const YAML::Node& a = k["allow_paths"].value;
+    if (in_.IsSeq(a, "settings.allow_paths")) {
+      for (const auto& item : a) {
+        if (auto t = in_.Text(item, "settings.allow_paths")) {
+          if (t->empty() || ((*t)[0] != '/' && t->rfind("${", 0) != 0)) {
+            in_.Error(item,
+                      "settings.allow_paths entries must be absolute paths or start with ${workdir}");
+          } else {
+            s.allow_paths.push_back(*t);
+          }
+        }
+      }
+    }
+  }
+  if (k.count("allow_processes")) {
+    const YAML::Node& a = k["allow_processes"].value;
+    if (in_.IsSeq(a, "settings.allow_processes")) {
+      for (const auto& item : a) {
+        auto t = in_.Scalar(item, "settings.allow_processes");
+        if (!t) continue;
+        if (t->empty() || t->size() > kMaxCommBytes || t->find('/') != std::string::npos) {
+          in_.Error(item, "settings.allow_processes entries are executable names as "
+                          "/proc/PID/comm shows them (1 to 15 bytes, no '/'), got '" +
+                              t->substr(0, 40) + "'");
+        } else {
+          s.allow_processes.push_back(*t);
+        }
+      }
+    }
+  }
+}
+
+void DrillParser::ReadServices(const YAML::Node& n, std::vector<ServiceSpec>& out) {
+  in_.ForEachNamed(
+      n, "services", "service", Names({"name", "run", "ready", "restart"}),
+      [&](const YAML::Node& item, Reader::Entries& k, const std::string& name) {
+        ServiceSpec svc;
+        svc.mark = MarkOf(item);
+        svc.name = name;
+        const std::string where = "service '" + svc.name + "'";
+        if (!k.count("run")) {
+          in_.Error(item, where + " needs `run` (the command that starts it)");
+        } else if (auto s = in_.Text(k["run"].value, where + ".run")) {
+          svc.run = *s;
+        }
+        if (k.count("ready")) {
+          Reader::Entries extra;
+          svc.ready = ReadProbe(k["ready"].value, where + ".ready", Names({"within"}), &extra);
+          if (extra.count("within")) {
+            if (auto d = in_.DurationOf(extra["within"].value, where + ".ready.within", 1, 3600000))
+              svc.ready_within = *d;
+          }
+        }
+        if (k.count("restart")) {
+          if (auto s = in_.Scalar(k["restart"].value, where + ".restart")) {
+            if (*s == "never") {
+              svc.restart = RestartPolicy::kNever;
+            } else if (*s == "on-failure") {
+              svc.restart = RestartPolicy::kOnFailure;
+            } else {
+              in_.Error(k["restart"].value, where + ".restart must be 'never' or 'on-failure'" +
+                                                DidYouMean(*s, Names({"never", "on-failure"})));
+            }
+          }
+        }
+        out.push_back(std::move(svc));
+      });
+}
+
+void DrillParser::ReadHosts(const YAML::Node& n, std::vector<HostSpec>& out) {
+  in_.ForEachNamed(
+      n, "hosts", "host", Names({"name", "ssh"}),
+      [&](const YAML::Node& item, Reader::Entries& k, const std::string& name) {
+        HostSpec h;
+        h.mark = MarkOf(item);
+        h.name = name;
+        if (!k.count("ssh")) {
+          in_.Error(item, "host '" + h.name + "' needs `ssh: {destination: user@address}`");
+        } else if (in_.IsMap(k["ssh"].value, "host.ssh")) {
+          auto sk = in_.Keys(k["ssh"].value, Names({"destination", "options"}), "host.ssh");
+          if (!sk.count("destination")) {
+            in_.Error(k["ssh"].value, "host '" + h.name + "' ssh needs a `destination`");
+          } else if (auto d = in_.Text(sk["destination"].value, "ssh.destination")) {
+            h.destination = *d;
+            // user@address, or the address alone (npos + 1 is 0).
+            locality_.AddHostAddress(d->substr(d->find('@') + 1));
+          }
+          if (sk.count("options") && in_.IsSeq(sk["options"].value, "ssh.options")) {
+            for (const auto& o : sk["options"].value) {
+              if (auto t = in_.Text(o, "ssh.options")) h.options.push_back(*t);
+            }
+          }
+        }
+        refs_.host_names.push_back(h.name);
+        out.push_back(std::move(h));
+      });
+}
+
+}  // namespace firedrill
