@@ -14,7 +14,7 @@ class KillFault final : public Fault {
   KillFault(TargetRef ref, int sig, const RunContext& ctx)
       : ref_(std::move(ref)), sig_(sig), ctx_(ctx) {}
   Result<std::string> Inject() override {
-    auto t = ResolveTarget(ref_, ctx_);
+    auto t = ResolveTarget(ref_, ctx_, TargetUse::kSignal);
     if (!t.ok()) return t.status();
     FD_RETURN_IF_ERROR(SignalTarget(*t, sig_, ctx_.env));
     return SignalName(sig_) + " to " + t->description;
@@ -37,15 +37,14 @@ class PauseFault final : public Fault {
       : name_(std::move(name)), ref_(std::move(ref)), ctx_(ctx) {}
   Result<std::string> Inject() override {
     if (!ctx_.journal) return Status::Internal("no journal: refusing to inject");
-    auto t = ResolveTarget(ref_, ctx_);
+    auto t = ResolveTarget(ref_, ctx_, TargetUse::kSignal);
     if (!t.ok()) return t.status();
     nlohmann::json pids = nlohmann::json::array();
-    auto stamp = [&](pid_t p) -> nlohmann::json {
-      return {{"pid", p}, {"start", ctx_.env->StartTime(p).value_or(0)}};
-    };
-    for (pid_t p : t->pids) pids.push_back(stamp(p));
+    for (const auto& p : t->processes) pids.push_back({{"pid", p.pid}, {"start", p.start}});
     nlohmann::json args = {{"target", t->description}, {"pids", pids}};
-    if (t->pgid > 0) args["group"] = stamp(t->pgid);
+    if (t->pgid > 0) {
+      args["group"] = {{"pid", t->pgid}, {"start", ctx_.env->StartTime(t->pgid).value_or(0)}};
+    }
     auto id = ctx_.journal->Intend("fault " + name_, "process.cont", args);
     if (!id.ok()) return id.status();
     id_ = *id;
@@ -97,7 +96,8 @@ Result<std::string> UndoPause(const nlohmann::json& a, const UndoContext& ctx) {
         note("PID " + std::to_string(pid) + " reused since (start time differs), not signalled");
         break;
       case Identity::kSame:
-        if (Status s = ctx.env->Signal(pid, SIGCONT); !s.ok()) {
+        if (Status s = ctx.env->SignalIfSame(pid, p.value("start", uint64_t{0}), SIGCONT);
+            !s.ok()) {
           if (first.ok()) first = s;
         } else {
           note("SIGCONT to PID " + std::to_string(pid));

@@ -80,7 +80,7 @@ class ProcessProbe final : public Probe {
 
   ProbeOutcome Sample(const SampleVars&) override {
     // Resolved on every sample: a restarted service or a rewritten pidfile names new PIDs.
-    auto t = ResolveTarget(ref_, ctx_);
+    auto t = ResolveTarget(ref_, ctx_, TargetUse::kObserve);
     if (!t.ok()) {
       // A service that is not up, a missing pidfile, no process by that name: not running.
       return {!want_running_, "not running (" + t.status().message() + ")"};
@@ -97,7 +97,7 @@ class ProcessProbe final : public Probe {
       state = !alive ? "gone" : members.total() == 0 ? "running" : members.Text();
     } else {
       Tally pids;
-      for (pid_t p : t->pids) pids.Add(ctx_.env->State(p));
+      for (const auto& p : t->processes) pids.Add(ctx_.env->State(p.pid));
       running = pids.running == pids.total();
       stopped = pids.running == 0;
       state = pids.Text();

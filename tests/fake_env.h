@@ -11,6 +11,7 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <string>
 #include <vector>
 
 #include "runner/base/env.h"
@@ -61,6 +62,27 @@ class FakeEnv final : public Env {
     return it->second;
   }
 
+  Status SignalIfSame(pid_t pid, uint64_t start_ticks, int sig) override {
+    std::lock_guard<std::mutex> l(mu_);
+    auto it = start_times_.find(pid);
+    if (it == start_times_.end()) return Status::Failed("PID " + std::to_string(pid) + " is gone");
+    if (it->second != start_ticks) {
+      return Status::Failed("PID " + std::to_string(pid) +
+                            " names another process now (its start time changed): not signalled");
+    }
+    signals_.push_back({pid, sig});
+    return signal_status_;
+  }
+  std::string ExecutableName(pid_t pid) override {
+    std::lock_guard<std::mutex> l(mu_);
+    auto it = names_.find(pid);
+    return it == names_.end() ? "" : it->second;
+  }
+  bool IsOwnDescendant(pid_t pid) override {
+    std::lock_guard<std::mutex> l(mu_);
+    return own_.count(pid) > 0;
+  }
+
   // --- what tests set and read ---------------------------------------------------------
   void AdvanceMs(int64_t ms) {
     std::lock_guard<std::mutex> l(mu_);
@@ -84,6 +106,15 @@ class FakeEnv final : public Env {
       live_groups_.erase(pgid);
     }
   }
+  void SetExecutableName(pid_t pid, std::string name) {
+    std::lock_guard<std::mutex> l(mu_);
+    names_[pid] = std::move(name);
+  }
+  // Marks `pid` as started by this run (a descendant of firedrill).
+  void SetOwnDescendant(pid_t pid) {
+    std::lock_guard<std::mutex> l(mu_);
+    own_.insert(pid);
+  }
   // What every later Signal() returns (Ok by default).
   void SetSignalStatus(Status s) {
     std::lock_guard<std::mutex> l(mu_);
@@ -103,6 +134,8 @@ class FakeEnv final : public Env {
   std::map<pid_t, ProcState> states_;
   std::set<pid_t> live_groups_;
   std::map<pid_t, uint64_t> start_times_;
+  std::map<pid_t, std::string> names_;
+  std::set<pid_t> own_;
   std::vector<SentSignal> signals_;
   Status signal_status_;
 };

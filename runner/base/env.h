@@ -6,8 +6,8 @@
 #include <sys/types.h>
 
 #include <chrono>
-#include <optional>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "runner/base/status.h"
@@ -36,6 +36,17 @@ class Env {
   // When `pid` started (clock ticks since boot); with the PID it names one process across
   // PID reuse. nullopt when it is gone or a zombie.
   virtual std::optional<uint64_t> StartTime(pid_t pid) = 0;
+  // Sends `sig` to `pid` only if it is still the process that started at `start_ticks`
+  // (kFailed when it is gone or the number now names another process). The real Env pins
+  // the process with a pidfd before it compares, so there is no window for reuse.
+  // REQUIRES: as for Signal, with pid > 0.
+  virtual Status SignalIfSame(pid_t pid, uint64_t start_ticks, int sig) = 0;
+  // The executable name the kernel keeps for `pid` (/proc/PID/comm, at most 15 bytes);
+  // "" when it is gone.
+  virtual std::string ExecutableName(pid_t pid) = 0;
+  // Did this process start `pid`, directly or through its children? (Orphans re-parented
+  // to firedrill, a child subreaper, count too.)
+  virtual bool IsOwnDescendant(pid_t pid) = 0;
 
   static Env* Default();
 };

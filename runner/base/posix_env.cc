@@ -1,5 +1,6 @@
 #include <signal.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -12,6 +13,7 @@
 
 #include "runner/base/env.h"
 #include "runner/base/proc.h"
+#include "runner/base/text.h"
 
 namespace firedrill {
 
@@ -42,6 +44,21 @@ constexpr SignalEntry kSignals[] = {
     {"SIGSTOP", SIGSTOP}, {"SIGTSTP", SIGTSTP},
 };
 
+// The refusals every signal goes through, whoever asks: PID 0, 1 and -1 (every process),
+// firedrill itself, its ancestors and its own process group.
+Status CheckSignalTarget(pid_t pid) {
+  pid_t who = pid < 0 ? -pid : pid;
+  if (pid == 0 || who == 1) return Status::Invalid("refusing to signal PID 0/1 or every process");
+  if (IsSelfOrAncestor(who)) {
+    return Status::Invalid("refusing to signal firedrill itself or one of its ancestors (" +
+                           std::to_string(who) + ")");
+  }
+  if (pid < 0 && who == getpgrp()) {
+    return Status::Invalid("refusing to signal firedrill's own process group");
+  }
+  return Status::Ok();
+}
+
 class PosixEnv final : public Env {
  public:
   int64_t NowMs() override {
@@ -57,15 +74,8 @@ class PosixEnv final : public Env {
   }
 
   Status Signal(pid_t pid, int sig) override {
-    pid_t who = pid < 0 ? -pid : pid;
-    if (pid == 0 || who == 1) return Status::Invalid("refusing to signal PID 0/1 or every process");
-    if (IsSelfOrAncestor(who)) {
-      return Status::Invalid("refusing to signal firedrill itself or one of its ancestors (" +
-                             std::to_string(who) + ")");
-    }
-    if (pid < 0 && who == getpgrp()) {
-      return Status::Invalid("refusing to signal firedrill's own process group");
-    }
+    FD_RETURN_IF_ERROR(CheckSignalTarget(pid));
+    const pid_t who = pid < 0 ? -pid : pid;
     if (::kill(pid, sig) != 0) {
       return Status::Failed(std::string(pid < 0 ? "kill(process group " : "kill(") +
                             std::to_string(who) + ", " + SignalName(sig) + "): " + strerror(errno));
@@ -93,6 +103,40 @@ class PosixEnv final : public Env {
     if (!info || info->state == 'Z' || info->state == 'X') return std::nullopt;
     return info->start_ticks;
   }
+  Status SignalIfSame(pid_t pid, uint64_t start_ticks, int sig) override {
+    if (pid <= 0) return Status::Invalid("SignalIfSame takes one process, not a group");
+    FD_RETURN_IF_ERROR(CheckSignalTarget(pid));
+    // Once the pidfd is open it names this process for good, so the start time read after
+    // it says whether the PID was reused before: nothing can slip in between.
+    const int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+    if (fd < 0) {
+      if (errno == ESRCH) return Status::Failed("PID " + std::to_string(pid) + " is gone");
+      return Status::Failed("pidfd_open(" + std::to_string(pid) + "): " + ErrnoText(errno));
+    }
+    const auto start = StartTime(pid);
+    Status st;
+    if (!start) {
+      st = Status::Failed("PID " + std::to_string(pid) + " is gone");
+    } else if (*start != start_ticks) {
+      st = Status::Failed("PID " + std::to_string(pid) +
+                          " names another process now (its start time changed): not signalled");
+    } else if (::syscall(SYS_pidfd_send_signal, fd, sig, nullptr, 0) != 0) {
+      st = Status::Failed("kill(" + std::to_string(pid) + ", " + SignalName(sig) +
+                          "): " + ErrnoText(errno));
+    }
+    ::close(fd);
+    return st;
+  }
+
+  std::string ExecutableName(pid_t pid) override {
+    std::ifstream comm("/proc/" + std::to_string(pid) + "/comm");
+    std::string name;
+    if (!comm || !std::getline(comm, name)) return "";
+    return name;
+  }
+
+  bool IsOwnDescendant(pid_t pid) override { return IsDescendantOf(pid, getpid()); }
+
   bool GroupAlive(pid_t pgid) override {
     for (pid_t p : ListPids()) {
       auto info = ReadProcStat(p);

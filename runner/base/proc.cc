@@ -64,6 +64,19 @@ std::vector<pid_t> Descendants(pid_t root) {
   return out;
 }
 
+bool IsDescendantOf(pid_t pid, pid_t ancestor) {
+  if (pid <= 0 || pid == ancestor) return false;
+  pid_t cur = pid;
+  // Bounded: a process tree is never this deep, and a loop in /proc (a race) must end.
+  for (int depth = 0; cur > 1 && depth < 512; ++depth) {
+    auto st = ReadProcStat(cur);
+    if (!st) return false;
+    if (st->ppid == ancestor) return true;
+    cur = st->ppid;
+  }
+  return false;
+}
+
 bool IsSelfOrAncestor(pid_t pid) {
   pid_t cur = getpid();
   for (int depth = 0; cur > 0 && depth < 512; ++depth) {

@@ -23,5 +23,7 @@ std::vector<pid_t> ListPids();
 // Every live descendant of `root` (children first-level and below), by walking ppid links.
 std::vector<pid_t> Descendants(pid_t root);
 bool IsSelfOrAncestor(pid_t pid);
+// `pid` is a child of `ancestor`, or a child of one, ... (never `ancestor` itself).
+bool IsDescendantOf(pid_t pid, pid_t ancestor);
 
 }  // namespace firedrill

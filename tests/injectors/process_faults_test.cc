@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 
 #include "runner/drill/fault.h"
+#include "runner/drill/process_target.h"
 #include "tests/fake_env.h"
 #include "tests/injectors/injector_fixture.h"
 #include "tests/integration/harness.h"
@@ -152,6 +153,8 @@ TEST(ProcessFaultTest, RollbackNeverSignalsAReusedPid) {
   Fixture fx(&env);
   env.SetStartTime(5000, 111);
   env.SetStartTime(5001, 222);
+  env.SetOwnDescendant(5000);
+  env.SetOwnDescendant(5001);
   Target t;
   t.name = "";
   t.pid = 5000;
@@ -170,6 +173,79 @@ TEST(ProcessFaultTest, RollbackNeverSignalsAReusedPid) {
   std::vector<FakeEnv::SentSignal> want = {{5000, SIGSTOP}, {5001, SIGSTOP}, {5001, SIGCONT}};
   EXPECT_EQ(env.signals(), want);
   EXPECT_TRUE(fx.journal->Pending().empty());
+}
+
+// The blast radius at the moment of acting: a process the drill did not start is signalled
+// only when its executable is listed in settings.allow_processes.
+TEST(ProcessFaultTest, AProcessTheDrillDidNotStartIsRefusedUnlessItsNameIsListed) {
+  FakeEnv env;
+  Fixture fx(&env);
+  env.SetStartTime(6000, 10);
+  env.SetExecutableName(6000, "sshd");
+  Target t;
+  t.pid = 6000;
+  auto kill = FindFaultAction("process.kill")->make(Spec("process.kill", t, SIGTERM), fx.ctx);
+  ASSERT_TRUE(kill.ok());
+  auto refused = (*kill)->Inject();
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().message(),
+            "refusing to signal PID 6000 (sshd): the drill did not start it, and "
+            "settings.allow_processes does not list sshd");
+  EXPECT_TRUE(env.signals().empty());
+
+  fx.ctx.allow_processes = {"sshd"};
+  auto allowed = (*kill)->Inject();
+  ASSERT_TRUE(allowed.ok()) << allowed.status().ToString();
+  std::vector<FakeEnv::SentSignal> want = {{6000, SIGTERM}};
+  EXPECT_EQ(env.signals(), want);
+}
+
+// Resolved, then reused before the signal: the start time taken at resolution no longer
+// matches, and nothing is sent.
+TEST(ProcessFaultTest, APidReusedBetweenResolutionAndSignalIsNotSignalled) {
+  FakeEnv env;
+  env.SetStartTime(7000, 1);
+  env.SetOwnDescendant(7000);
+  InjectorFixture fx(&env);
+  TargetRef ref;
+  ref.pid = 7000;
+  auto t = ResolveTarget(ref, fx.ctx, TargetUse::kSignal);
+  ASSERT_TRUE(t.ok()) << t.status().ToString();
+  env.SetStartTime(7000, 2);
+  Status st = SignalTarget(*t, SIGKILL, &env);
+  EXPECT_FALSE(st.ok());
+  EXPECT_EQ(st.message(),
+            "PID 7000 names another process now (its start time changed): not signalled");
+  EXPECT_TRUE(env.signals().empty());
+}
+
+// The real Env, on a real process the test did not start (its parent: ctest, or a shell):
+// refused before any signal is attempted; and a real child of the test is the drill's own.
+TEST(ProcessFaultTest, RealProcessesOutsideTheRunAreRefused) {
+  Fixture fx(Env::Default());
+  const pid_t parent = getppid();
+  WriteFile(fx.workdir + "/parent.pid", std::to_string(parent) + "\n");
+  Target t;
+  t.pidfile = "parent.pid";
+  auto kill = FindFaultAction("process.kill")->make(Spec("process.kill", t, SIGCONT), fx.ctx);
+  ASSERT_TRUE(kill.ok());
+  auto r = (*kill)->Inject();
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("refusing to signal PID " + std::to_string(parent)),
+            std::string::npos)
+      << r.status().message();
+  EXPECT_NE(r.status().message().find("the drill did not start it"), std::string::npos);
+
+  Sleeper s;
+  EXPECT_TRUE(Env::Default()->IsOwnDescendant(s.pid()));
+  EXPECT_FALSE(Env::Default()->IsOwnDescendant(getpid()));
+  EXPECT_FALSE(Env::Default()->IsOwnDescendant(1));
+  // The child is ours from its fork on; its name is sleep once it has run exec.
+  std::string name;
+  for (int i = 0; i < 300 && (name = Env::Default()->ExecutableName(s.pid())) != "sleep"; ++i) {
+    usleep(10000);
+  }
+  EXPECT_EQ(name, "sleep");
 }
 
 TEST(CommandFaultTest, RunsAndRollsBackInTheWorkdir) {
