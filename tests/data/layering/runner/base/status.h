@@ -1,0 +1,2 @@
+// Fixture (never compiled): a base header.
+#pragma once

@@ -1,0 +1,2 @@
+// Fixture (never compiled): a drill header.
+#pragma once

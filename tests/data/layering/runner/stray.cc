@@ -1,0 +1,1 @@
+// Fixture (never compiled): a product file directly in runner/, in no layer.
