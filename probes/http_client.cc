@@ -53,7 +53,10 @@ struct SlistDeleter {
 
 Status TransferError(CURL* c, CURLcode rc, const char* errbuf, const Transfer& t,
                      Millis timeout) {
-  if (!t.guard.refused.empty()) return Status::Failed(t.guard.refused);
+  // Refused by the policy, and no other address was connected instead.
+  if (rc == CURLE_COULDNT_CONNECT && !t.guard.refused.empty()) {
+    return Status::Failed(t.guard.refused);
+  }
   if (rc == CURLE_OPERATION_TIMEDOUT) {
     return Status::Timeout("timed out after " + FormatDuration(timeout));
   }

@@ -52,7 +52,8 @@ std::string FormatMs(double micros) {
 }
 
 std::string TransferErrorText(CURL* h, CURLcode rc, const ConnectGuard& guard) {
-  if (!guard.refused.empty()) return guard.refused;
+  // Refused by the policy, and no other address was connected instead.
+  if (rc == CURLE_COULDNT_CONNECT && !guard.refused.empty()) return guard.refused;
   long os_errno = 0;
   curl_easy_getinfo(h, CURLINFO_OS_ERRNO, &os_errno);
   if (rc == CURLE_COULDNT_CONNECT && os_errno != 0) {

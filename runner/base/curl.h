@@ -36,7 +36,9 @@ std::string UrlPart(CURLU* url, CURLUPart part);
 // What the socket-open hook of a transfer saw. Lives as long as the transfer.
 struct ConnectGuard {
   const NetworkPolicy* policy = nullptr;  // null: loopback only
-  std::string refused;                    // why the last connection was refused, if one was
+  // Why the last connection was refused, if one was. A transfer that ends with
+  // CURLE_COULDNT_CONNECT while this is set was refused by the policy.
+  std::string refused;
 };
 
 // Applies the policy above to `curl`. REQUIRES: `guard` outlives every transfer of `curl`.
