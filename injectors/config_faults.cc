@@ -2,92 +2,29 @@
 // is saved and journaled first and restored byte for byte; the drifted file replaces it
 // atomically with the same mode and owner, as an editor or a config tool would write it.
 //
-// `match` is compiled like every regex of a drill (probes/probe_util.h: ECMAScript,
-// multiline, so ^ and $ also match at line breaks) and is applied to the whole file, so a
-// match may span lines. Every match is replaced. A replacement that changes nothing (no
-// match, or the text already reads that way) fails the injection: a drift that did not
-// happen would make the drill silently meaningless.
+// `match` is compiled like every regex of a drill (runner/base/regex.h: RE2, multiline, so
+// ^ and $ also match at line breaks) and is applied to the whole file, so a match may span
+// lines (`\n` in the pattern). Every match is replaced; `replace` writes $1 for a group,
+// $& for the match, $$ for a dollar. A replacement that changes nothing (no match, or the
+// text already reads that way) fails the injection: a drift that did not happen would make
+// the drill silently meaningless.
 #include <fcntl.h>
-#include <pthread.h>
 #include <sys/stat.h>
 
-#include <iterator>
-#include <regex>
-
-#include "runner/drill/fault.h"
 #include "injectors/support/file_ops.h"
 #include "runner/base/atomic_file.h"
-#include "runner/drill/pattern.h"
+#include "runner/base/regex.h"
 #include "runner/base/text.h"
 #include "runner/base/values.h"
+#include "runner/drill/fault.h"
+#include "runner/drill/pattern.h"
 
 namespace firedrill {
 namespace {
 
-// Configuration files are small; this keeps the matcher's stack (below) bounded.
+// config.set edits configuration, which is small; a larger file is refused rather than
+// read whole.
 constexpr uint64_t kMaxConfigBytes = uint64_t{256} << 10;
-// libstdc++ matches recursively: a pattern whose match runs across many characters, such
-// as [\s\S]* or (a|\n)*, takes about 0.8 KiB of stack per character at -O2 (measured over
-// 256 KiB of text). The replacement therefore runs on a thread whose stack fits the worst
-// case with room to spare; it is only reserved address space until touched.
-constexpr size_t kStackBase = size_t{8} << 20;
-constexpr size_t kStackPerByte = 2048;
-
-struct Replaced {
-  std::string text;
-  size_t matches = 0;
-  std::string first_before, first_after;
-};
-
-struct ReplaceJob {
-  const std::string* text;
-  const std::regex* re;
-  const std::string* format;
-  Replaced out;
-  std::string error;
-};
-
-void* RunReplace(void* arg) {
-  auto* job = static_cast<ReplaceJob*>(arg);
-  try {
-    const std::string& text = *job->text;
-    auto last = text.cbegin();
-    for (std::sregex_iterator it(text.begin(), text.end(), *job->re), end; it != end; ++it) {
-      const std::smatch& m = *it;
-      job->out.text.append(m.prefix().first, m.prefix().second);
-      const size_t at = job->out.text.size();
-      m.format(std::back_inserter(job->out.text), *job->format);
-      if (job->out.matches++ == 0) {
-        job->out.first_before = m.str();
-        job->out.first_after = job->out.text.substr(at);
-      }
-      last = m.suffix().first;
-    }
-    job->out.text.append(last, text.cend());
-  } catch (const std::exception& e) {
-    // regex_error (complexity) or bad_alloc.
-    job->error = e.what();
-  }
-  return nullptr;
-}
-
-// Every match of `re` in `text` replaced by `format` ($1, $&, $$ as in ECMAScript).
-Result<Replaced> ReplaceAll(const std::string& text, const std::regex& re,
-                            const std::string& format) {
-  ReplaceJob job{&text, &re, &format, {}, {}};
-  pthread_attr_t attr;
-  if (int err = pthread_attr_init(&attr); err != 0) {
-    return Status::Internal("pthread_attr_init: " + ErrnoText(err));
-  }
-  int err = pthread_attr_setstacksize(&attr, kStackBase + kStackPerByte * text.size());
-  pthread_t thread;
-  if (err == 0) err = pthread_create(&thread, &attr, RunReplace, &job);
-  pthread_attr_destroy(&attr);
-  if (err != 0) return Status::Internal("cannot start the regex thread: " + ErrnoText(err));
-  pthread_join(thread, nullptr);
-  if (!job.error.empty()) return Status::Failed("regex replacement gave up: " + job.error);
-  return std::move(job.out);
-}
 
 Result<std::string> ReadAll(int fd, uint64_t size, const std::string& shown) {
   std::string text(static_cast<size_t>(size), '\0');
@@ -133,8 +70,8 @@ class ConfigFault final : public Fault {
     if (!re.ok()) return re.status();
     auto format = ctx_.expander->Expand(replace_);
     if (!format.ok()) return format.status();
-    auto r = ReplaceAll(*text, **re, *format);
-    if (!r.ok()) return r.status();
+    auto r = RegexReplaceAll(**re, *text, *format);
+    if (!r.ok()) return r.status().Annotate("replace");
     if (r->matches == 0) {
       return Status::Failed(pattern_.Shown() + " matches nothing in " + shown +
                             ": nothing changed");

@@ -15,6 +15,7 @@
 #include "runner/drill/pattern.h"
 #include "runner/base/sha256.h"
 #include "runner/base/values.h"
+#include "runner/base/text.h"
 
 namespace firedrill {
 namespace {

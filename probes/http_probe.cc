@@ -8,6 +8,8 @@
 #include "probes/http_client.h"
 #include "runner/base/curl.h"
 #include "runner/drill/probe.h"
+#include "runner/base/regex.h"
+#include "runner/base/text.h"
 #include "runner/drill/pattern.h"
 #include "runner/base/values.h"
 
@@ -74,15 +76,9 @@ class HttpProbe final : public Probe {
     if (body_re_) {
       auto re = body_re_->Compile(*ctx_.expander, vars.seq);
       if (!re.ok()) return {false, re.status().message()};
-      switch (BoundedSearch(**re, resp_body, std::chrono::steady_clock::now() + kMatchBudget)) {
-        case SearchResult::kFound:
-          break;
-        case SearchResult::kNotFound:
-          return {false, std::to_string(code) + ", body " + Quoted(resp_body) + " does not match " +
-                             body_re_->Shown()};
-        case SearchResult::kGaveUp:
-          return {false, std::to_string(code) + ", matching the body against " + body_re_->Shown() +
-                             " took too long, gave up"};
+      if (!RegexSearch(**re, resp_body)) {
+        return {false, std::to_string(code) + ", body " + Quoted(resp_body) + " does not match " +
+                           body_re_->Shown()};
       }
     }
     if (max_latency_ && ms > max_latency_->count()) {

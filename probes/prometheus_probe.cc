@@ -14,6 +14,7 @@
 #include "runner/drill/probe.h"
 #include "runner/drill/pattern.h"
 #include "runner/base/values.h"
+#include "runner/base/text.h"
 
 namespace firedrill {
 namespace {

@@ -25,6 +25,7 @@
 #include "runner/drill/probe.h"
 #include "runner/drill/pattern.h"
 #include "runner/base/values.h"
+#include "runner/base/text.h"
 
 namespace firedrill {
 namespace {

@@ -25,7 +25,7 @@ struct Mark {
 
 enum class FieldType {
   kString,  // free text; ${} expands at run time
-  kRegex,   // ECMAScript regex, compiled at load time
+  kRegex,   // RE2 regex (runner/base/regex.h), compiled at load time
   kInt,     // integer within [min, max]
   kBool,
   kDuration,       // 250ms, 5s, 2m, 1h (bounds in ms)

@@ -1,12 +1,13 @@
 #include "runner/loader/fields.h"
 
 #include <algorithm>
-#include <regex>
 #include <sstream>
 #include <vector>
 
 #include "runner/base/env.h"
+#include "runner/base/regex.h"
 #include "runner/base/suggest.h"
+#include "runner/base/text.h"
 #include "runner/base/values.h"
 #include "runner/drill/expand.h"
 
@@ -40,10 +41,9 @@ std::optional<std::string> FieldParser::Regex(const YAML::Node& n, const std::st
     last = s->find('}', r.offset) + 1;
   });
   probe_text += s->substr(last);
-  try {
-    std::regex re(probe_text, std::regex::ECMAScript);
-  } catch (const std::regex_error& e) {
-    in_.Error(n, what + ": invalid regular expression '" + s->substr(0, 60) + "': " + e.what());
+  if (auto re = CompileRegex(probe_text); !re.ok()) {
+    in_.Error(n, what + ": invalid regular expression '" + OneLine(*s, 60) +
+                     "': " + re.status().message());
     return std::nullopt;
   }
   return s;

@@ -39,7 +39,9 @@ struct LoadOptions {
   size_t max_depth = 64;          // maps and lists nested in each other
   size_t max_nodes = 50000;       // scalars, maps and lists, each alias counted as what it copies
   size_t max_aliases = 64;        // `*name` uses
-  size_t max_regex_bytes = 1024;  // libstdc++'s regex compiler recurses once per term
+  // RE2 bounds a pattern's memory itself (runner/base/regex.h); this only keeps a drill's
+  // patterns to a size a person writes.
+  size_t max_regex_bytes = 16 << 10;
 };
 
 LoadResult LoadScenarioFile(const std::string& path, const LoadOptions& opts = {});

@@ -14,20 +14,26 @@
 namespace firedrill {
 namespace {
 
-// Stands for a ${...} reference while the URL is parsed: letters, which libcurl accepts in
-// a host, a path or a user name, and which no real URL of a drill contains.
-constexpr std::string_view kRefMarker = "fdrefzz";
+// Stand-ins for ${...} references while a URL is parsed: a port reference as a valid
+// port, any other as letters (which libcurl accepts in a host, a path or a user name).
+// Each URL is parsed twice, with two different stand-ins: a host that differs between the
+// two holds a reference, wherever in it and whatever it parses as.
+struct StandIns {
+  std::string_view port;
+  std::string_view other;
+};
+constexpr StandIns kFirst{"1", "fdrefzz"};
+constexpr StandIns kSecond{"2", "fdrefyy"};
 
-// `text` with every reference replaced: ${port:NAME} by `port_as` and every other one by
-// the marker. Returns nullopt when a reference is malformed (the loader reports those
-// where it checks references).
-std::optional<std::string> WithoutRefs(std::string_view text, std::string_view port_as) {
+// `text` with every reference replaced by its stand-in. Returns nullopt when a reference is
+// malformed (the loader reports those where it checks references).
+std::optional<std::string> WithoutRefs(std::string_view text, const StandIns& as) {
   std::string out;
   size_t last = 0;
   bool malformed = false;
   auto err = ScanReferences(text, [&](const Reference& r) {
     out.append(text.substr(last, r.offset - last));
-    out.append(r.kind == Reference::Kind::kPort ? port_as : kRefMarker);
+    out.append(r.kind == Reference::Kind::kPort ? as.port : as.other);
     last = text.find('}', r.offset) + 1;
   });
   if (err) malformed = true;
@@ -52,6 +58,9 @@ std::string Normalised(const std::string& host) {
   return h;
 }
 
+const char* const kLiteral =
+    "the host must be written literally (loopback or a host under `hosts:`), not as a ${...} "
+    "reference";
 const char* const kWhere = "; a drill sends traffic only to loopback (127.0.0.0/8, ::1, localhost) "
                            "and the hosts it names under `hosts:`";
 
@@ -66,10 +75,7 @@ void Locality::AddHostAddress(const std::string& address) {
 
 std::string Locality::CheckHost(const std::string& host) const {
   if (host.empty()) return "the host is empty";
-  if (host.find("${") != std::string::npos || host.find(kRefMarker) != std::string::npos) {
-    return "the host must be written literally (loopback or a host under `hosts:`), not as a "
-           "${...} reference";
-  }
+  if (host.find("${") != std::string::npos) return kLiteral;
   if (Lower(host) == "localhost") return "";
   if (addresses_.count(host)) return "";
   auto numeric = NumericAddresses(host);
@@ -89,25 +95,21 @@ std::string Locality::CheckHost(const std::string& host) const {
 }
 
 std::string Locality::CheckUrl(std::string_view text) const {
-  // Parsed as libcurl will parse it, with a stand-in for each reference: a port reference
-  // as a valid port, anything else as letters. Then, with every reference as letters, the
-  // host must not contain one: ${port:NAME} in place of the host would otherwise pass as
-  // the number it stands in for.
-  auto with_port = WithoutRefs(text, "1");
-  auto as_letters = WithoutRefs(text, kRefMarker);
-  if (!with_port || !as_letters) return "";  // reported where references are checked
-  auto url = ParseDrillUrl(*with_port);
-  if (!url.ok()) {
-    return "'" + OneLine(text, 60) + "' " + url.status().message() +
+  // Parsed as libcurl will parse it, with stand-ins for the references, twice.
+  auto first = WithoutRefs(text, kFirst);
+  auto second = WithoutRefs(text, kSecond);
+  if (!first || !second) return "";  // reported where references are checked
+  auto url = ParseDrillUrl(*first);
+  auto other = ParseDrillUrl(*second);
+  if (!url.ok() || !other.ok()) {
+    return "'" + OneLine(text, 60) + "' " + (url.ok() ? other : url).status().message() +
            " (a drill URL is http:// or https://, host as written, only the port may be "
            "${port:NAME})";
   }
-  if (auto letters = ParseDrillUrl(*as_letters); letters.ok()) {
-    if (UrlPart(letters->get(), CURLUPART_HOST).find(kRefMarker) != std::string::npos) {
-      return CheckHost(std::string(kRefMarker));
-    }
-  }
   std::string host = UrlPart(url->get(), CURLUPART_HOST);
+  if (host != UrlPart(other->get(), CURLUPART_HOST)) {
+    return kLiteral;
+  }
   if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
     host = host.substr(1, host.size() - 2);
   }

@@ -303,7 +303,7 @@ TEST_F(LoaderFullDrillTest, AbortWhen) {
 }
 
 TEST(LoaderTest, ContractExampleLoads) {
-  // The example of SCENARIO-FORMAT.md, as written there (ports unquoted in flow maps).
+  // The example of docs/drill-format.md, without its comments (ports unquoted in flow maps).
   const std::string text = R"(apiVersion: firedrill/v1
 name: redis-sentinel-failover
 description: Kill the Redis primary; Sentinel must promote the replica and writes must resume.
@@ -1055,7 +1055,48 @@ faults:
     action: command
     with: {run: "true"}
 )",
-     5, 61, "invalid regular expression '(['"},
+     5, 61, "invalid regular expression '([': RE2 cannot compile it: missing ]: ["},
+
+    // RE2 (the syntax Prometheus uses) has no backreferences and no lookaround: a drill
+    // written for ECMAScript or PCRE is told so, at the pattern.
+    {"RegexBackreference", R"(apiVersion: firedrill/v1
+name: t
+steady_state:
+  - name: ok
+    probe: {log: {path: app.log, matches: "(\\w+) \\1"}}
+faults:
+  - {name: f, action: command, with: {run: "true"}}
+)",
+     5, 43, "RE2 has no backreferences such as \\1"},
+
+    {"RegexLookahead", R"(apiVersion: firedrill/v1
+name: t
+steady_state:
+  - name: ok
+    probe:
+      http:
+        url: http://127.0.0.1:1/
+        expect: {body_matches: 'ready(?!-not)'}
+faults:
+  - {name: f, action: command, with: {run: "true"}}
+)",
+     8, 32, "invalid perl operator: (?! (RE2 has no lookahead or lookbehind"},
+
+    {"ConfigSetLookbehind", R"(apiVersion: firedrill/v1
+name: t
+steady_state:
+  - name: ok
+    probe: {command: {run: "true"}}
+faults:
+  - name: drift
+    action: config.set
+    with:
+      path: ${workdir}/app.conf
+      match: "(?<=port )\\d+"
+      replace: "1"
+)",
+     11, 14, "fault 'drift'.with.match: invalid regular expression '(?<=port )\\d+': RE2 "
+             "cannot compile it"},
 
     {"UppercaseDrillName", R"(apiVersion: firedrill/v1
 name: Redis-Drill
