@@ -87,7 +87,7 @@ std::string FormatUtcMillis(std::chrono::system_clock::time_point t) {
 nlohmann::json ReportJson(const Scenario& scenario, const RunRecord& run, const Outcome& outcome,
                           const std::string& file) {
   json r = json::object();
-  // The contract (SCENARIO-FORMAT.md, "report.json").
+  // The contract's keys (docs/report-format.md).
   r["format"] = kReportFormat;
   r["name"] = ValidUtf8(scenario.name);
   r["file"] = ValidUtf8(file);

@@ -1,5 +1,5 @@
 // report.json: the machine-readable result of one run, in the stable shape documented in
-// SCENARIO-FORMAT.md ("report.json"). Dashboards, CI and the history store parse it, so
+// docs/report-format.md. Dashboards, CI and the history store parse it, so
 // keys are never renamed; new ones may be added (see ReportJson for the extensions).
 #pragma once
 

@@ -1,6 +1,6 @@
 // The field schema shared by every registry (probe kinds, fault actions). The loader
 // validates a YAML map against a table of FieldSpec and produces Params; `firedrill
-// faults`/`probes` and the README print the same tables.
+// faults`/`probes` and docs/drill-format.md print the same tables.
 #pragma once
 
 #include <chrono>

@@ -49,7 +49,7 @@ struct Outcome {
 
 Outcome Score(const Scenario& scenario, const RunRecord& run);
 
-// The written form of the score formula, printed by `firedrill help score` and the README.
+// The written form of the score formula, printed by `firedrill score` and the README.
 extern const char* const kScoreFormula;
 
 }  // namespace firedrill

@@ -87,7 +87,7 @@ const char* UseWord(::firedrill::Use u) {
 }
 
 // The terminal says whether a kind runs on this machine ("supported here", "not built
-// yet", "not supported here: why"); the Markdown reference (README) says only whether it
+// yet", "not supported here: why"); the Markdown reference (docs/drill-format.md) says only whether it
 // is built, so it reads the same on every machine.
 template <typename Kind>
 std::string Support(const Kind& k, bool on_this_machine) {

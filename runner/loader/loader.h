@@ -30,7 +30,7 @@ struct LoadOptions {
   // Reject the drill if it uses a probe kind or fault action this build cannot run yet
   // (what `run` needs); `validate` reports those as notes instead.
   bool require_runnable = false;
-  // Limits on hostile input (README, "Limits"). Drills are small and come from anyone, and
+  // Limits on hostile input (docs/drill-format.md, "Limits"). Drills are small and come from anyone, and
   // yaml-cpp has no limits of its own, so past these a drill is refused before yaml-cpp
   // builds a single node: memory and time stay bounded whatever the file holds.
   // yaml-cpp's scanner can buffer every token of a flow collection before it emits the

@@ -101,7 +101,7 @@ TEST_F(CommandProbeTest, StderrMatchesIsChecked) {
   EXPECT_EQ(fail.detail, "stderr \"warn\" does not match /^error/");
 }
 
-// `^${seq}$` against "42\n" is the data verifier of SCENARIO-FORMAT.md: anchors work per line.
+// `^${seq}$` against "42\n" is the data verifier of docs/drill-format.md: anchors work per line.
 TEST_F(CommandProbeTest, SeqExpandsInScriptAndPattern) {
   auto probe = Make(CommandParams("echo ${seq}", 0, "^${seq}$"));
   ASSERT_NE(probe, nullptr);

@@ -1,5 +1,5 @@
 // A hand-built run shared by the report tests: the redis failover drill from
-// SCENARIO-FORMAT.md, with every figure chosen so it can be asserted exactly.
+// docs/drill-format.md, with every figure chosen so it can be asserted exactly.
 #pragma once
 
 #include <chrono>
