@@ -4,13 +4,11 @@
 // services, so Alertmanager finds it from its first notification) and stopped when the
 // probe is destroyed. cpp-httplib serves it; its handlers run on its own threads, so the
 // state they record is behind a mutex.
-#include <arpa/inet.h>
 #include <httplib.h>
 #include <sys/socket.h>
 
 #include <algorithm>
 #include <atomic>
-#include <charconv>
 #include <chrono>
 #include <cstdint>
 #include <exception>
@@ -22,6 +20,7 @@
 #include <string_view>
 #include <thread>
 
+#include "runner/base/net.h"
 #include "runner/drill/probe.h"
 #include "runner/drill/pattern.h"
 #include "runner/base/values.h"
@@ -45,33 +44,14 @@ constexpr auto kStartBudget = std::chrono::seconds(5);
 constexpr auto kStopBudget = std::chrono::seconds(10);
 constexpr auto kPollStep = std::chrono::milliseconds(5);
 
-struct HostPort {
-  std::string host;  // without brackets: "127.0.0.1", "::1", "localhost"
-  std::string port;  // as written, possibly "${port:NAME}"
-};
-
-// "127.0.0.1:9099", "[::1]:9099", "localhost:${port:hook}". The port may be a reference,
-// so the split is made before a trailing "${" when there is one.
-std::optional<HostPort> SplitAddress(std::string_view text) {
-  if (!text.empty() && text.front() == '[') {
-    size_t close = text.find(']');
-    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
-      return std::nullopt;
-    }
-    return HostPort{std::string(text.substr(1, close - 1)), std::string(text.substr(close + 2))};
-  }
-  size_t ref = text.rfind("${");
-  size_t colon = (ref != std::string_view::npos && ref > 0 && text[ref - 1] == ':')
-                     ? ref - 1
-                     : text.rfind(':');
-  if (colon == std::string_view::npos || colon == 0) return std::nullopt;
-  return HostPort{std::string(text.substr(0, colon)), std::string(text.substr(colon + 1))};
-}
-
-bool IsLoopback(const std::string& host) {
-  if (host == "localhost" || host == "::1") return true;
-  in_addr a{};
-  return inet_pton(AF_INET, host.c_str(), &a) == 1 && (ntohl(a.s_addr) >> 24) == 127;
+// A listener may only be bound on this machine's loopback: `localhost`, or a numeric
+// address (read as getaddrinfo reads it) that is loopback.
+bool IsLoopbackHost(const std::string& host) {
+  if (host == "localhost") return true;
+  auto found = NumericAddresses(host);
+  return !found.empty() && std::all_of(found.begin(), found.end(), [](const sockaddr_storage& s) {
+    return IsLoopbackAddress(reinterpret_cast<const sockaddr*>(&s));
+  });
 }
 
 std::string StringAt(const json& j, const char* key) {
@@ -238,8 +218,8 @@ constexpr FieldSpec kFields[] = {
 // The receiver runs here, so it can only listen on this machine: a host named under
 // `hosts:` passes the address check but cannot be bound.
 std::optional<FieldError> Check(const Params& p, Mark mark) {
-  auto hp = SplitAddress(p.String("listen"));
-  if (!hp || !IsLoopback(hp->host)) {
+  auto hp = SplitHostPort(p.String("listen"));
+  if (!hp || !IsLoopbackHost(hp->host)) {
     Mark m = p.MarkOf("listen");
     return FieldError{m.line ? m : mark,
                       "webhook listen must be a loopback address (127.0.0.1, [::1] or "
@@ -253,19 +233,16 @@ Result<std::unique_ptr<Probe>> Make(const Params& p, const RunContext& ctx) {
   if (auto e = Check(p, {})) return Status::Invalid(e->message);
   auto listen = ctx.expander->Expand(p.String("listen"));
   if (!listen.ok()) return listen.status();
-  auto hp = SplitAddress(*listen);
-  int port = 0;
-  if (hp) {
-    auto [end, ec] = std::from_chars(hp->port.data(), hp->port.data() + hp->port.size(), port);
-    if (ec != std::errc() || end != hp->port.data() + hp->port.size()) port = 0;
-  }
-  if (!hp || port < 1 || port > 65535) {
-    return Status::Invalid("webhook listen " + Quoted(*listen) + " is not host:port");
+  auto hp = SplitHostPort(*listen);
+  auto port = hp ? PortNumber(hp->port) : std::nullopt;
+  if (!hp || !port || !IsLoopbackHost(hp->host)) {
+    return Status::Invalid("webhook listen " + Quoted(*listen) +
+                           " is not a loopback host:port");
   }
   // httplib and std::thread are edges: a thread that cannot start throws.
   try {
     auto probe = std::make_unique<WebhookProbe>(p.String("alert"), p.String("status"));
-    FD_RETURN_IF_ERROR(probe->Start(hp->host, port));
+    FD_RETURN_IF_ERROR(probe->Start(hp->host, *port));
     return std::unique_ptr<Probe>(std::move(probe));
   } catch (const std::exception& e) {
     return Status::Internal(std::string("starting the webhook receiver: ") + e.what());

@@ -5,76 +5,38 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <condition_variable>
-#include <ctime>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <set>
 #include <thread>
 
-#include "runner/drill/fault.h"
-#include "runner/drill/probe.h"
+#include "injectors/fault_registry.h"
+#include "probes/probe_registry.h"
+#include "runner/base/net.h"
 #include "runner/base/proc.h"
-#include "runner/engine/services.h"
 #include "runner/base/subprocess.h"
 #include "runner/base/text.h"
 #include "runner/base/values.h"
-#include "probes/probe_registry.h"
-#include "injectors/fault_registry.h"
-#include "runner/base/net.h"
+#include "runner/drill/fault.h"
+#include "runner/drill/probe.h"
+#include "runner/engine/sampler.h"
+#include "runner/engine/services.h"
+#include "runner/engine/workdir.h"
 
 namespace fs = std::filesystem;
 
 namespace firedrill {
 namespace {
 
-constexpr const char* kWorkdirMarker = ".firedrill-workdir";
 constexpr int64_t kMaxDataWrites = 100000;
-
-// Calls `fn` every `interval` (fixed rate; an overrun sample delays the next one, never
-// stacks them) until `stop` is set. Each call gets the sample's completion time.
-class Sampler {
- public:
-  using Fn = std::function<bool()>;  // returns false to stop sampling
-
-  Sampler(Env* env, Millis interval, const std::atomic<bool>* stop, Fn fn)
-      : env_(env), interval_(interval), stop_(stop), fn_(std::move(fn)) {
-    thread_ = std::thread([this] { Loop(); });
-  }
-  ~Sampler() {
-    if (thread_.joinable()) thread_.join();
-  }
-
- private:
-  void Loop() {
-    int64_t next = env_->NowMs();
-    while (!stop_->load()) {
-      if (!fn_()) return;
-      next += interval_.count();
-      int64_t now = env_->NowMs();
-      if (next < now) next = now;
-      // Sleep in short slices so a stop is noticed quickly.
-      while (!stop_->load() && env_->NowMs() < next) {
-        env_->SleepMs(std::min<int64_t>(10, next - env_->NowMs()));
-      }
-    }
-  }
-
-  Env* env_;
-  Millis interval_;
-  const std::atomic<bool>* stop_;
-  Fn fn_;
-  std::thread thread_;
-};
 
 class Run {
  public:
   Run(const Scenario& s, const EngineOptions& o)
-      : s_(s), o_(o), env_(o.env ? o.env : Env::Default()), timeline_(env_) {
-    if (o_.sink) timeline_.SetSink(o_.sink);
+      : drill_(s), options_(o), env_(o.env ? o.env : Env::Default()), timeline_(env_) {
+    if (options_.sink) timeline_.SetSink(options_.sink);
     timeline_.SetRedactor(&redactor_);
   }
 
@@ -98,8 +60,8 @@ class Run {
     if (rec_.error.empty()) rec_.error = why;
     timeline_.Add("error", "", why);
   }
-  bool Interrupted() const { return o_.interrupt && o_.interrupt->load() > 0; }
-  bool TimedOut() const { return timeline_.Now() >= s_.settings.timeout.count(); }
+  bool Interrupted() const { return options_.interrupt && options_.interrupt->load() > 0; }
+  bool TimedOut() const { return timeline_.Now() >= drill_.settings.timeout.count(); }
   // Checks the stop conditions every phase honours: operator interrupt and the hard cap.
   bool ShouldStop() {
     if (Interrupted() && !rec_.aborted) {
@@ -109,7 +71,7 @@ class Run {
     }
     if (TimedOut() && !rec_.aborted) {
       rec_.aborted = true;
-      rec_.abort_reason = "settings.timeout (" + FormatDuration(s_.settings.timeout) + ") reached";
+      rec_.abort_reason = "settings.timeout (" + FormatDuration(drill_.settings.timeout) + ") reached";
       timeline_.Add("abort", "timeout", rec_.abort_reason);
     }
     return rec_.aborted;
@@ -131,7 +93,7 @@ class Run {
       ProbeOutcome out = steady_probes_[i]->Sample({});
       if (!out.passed) {
         all = false;
-        if (why) *why = s_.steady_state[i].name + ": " + out.detail;
+        if (why) *why = drill_.steady_state[i].name + ": " + out.detail;
         break;
       }
     }
@@ -158,8 +120,8 @@ class Run {
   // Applies the redactor to everything the record says in words.
   void RedactRecord();
 
-  const Scenario& s_;
-  EngineOptions o_;
+  const Scenario& drill_;
+  EngineOptions options_;
   Env* env_;
   Redactor redactor_;  // before timeline_, which refers to it
   Timeline timeline_;
@@ -237,9 +199,9 @@ void Run::RedactRecord() {
   for (auto& l : rec_.leftovers) r(l);
   for (auto& f : rec_.faults) r(f.detail);
   for (auto& w : rec_.watches) r(w.last_detail);
-  if (!o_.report_dir.empty()) {
+  if (!options_.report_dir.empty()) {
     std::error_code ec;
-    for (const auto& f : fs::directory_iterator(o_.report_dir + "/services", ec)) {
+    for (const auto& f : fs::directory_iterator(options_.report_dir + "/services", ec)) {
       if (!RedactFile(redactor_, f.path().string())) {
         rec_.leftovers.push_back("could not redact secrets from " + f.path().string());
       }
@@ -248,67 +210,21 @@ void Run::RedactRecord() {
 }
 
 bool Run::Prepare() {
-  // Workdir: a directory of the drill's own, created fresh.
-  std::error_code ec;
-  if (s_.settings.workdir.empty()) {
-    const char* tmp = getenv("TMPDIR");
-    std::string tmpl =
-        std::string(tmp && *tmp ? tmp : "/tmp") + "/firedrill-" + s_.name + "-XXXXXX";
-    std::vector<char> buf(tmpl.begin(), tmpl.end());
-    buf.push_back('\0');
-    if (!mkdtemp(buf.data())) {
-      Fail("cannot create a work directory under " + tmpl);
-      return false;
-    }
-    workdir_ = buf.data();
-    workdir_is_temp_ = true;
-  } else {
-    Expander env_only;
-    auto w = env_only.Expand(s_.settings.workdir);
-    if (!w.ok()) {
-      Fail("settings.workdir: " + w.status().message());
-      return false;
-    }
-    workdir_ = *w;
-    if (fs::exists(workdir_, ec)) {
-      bool ours = fs::exists(fs::path(workdir_) / kWorkdirMarker, ec);
-      bool empty = fs::is_directory(workdir_, ec) && fs::is_empty(workdir_, ec);
-      if (!ours && !empty) {
-        Fail("settings.workdir " + workdir_ + " exists and was not created by firedrill (no " +
-             kWorkdirMarker + "); refusing to empty it");
-        return false;
-      }
-      fs::remove_all(workdir_, ec);
-      if (ec) {
-        Fail("cannot empty workdir " + workdir_ + ": " + ec.message());
-        return false;
-      }
-    }
-    fs::create_directories(workdir_, ec);
-    if (ec) {
-      Fail("cannot create workdir " + workdir_ + ": " + ec.message());
-      return false;
-    }
+  auto workdir = MakeWorkdir(drill_);
+  if (!workdir.ok()) {
+    Fail(workdir.status().message());
+    return false;
   }
-  std::ofstream(fs::path(workdir_) / kWorkdirMarker)
-      << "created by firedrill for " << s_.name << "\n";
+  workdir_ = workdir->path;
+  workdir_is_temp_ = workdir->temporary;
 
   // No journal, no run: nothing may be changed that a crash could leave behind unrecorded.
-  const std::string state_dir = o_.state_dir.empty() ? DefaultStateDir() : o_.state_dir;
-  char stamp[32];
-  std::time_t now = std::chrono::system_clock::to_time_t(rec_.started_at);
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
-  const std::string run_id = s_.name + "-" + stamp + "-" + std::to_string(getpid());
-  auto self = ReadProcStat(getpid());
-  auto j =
-      Journal::Create(state_dir + "/runs/" + run_id, {{"run", run_id},
-                                                      {"drill", s_.name},
-                                                      {"file", o_.drill_file},
-                                                      {"workdir", workdir_},
-                                                      {"pid", getpid()},
-                                                      {"pid_start", self ? self->start_ticks : 0}}, FaultUndoKinds());
+  auto j = CreateRunJournal(options_.state_dir.empty() ? DefaultStateDir() : options_.state_dir,
+                            RunIdentity{.drill_name = drill_.name,
+                                        .drill_file = options_.drill_file,
+                                        .started_at = rec_.started_at,
+                                        .workdir = workdir_},
+                            FaultUndoKinds());
   if (!j.ok()) {
     Fail("cannot create the rollback journal: " + j.status().message());
     return false;
@@ -318,7 +234,7 @@ bool Run::Prepare() {
 
   std::map<std::string, int> ports;
   std::set<int> taken;
-  for (const auto& name : s_.port_names) {
+  for (const auto& name : drill_.port_names) {
     auto p = PickFreePort(taken);
     if (!p.ok()) {
       Fail(p.status().message());
@@ -332,20 +248,20 @@ bool Run::Prepare() {
   std::string port_list;
   for (const auto& [n, p] : ports)
     port_list += (port_list.empty() ? "" : ", ") + n + "=" + std::to_string(p);
-  timeline_.Add("prepared", s_.name,
+  timeline_.Add("prepared", drill_.name,
                 "workdir " + workdir_ + (port_list.empty() ? "" : "; ports " + port_list));
 
   ctx_.env = env_;
   ctx_.expander = &expander_;
   ctx_.workdir = workdir_;
   ctx_.cancel = &cancel_;
-  ctx_.interrupt = o_.interrupt;
+  ctx_.interrupt = options_.interrupt;
   ctx_.journal = journal_.get();
   ctx_.default_timeout = Millis(5000);
-  ctx_.allow_processes = s_.settings.allow_processes;
+  ctx_.allow_processes = drill_.settings.allow_processes;
   // Traffic may go to loopback and to the hosts the drill names, by the addresses they
   // have now: checked again on every connection (runner/base/net.h).
-  for (const auto& h : s_.hosts) {
+  for (const auto& h : drill_.hosts) {
     // user@address, or the address alone (npos + 1 is 0).
     const std::string address = h.destination.substr(h.destination.find('@') + 1);
     if (Status st = network_.AllowHost(address); !st.ok()) {
@@ -354,7 +270,7 @@ bool Run::Prepare() {
     }
   }
   ctx_.network = &network_;
-  std::vector<std::string> allow = s_.settings.allow_paths;
+  std::vector<std::string> allow = drill_.settings.allow_paths;
   if (allow.empty()) allow.push_back(workdir_);
   for (const auto& a : allow) {
     auto e = expander_.Expand(a);
@@ -366,8 +282,8 @@ bool Run::Prepare() {
   }
   services_ = std::make_unique<Services>(
       env_, &timeline_, workdir_,
-      o_.report_dir.empty() ? workdir_ + "/logs" : o_.report_dir + "/services");
-  services_->SetJournal(journal_.get(), s_.settings.stop_grace);
+      options_.report_dir.empty() ? workdir_ + "/logs" : options_.report_dir + "/services");
+  services_->SetJournal(journal_.get(), drill_.settings.stop_grace);
   ctx_.services = services_.get();
   return true;
 }
@@ -375,32 +291,32 @@ bool Run::Prepare() {
 bool Run::BuildProbesAndFaults() {
   // Everything is built before anything starts, so a drill that cannot run stops here
   // with nothing started and nothing injected.
-  for (const auto& c : s_.steady_state) {
+  for (const auto& c : drill_.steady_state) {
     auto p = MakeProbe(c.probe);
     if (!p.ok()) return Fail("steady_state " + c.name + ": " + p.status().message()), false;
     steady_probes_.push_back(std::move(*p));
   }
-  for (const auto& w : s_.watches) {
+  for (const auto& w : drill_.watches) {
     auto p = MakeProbe(w.probe);
     if (!p.ok()) return Fail("watch " + w.name + ": " + p.status().message()), false;
     watch_probes_.push_back(std::move(*p));
     rec_.watches.push_back(WatchRecord{w.name, WatchKindName(w.kind), w.within.count(), {}, ""});
   }
-  for (const auto& c : s_.abort_when) {
+  for (const auto& c : drill_.abort_when) {
     auto p = MakeProbe(c.probe);
     if (!p.ok()) return Fail("abort_when " + c.name + ": " + p.status().message()), false;
     abort_probes_.push_back(std::move(*p));
   }
-  if (s_.data) {
-    auto w = MakeProbe(s_.data->writer);
+  if (drill_.data) {
+    auto w = MakeProbe(drill_.data->writer);
     if (!w.ok()) return Fail("data.writer: " + w.status().message()), false;
-    auto v = MakeProbe(s_.data->verifier);
+    auto v = MakeProbe(drill_.data->verifier);
     if (!v.ok()) return Fail("data.verifier: " + v.status().message()), false;
     writer_ = std::move(*w);
     verifier_ = std::move(*v);
     rec_.data = DataRecord{};
   }
-  for (const auto& f : s_.faults) {
+  for (const auto& f : drill_.faults) {
     const FaultAction* a = FindFaultAction(f.action);
     std::string why = a ? WhyNotRunnable(*a) : "unknown action";
     if (!why.empty()) return Fail("fault " + f.name + ": " + f.action + ": " + why), false;
@@ -413,13 +329,13 @@ bool Run::BuildProbesAndFaults() {
     r.action = f.action;
     rec_.faults.push_back(r);
   }
-  for (const auto& c : s_.steady_state) rec_.steady.push_back(SteadyRecord{c.name, {}});
-  checks_.resize(s_.steady_state.size());
+  for (const auto& c : drill_.steady_state) rec_.steady.push_back(SteadyRecord{c.name, {}});
+  checks_.resize(drill_.steady_state.size());
   return true;
 }
 
 bool Run::StartServices() {
-  for (const auto& svc : s_.services) {
+  for (const auto& svc : drill_.services) {
     auto run = expander_.Expand(svc.run);
     if (!run.ok()) return Fail("service " + svc.name + ": " + run.status().message()), false;
     Status st = services_->Start(svc, *run);
@@ -445,12 +361,12 @@ bool Run::StartServices() {
       services_->Poll();
       if (!services_->ProcessGroup(svc.name)) {
         return Fail("service " + svc.name + " exited before it was ready (see its log in " +
-                    (o_.report_dir.empty() ? workdir_ + "/logs" : o_.report_dir + "/services") +
+                    (options_.report_dir.empty() ? workdir_ + "/logs" : options_.report_dir + "/services") +
                     ")"),
                false;
       }
       if (ShouldStop()) return false;
-      env_->SleepMs(std::min<int64_t>(s_.settings.probe_interval.count(), 200));
+      env_->SleepMs(std::min<int64_t>(drill_.settings.probe_interval.count(), 200));
     }
     if (!ready) {
       return Fail("service " + svc.name + " was not ready within " +
@@ -470,15 +386,15 @@ bool Run::SettleSteadyState() {
     if (SteadyRound(&why)) {
       rec_.steady_state_held = true;
       timeline_.Add("steady.held", "",
-                    "all " + std::to_string(s_.steady_state.size()) + " check(s) passed after " +
+                    "all " + std::to_string(drill_.steady_state.size()) + " check(s) passed after " +
                         FormatDuration(Millis(timeline_.Now() - start)));
       return true;
     }
     if (ShouldStop()) return false;
-    if (timeline_.Now() - start >= s_.settings.settle.count()) break;
-    env_->SleepMs(s_.settings.probe_interval.count());
+    if (timeline_.Now() - start >= drill_.settings.settle.count()) break;
+    env_->SleepMs(drill_.settings.probe_interval.count());
   }
-  Fail("steady state did not hold within settings.settle (" + FormatDuration(s_.settings.settle) +
+  Fail("steady state did not hold within settings.settle (" + FormatDuration(drill_.settings.settle) +
        "), so nothing was injected: " + why);
   return false;
 }
@@ -488,7 +404,7 @@ void Run::RecordSteadySample(size_t i, const ProbeOutcome& out, int64_t t) {
   CheckState& c = checks_[i];
   rec_.steady[i].samples.push_back(Sample{t, out.passed});
   if (!c.seen || c.passing != out.passed) {
-    timeline_.AddAt(t, out.passed ? "probe.pass" : "probe.fail", s_.steady_state[i].name,
+    timeline_.AddAt(t, out.passed ? "probe.pass" : "probe.fail", drill_.steady_state[i].name,
                     OneLine(out.detail));
   }
   c.seen = true;
@@ -514,11 +430,11 @@ void Run::CheckRecovery(int64_t now) {
   }
   // Holding is proven by samples, not assumed: every check's latest sample must be at
   // least steady_for after the moment they all started passing.
-  if (confirmed - since >= s_.recovery.steady_for.count()) {
+  if (confirmed - since >= drill_.recovery.steady_for.count()) {
     rec_.recovered_at_ms = since;
     timeline_.AddAt(now, "recovered", "",
                     "steady state back at +" + FormatDuration(Millis(since)) + " and held for " +
-                        FormatDuration(s_.recovery.steady_for));
+                        FormatDuration(drill_.recovery.steady_for));
   }
 }
 
@@ -558,7 +474,7 @@ bool Run::PhaseOver(int64_t now, bool all_injected, const std::vector<std::optio
   }
   for (size_t i = 0; i < remediated.size(); ++i) {
     if (remediated[i] || !rec_.first_fault_ms) continue;
-    const RemediationStep& step = s_.recovery.remediation[i];
+    const RemediationStep& step = drill_.recovery.remediation[i];
     std::string why;
     if (step.after == RemediationStep::After::kDetection && detected) why = "after detection";
     if (step.after == RemediationStep::After::kFailover && any_failover && all_failover)
@@ -579,7 +495,7 @@ bool Run::PhaseOver(int64_t now, bool all_injected, const std::vector<std::optio
   for (const auto& w : rec_.watches) {
     if (!w.passed_at_ms && now <= *rec_.first_fault_ms + w.within_ms) return false;
   }
-  const bool too_late = now > *rec_.first_fault_ms + s_.recovery.within.count();
+  const bool too_late = now > *rec_.first_fault_ms + drill_.recovery.within.count();
   if (too_late) return true;  // nothing pending can change the verdict any more
   if (!rec_.recovered_at_ms) return false;
   // Recovered: remediation still waiting for its moment is no longer needed.
@@ -589,7 +505,7 @@ bool Run::PhaseOver(int64_t now, bool all_injected, const std::vector<std::optio
 void Run::FaultPhase() {
   const int64_t t0 = timeline_.Now();
   std::atomic<bool> stop{false};
-  const Millis interval = s_.settings.probe_interval;
+  const Millis interval = drill_.settings.probe_interval;
 
   std::vector<std::unique_ptr<Sampler>> samplers;
   for (size_t i = 0; i < steady_probes_.size(); ++i) {
@@ -629,13 +545,13 @@ void Run::FaultPhase() {
       ProbeOutcome out = abort_probes_[i]->Sample({});
       if (!out.passed) return true;
       std::lock_guard<std::mutex> l(mu_);
-      if (!abort_hit_) abort_hit_ = s_.abort_when[i].name + ": " + OneLine(out.detail);
+      if (!abort_hit_) abort_hit_ = drill_.abort_when[i].name + ": " + OneLine(out.detail);
       return false;
     }));
   }
   if (writer_) {
     auto seq = std::make_shared<int64_t>(0);
-    samplers.push_back(std::make_unique<Sampler>(env_, s_.data->every, &stop, [this, seq] {
+    samplers.push_back(std::make_unique<Sampler>(env_, drill_.data->every, &stop, [this, seq] {
       if (*seq >= kMaxDataWrites) return false;
       ++*seq;
       ProbeOutcome out = writer_->Sample({.seq = *seq});
@@ -651,13 +567,13 @@ void Run::FaultPhase() {
   }
 
   // The schedule: faults in order of `at` (stable for equal times), each with its end.
-  std::vector<size_t> order(s_.faults.size());
+  std::vector<size_t> order(drill_.faults.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
   std::stable_sort(order.begin(), order.end(),
-                   [&](size_t a, size_t b) { return s_.faults[a].at < s_.faults[b].at; });
+                   [&](size_t a, size_t b) { return drill_.faults[a].at < drill_.faults[b].at; });
   size_t next_fault = 0;
-  std::vector<std::optional<int64_t>> ends(s_.faults.size());
-  std::vector<bool> remediated(s_.recovery.remediation.size(), false);
+  std::vector<std::optional<int64_t>> ends(drill_.faults.size());
+  std::vector<bool> remediated(drill_.recovery.remediation.size(), false);
   bool injection_failed = false;
 
   // Bounded by the drill's hard timeout (ShouldStop) even if nothing else ends it.
@@ -680,9 +596,9 @@ void Run::FaultPhase() {
       }
     }
     // Inject what is due.
-    while (next_fault < order.size() && now >= t0 + s_.faults[order[next_fault]].at.count()) {
+    while (next_fault < order.size() && now >= t0 + drill_.faults[order[next_fault]].at.count()) {
       size_t i = order[next_fault++];
-      const FaultSpec& f = s_.faults[i];
+      const FaultSpec& f = drill_.faults[i];
       FaultRecord& r = rec_.faults[i];
       auto res = faults_[i]->Inject();
       int64_t t = timeline_.Now();
@@ -767,8 +683,8 @@ void Run::Verify() {
       held = true;
       break;
     }
-    if (ShouldStop() || timeline_.Now() - start >= s_.settings.settle.count()) break;
-    env_->SleepMs(s_.settings.probe_interval.count());
+    if (ShouldStop() || timeline_.Now() - start >= drill_.settings.settle.count()) break;
+    env_->SleepMs(drill_.settings.probe_interval.count());
   }
   rec_.steady_after_rollback = held;
   if (held) rec_.verify_took_ms = timeline_.Now() - start;
@@ -807,7 +723,7 @@ void Run::VerifyData() {
 
 void Run::Teardown() {
   if (services_) {
-    auto left = services_->StopAll(s_.settings.stop_grace);
+    auto left = services_->StopAll(drill_.settings.stop_grace);
     for (auto& l : left) rec_.leftovers.push_back(l);
   }
   if (journal_) {
@@ -828,7 +744,7 @@ void Run::Teardown() {
                                journal_->path());
     }
   }
-  if (workdir_is_temp_ && !o_.keep_workdir && rec_.leftovers.empty()) {
+  if (workdir_is_temp_ && !options_.keep_workdir && rec_.leftovers.empty()) {
     std::error_code ec;
     fs::remove_all(workdir_, ec);
   }

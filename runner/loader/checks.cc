@@ -22,9 +22,10 @@ constexpr const char* kVirtualWorkdir = "/\x01workdir";
 std::optional<fs::path> Concrete(const std::string& text, const std::string& workdir) {
   std::string out;
   for (size_t i = 0; i < text.size(); ++i) {
-    if (text.compare(i, 2, "$$") == 0) {
-      out += '$';
-      ++i;
+    if (text.compare(i, 3, "$${") == 0) {
+      // $${ is a literal ${, as the expander writes it (runner/drill/expand.h).
+      out += "${";
+      i += 2;
     } else if (text.compare(i, 10, "${workdir}") == 0) {
       out += workdir;
       i += 9;
