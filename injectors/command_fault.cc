@@ -1,8 +1,9 @@
 // command: a shell command as a fault, with an optional rollback command.
 #include <filesystem>
 
-#include "runner/drill/fault.h"
+#include "injectors/journaled_fault.h"
 #include "runner/base/subprocess.h"
+#include "runner/drill/fault.h"
 
 namespace firedrill {
 namespace {
@@ -22,39 +23,33 @@ Result<std::string> RunScript(const std::string& script, const std::string& cwd,
 // The rollback command is journaled, expanded, before `run` starts: a run that dies
 // half-way leaves `firedrill rollback` exactly what to run. (So a rollback command should
 // be idempotent: it may run although `run` never did.)
-class CommandFault final : public Fault {
+class CommandFault final : public JournaledFault {
  public:
   CommandFault(std::string name, std::string run, std::string rollback, Millis timeout,
                const RunContext& ctx)
-      : name_(std::move(name)),
+      : JournaledFault(std::move(name), ctx),
         run_(std::move(run)),
         rollback_(std::move(rollback)),
-        timeout_(timeout),
-        ctx_(ctx) {}
+        timeout_(timeout) {}
 
-  Result<std::string> Inject() override {
-    auto text = ctx_.expander->Expand(run_);
-    if (!text.ok()) return text.status();
-    if (Reversible()) {
-      if (!ctx_.journal) return Status::Internal("no journal: refusing to inject");
-      auto undo = ctx_.expander->Expand(rollback_);
-      if (!undo.ok()) return undo.status();
-      auto id = ctx_.journal->Intend(
-          "fault " + name_, "command",
-          {{"run", *undo}, {"cwd", ctx_.workdir}, {"timeout_ms", timeout_.count()}});
-      if (!id.ok()) return id.status();
-      id_ = *id;
-    }
-    return RunScript(*text, ctx_.workdir, timeout_);
-  }
-  Result<std::string> Rollback() override { return ctx_.journal->Undo(id_, ctx_.undo()); }
   bool Reversible() const override { return !rollback_.empty(); }
 
  private:
-  std::string name_, run_, rollback_;
+  Result<std::string> Apply() override {
+    auto text = ctx().expander->Expand(run_);
+    if (!text.ok()) return text.status();
+    if (Reversible()) {
+      auto undo = ctx().expander->Expand(rollback_);
+      if (!undo.ok()) return undo.status();
+      auto recorded = Record(
+          "command", {{"run", *undo}, {"cwd", ctx().workdir}, {"timeout_ms", timeout_.count()}});
+      if (!recorded.ok()) return recorded.status();
+    }
+    return RunScript(*text, ctx().workdir, timeout_);
+  }
+
+  std::string run_, rollback_;
   Millis timeout_;
-  uint64_t id_ = 0;
-  const RunContext& ctx_;
 };
 
 Result<std::string> UndoCommand(const nlohmann::json& a, const UndoContext&) {

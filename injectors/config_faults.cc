@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include "injectors/journaled_fault.h"
 #include "injectors/support/file_ops.h"
 #include "runner/base/atomic_file.h"
 #include "runner/base/regex.h"
@@ -40,24 +41,23 @@ Result<std::string> ReadAll(int fd, uint64_t size, const std::string& shown) {
   return text;
 }
 
-class ConfigFault final : public Fault {
+class ConfigFault final : public JournaledFault {
  public:
   ConfigFault(std::string name, std::string path, std::string match, std::string replace,
               const RunContext& ctx)
-      : name_(std::move(name)),
+      : JournaledFault(std::move(name), ctx),
         path_(std::move(path)),
         pattern_(std::move(match)),
-        replace_(std::move(replace)),
-        ctx_(ctx) {}
+        replace_(std::move(replace)) {}
 
-  Result<std::string> Inject() override {
-    if (!ctx_.journal) return Status::Internal("no journal: refusing to inject");
-    if (!ctx_.expander) return Status::Internal("no expander for the drill's ${...}");
-    auto path = ExpandInside(path_, ctx_);
+ private:
+  Result<std::string> Apply() override {
+    if (!ctx().expander) return Status::Internal("no expander for the drill's ${...}");
+    auto path = ExpandInside(path_, ctx());
     if (!path.ok()) return path.status();
-    auto fd = OpenInside(*path, O_RDONLY, ctx_);
+    auto fd = OpenInside(*path, O_RDONLY, ctx());
     if (!fd.ok()) return fd.status();
-    const std::string shown = Shown(*path, ctx_);
+    const std::string shown = Shown(*path, ctx());
     struct stat st {};
     if (::fstat(fd->get(), &st) != 0) return Status::Io("stat " + shown + ": " + ErrnoText(errno));
     if (static_cast<uint64_t>(st.st_size) > kMaxConfigBytes) {
@@ -66,9 +66,9 @@ class ConfigFault final : public Fault {
     }
     auto text = ReadAll(fd->get(), static_cast<uint64_t>(st.st_size), shown);
     if (!text.ok()) return text.status();
-    auto re = pattern_.Compile(*ctx_.expander, std::nullopt);
+    auto re = pattern_.Compile(*ctx().expander, std::nullopt);
     if (!re.ok()) return re.status();
-    auto format = ctx_.expander->Expand(replace_);
+    auto format = ctx().expander->Expand(replace_);
     if (!format.ok()) return format.status();
     auto r = RegexReplaceAll(**re, *text, *format);
     if (!r.ok()) return r.status().Annotate("replace");
@@ -81,25 +81,20 @@ class ConfigFault final : public Fault {
                             ": nothing changed");
     }
 
-    auto id = SaveAndJournal(fd->get(), *path, "fault " + name_, ctx_);
-    if (!id.ok()) return id.status();
-    id_ = *id;
+    auto saved = Adopt(SaveAndJournal(fd->get(), *path, owner(), ctx()));
+    if (!saved.ok()) return saved.status();
     Status written = WriteFileAtomically(
         *path, r->text,
-        FileMeta{.mode = static_cast<mode_t>(st.st_mode & 07777), .uid = st.st_uid, .gid = st.st_gid});
-    if (!written.ok()) return RestoreAfterFailure(written, id_, ctx_);
+        FileMeta{
+            .mode = static_cast<mode_t>(st.st_mode & 07777), .uid = st.st_uid, .gid = st.st_gid});
+    if (!written.ok()) return RestoreAfterFailure(written, id(), ctx());
     return "replaced " + std::to_string(r->matches) + " match(es) of " + pattern_.Shown() + " in " +
            shown + ": " + Quoted(r->first_before, 30) + " -> " + Quoted(r->first_after, 30);
   }
 
-  Result<std::string> Rollback() override { return ctx_.journal->Undo(id_, ctx_.undo()); }
-
- private:
-  std::string name_, path_;
+  std::string path_;
   Pattern pattern_;
   std::string replace_;
-  uint64_t id_ = 0;
-  const RunContext& ctx_;
 };
 
 constexpr FieldSpec kFields[] = {

@@ -14,10 +14,11 @@
 #include <cmath>
 #include <filesystem>
 
-#include "runner/drill/fault.h"
+#include "injectors/journaled_fault.h"
 #include "injectors/support/file_ops.h"
 #include "runner/base/text.h"
 #include "runner/base/values.h"
+#include "runner/drill/fault.h"
 
 namespace firedrill {
 namespace {
@@ -81,68 +82,60 @@ struct Goal {
   }
 };
 
-class FillFault final : public Fault {
+class FillFault final : public JournaledFault {
  public:
   FillFault(std::string name, std::string path, Goal goal, const RunContext& ctx)
-      : name_(std::move(name)), path_(std::move(path)), goal_(goal), ctx_(ctx) {}
+      : JournaledFault(std::move(name), ctx), path_(std::move(path)), goal_(goal) {}
 
-  Result<std::string> Inject() override {
-    if (!ctx_.journal) return Status::Internal("no journal: refusing to inject");
-    auto dir_path = ExpandInside(path_, ctx_);
+ private:
+  Result<std::string> Apply() override {
+    auto dir_path = ExpandInside(path_, ctx());
     if (!dir_path.ok()) return dir_path.status();
-    auto dir = OpenInside(*dir_path, O_RDONLY | O_DIRECTORY, ctx_);
+    auto dir = OpenInside(*dir_path, O_RDONLY | O_DIRECTORY, ctx());
     if (!dir.ok()) return dir.status();
     auto before = SpaceOf(dir->get(), *dir_path);
     if (!before.ok()) return before.status();
     auto bytes = goal_.Ballast(*before);
     if (!bytes.ok()) return bytes.status();
     if (*bytes == 0) {
-      return "nothing to fill: " + Shown(*dir_path, ctx_) + " has " + Describe(*before) +
+      return "nothing to fill: " + Shown(*dir_path, ctx()) + " has " + Describe(*before) +
              ", already past " + goal_.Asked();
     }
 
     const std::string name =
         kBallastPrefix + std::to_string(::getpid()) + "-" + std::to_string(++ballast_serial);
     const std::string ballast = *dir_path + "/" + name;
-    auto id = ctx_.journal->Intend("fault " + name_, "disk.ballast",
-                                   {{"path", ballast}, {"bytes", *bytes}});
-    if (!id.ok()) return id.status();
-    id_ = *id;
+    auto recorded = Record("disk.ballast", {{"path", ballast}, {"bytes", *bytes}});
+    if (!recorded.ok()) return recorded.status();
     auto filled = Fill(dir->get(), name, *bytes);
     if (!filled.ok()) {
-      auto undone = ctx_.journal->Undo(id_, ctx_.undo());
+      auto undone = Undo();
       return filled.status().Annotate(
-          undone.ok() ? "filling " + Shown(*dir_path, ctx_)
-                      : "filling " + Shown(*dir_path, ctx_) +
+          undone.ok() ? "filling " + Shown(*dir_path, ctx())
+                      : "filling " + Shown(*dir_path, ctx()) +
                             " (and the ballast stays: " + undone.status().message() + ")");
     }
     auto after = SpaceOf(dir->get(), *dir_path);
     if (!after.ok()) return after.status();
     std::string how = filled->wrote ? "zeros written: no fallocate here" : "fallocate";
     if (filled->disk_full) how += "; the filesystem filled up first";
-    return "ballast " + Shown(ballast, ctx_) + " of " + FormatBytes(filled->bytes) + " (" + how +
+    return "ballast " + Shown(ballast, ctx()) + " of " + FormatBytes(filled->bytes) + " (" + how +
            "): " + Describe(*after);
   }
 
-  Result<std::string> Rollback() override {
-    if (id_ == 0) return std::string("nothing was filled");
-    return ctx_.journal->Undo(id_, ctx_.undo());
-  }
+  std::string NothingRecorded() const override { return "nothing was filled"; }
 
- private:
   Result<Filled> Fill(int dir, const std::string& name, uint64_t bytes) {
     UniqueFd fd(
         ::openat(dir, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
     if (fd.get() < 0) return Status::Io("cannot create " + name + ": " + ErrnoText(errno));
     return FillFile(
         fd.get(), bytes, FillMethod::kAuto,
-        {.deadline = std::chrono::steady_clock::now() + kFillBudget, .cancel = ctx_.cancel});
+        {.deadline = std::chrono::steady_clock::now() + kFillBudget, .cancel = ctx().cancel});
   }
 
-  std::string name_, path_;
+  std::string path_;
   Goal goal_;
-  uint64_t id_ = 0;
-  const RunContext& ctx_;
 };
 
 // Deletes a ballast. It only ever deletes a file named like one, whatever the journal

@@ -21,9 +21,10 @@
 #include <unordered_set>
 #include <vector>
 
-#include "runner/drill/fault.h"
+#include "injectors/journaled_fault.h"
 #include "injectors/support/file_ops.h"
 #include "runner/base/text.h"
+#include "runner/drill/fault.h"
 
 namespace firedrill {
 namespace {
@@ -109,20 +110,20 @@ Status FlipBits(int fd, uint64_t offset, uint64_t length, uint64_t count, std::m
   return Status::Ok();
 }
 
-class CorruptFault final : public Fault {
+class CorruptFault final : public JournaledFault {
  public:
   CorruptFault(std::string name, std::string path, Damage d, const RunContext& ctx)
-      : name_(std::move(name)), path_(std::move(path)), d_(d), ctx_(ctx) {}
+      : JournaledFault(std::move(name), ctx), path_(std::move(path)), d_(d) {}
 
-  Result<std::string> Inject() override {
-    if (!ctx_.journal) return Status::Internal("no journal: refusing to inject");
-    auto path = ExpandInside(path_, ctx_);
+ private:
+  Result<std::string> Apply() override {
+    auto path = ExpandInside(path_, ctx());
     if (!path.ok()) return path.status();
-    auto fd = OpenInside(*path, O_RDWR, ctx_);
+    auto fd = OpenInside(*path, O_RDWR, ctx());
     if (!fd.ok()) return fd.status();
     struct stat st {};
     if (::fstat(fd->get(), &st) != 0) return Status::Io("stat " + *path + ": " + ErrnoText(errno));
-    const std::string shown = Shown(*path, ctx_);
+    const std::string shown = Shown(*path, ctx());
     const auto size = static_cast<uint64_t>(st.st_size);
     if (d_.offset >= size) {
       return Status::Failed("offset " + std::to_string(d_.offset) + " is not inside " + shown +
@@ -139,9 +140,8 @@ class CorruptFault final : public Fault {
     }
     const uint64_t seed = d_.seed ? *d_.seed : std::random_device{}();
 
-    auto id = SaveAndJournal(fd->get(), *path, "fault " + name_, ctx_);
-    if (!id.ok()) return id.status();
-    id_ = *id;
+    auto saved = Adopt(SaveAndJournal(fd->get(), *path, owner(), ctx()));
+    if (!saved.ok()) return saved.status();
     const std::string range =
         std::to_string(d_.offset) + ".." + std::to_string(d_.offset + length - 1);
     std::mt19937_64 rng(seed);
@@ -149,19 +149,19 @@ class CorruptFault final : public Fault {
     std::string detail;
     switch (d_.mode) {
       case Mode::kFlip:
-        st_damage = FlipBits(fd->get(), d_.offset, length, d_.count, rng, ctx_);
+        st_damage = FlipBits(fd->get(), d_.offset, length, d_.count, rng, ctx());
         detail = "flipped " + std::to_string(d_.count) + " bit(s) in bytes " + range + " of " +
                  shown + " (seed " + std::to_string(seed) + ")";
         break;
       case Mode::kZero:
-        st_damage = WriteRange(fd->get(), d_.offset, length, ctx_,
+        st_damage = WriteRange(fd->get(), d_.offset, length, ctx(),
                                [](char* p, size_t n) { std::fill(p, p + n, 0); });
         detail = "zeroed bytes " + range + " of " + shown;
         break;
       case Mode::kGarbage: {
         uint64_t word = 0;
         uint64_t i = 0;
-        st_damage = WriteRange(fd->get(), d_.offset, length, ctx_, [&](char* p, size_t n) {
+        st_damage = WriteRange(fd->get(), d_.offset, length, ctx(), [&](char* p, size_t n) {
           for (size_t k = 0; k < n; ++k, ++i) {
             if (i % 8 == 0) word = rng();
             p[k] = static_cast<char>((word >> (8 * (i % 8))) & 0xff);
@@ -180,47 +180,36 @@ class CorruptFault final : public Fault {
         break;
     }
     if (!st_damage.ok())
-      return RestoreAfterFailure(st_damage.Annotate("corrupting " + shown), id_, ctx_);
+      return RestoreAfterFailure(st_damage.Annotate("corrupting " + shown), id(), ctx());
     return detail;
   }
 
-  Result<std::string> Rollback() override { return ctx_.journal->Undo(id_, ctx_.undo()); }
-
- private:
-  std::string name_, path_;
+  std::string path_;
   Damage d_;
-  uint64_t id_ = 0;
-  const RunContext& ctx_;
 };
 
-class DeleteFault final : public Fault {
+class DeleteFault final : public JournaledFault {
  public:
   DeleteFault(std::string name, std::string path, const RunContext& ctx)
-      : name_(std::move(name)), path_(std::move(path)), ctx_(ctx) {}
+      : JournaledFault(std::move(name), ctx), path_(std::move(path)) {}
 
-  Result<std::string> Inject() override {
-    if (!ctx_.journal) return Status::Internal("no journal: refusing to inject");
-    auto path = ExpandInside(path_, ctx_);
+ private:
+  Result<std::string> Apply() override {
+    auto path = ExpandInside(path_, ctx());
     if (!path.ok()) return path.status();
-    auto fd = OpenInside(*path, O_RDONLY, ctx_);
+    auto fd = OpenInside(*path, O_RDONLY, ctx());
     if (!fd.ok()) return fd.status();
-    auto id = SaveAndJournal(fd->get(), *path, "fault " + name_, ctx_);
-    if (!id.ok()) return id.status();
-    id_ = *id;
-    const std::string shown = Shown(*path, ctx_);
+    auto saved = Adopt(SaveAndJournal(fd->get(), *path, owner(), ctx()));
+    if (!saved.ok()) return saved.status();
+    const std::string shown = Shown(*path, ctx());
     if (::unlink(path->c_str()) != 0 && errno != ENOENT) {
       return RestoreAfterFailure(Status::Io("cannot delete " + shown + ": " + ErrnoText(errno)),
-                                 id_, ctx_);
+                                 id(), ctx());
     }
     return "deleted " + shown + " (a copy is saved in the journal)";
   }
 
-  Result<std::string> Rollback() override { return ctx_.journal->Undo(id_, ctx_.undo()); }
-
- private:
-  std::string name_, path_;
-  uint64_t id_ = 0;
-  const RunContext& ctx_;
+  std::string path_;
 };
 
 constexpr FieldSpec kCorruptFields[] = {

@@ -2,8 +2,9 @@
 // multi handle (injectors/load_http.h).
 #include <fmt/format.h>
 
-#include "runner/drill/fault.h"
+#include "injectors/journaled_fault.h"
 #include "injectors/support/http_load_engine.h"
+#include "runner/drill/fault.h"
 
 namespace firedrill {
 namespace {
@@ -11,51 +12,43 @@ namespace {
 // The load thread dies with the runner, however it ends, so the journal only records
 // that it ran (`in-process`); stopping it is this object's job, and the journal entry is
 // marked done with the figures once it has stopped.
-class HttpLoadFault final : public Fault {
+class HttpLoadFault final : public JournaledFault {
  public:
   HttpLoadFault(std::string name, HttpLoadSpec spec, const RunContext& ctx)
-      : name_(std::move(name)), spec_(std::move(spec)), ctx_(ctx) {}
+      : JournaledFault(std::move(name), ctx), spec_(std::move(spec)) {}
 
-  Result<std::string> Inject() override {
-    if (!ctx_.journal) return Status::Internal("no journal: refusing to inject");
+  Result<std::string> Rollback() override {
+    return Finish("stopped: " + DescribeHttpLoad(load_->Stop()));
+  }
+
+ private:
+  Result<std::string> Apply() override {
     HttpLoadSpec spec = spec_;
-    auto url = ctx_.expander->Expand(spec.url);
+    auto url = ctx().expander->Expand(spec.url);
     if (!url.ok()) return url.status();
     spec.url = std::move(*url);
     if (spec.body) {
-      auto body = ctx_.expander->Expand(*spec.body);
+      auto body = ctx().expander->Expand(*spec.body);
       if (!body.ok()) return body.status();
       spec.body = std::move(*body);
     }
     std::string pace = spec.rate > 0 ? fmt::format("{} req/s", spec.rate) : "full speed";
     std::string what = fmt::format("{} {} at {} over {} connections", spec.method, spec.url, pace,
                                    spec.concurrency);
-    auto id = ctx_.journal->Intend("fault " + name_, "in-process",
-                                   {{"what", "http.load thread (" + what + ")"}});
-    if (!id.ok()) return id.status();
-    id_ = *id;
+    auto recorded = Record("in-process", {{"what", "http.load thread (" + what + ")"}});
+    if (!recorded.ok()) return recorded.status();
     // The run's teardown, or the operator's Ctrl-C, ends the load at once.
-    auto load = HttpLoad::Start(std::move(spec), [&ctx = ctx_] { return ctx.cancelled(); });
+    auto load = HttpLoad::Start(std::move(spec), [&ctx = ctx()] { return ctx.cancelled(); });
     if (!load.ok()) {
-      (void)ctx_.journal->Done(id_, "never started: " + load.status().message());
+      (void)Finish("never started: " + load.status().message());
       return load.status();
     }
     load_ = std::move(*load);
     return what;
   }
 
-  Result<std::string> Rollback() override {
-    std::string detail = "stopped: " + DescribeHttpLoad(load_->Stop());
-    FD_RETURN_IF_ERROR(ctx_.journal->Done(id_, detail));
-    return detail;
-  }
-
- private:
-  std::string name_;
   HttpLoadSpec spec_;
-  uint64_t id_ = 0;
   std::unique_ptr<HttpLoad> load_;  // stops the load when the fault is dropped
-  const RunContext& ctx_;
 };
 
 constexpr const char* kMethods[] = {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH"};

@@ -11,12 +11,13 @@
 #include <cmath>
 #include <mutex>
 
-#include "runner/drill/fault.h"
+#include "injectors/journaled_fault.h"
 #include "injectors/support/fault_proxy.h"
 #include "injectors/support/nft.h"
 #include "runner/base/subprocess.h"
 #include "runner/base/text.h"
 #include "runner/base/values.h"
+#include "runner/drill/fault.h"
 
 namespace firedrill {
 namespace {
@@ -110,26 +111,24 @@ std::string TableNote(const std::string& table, const std::string& netns) {
 }
 
 // network.loss and network.partition: one table, created whole, deleted whole.
-class FilterFault final : public Fault {
+class FilterFault final : public JournaledFault {
  public:
   FilterFault(std::string name, Scope scope, Rules rules, const RunContext& ctx)
-      : name_(std::move(name)), scope_(std::move(scope)), rules_(rules), ctx_(ctx) {}
+      : JournaledFault(std::move(name), ctx), scope_(std::move(scope)), rules_(rules) {}
 
-  Result<std::string> Inject() override {
-    if (!ctx_.journal) return Status::Internal("no journal: refusing to inject");
+ private:
+  Result<std::string> Apply() override {
     if (!scope_.netns.empty() && !NetnsExists(scope_.netns)) {
       return Status::NotFound("network namespace " + scope_.netns +
                               " does not exist (see `ip netns list`)");
     }
     const std::string table = NewNftTableName();
-    auto id = ctx_.journal->Intend("fault " + name_, kUndoNftTable.name,
-                                   NftTableArgs(table, scope_.netns));
-    if (!id.ok()) return id.status();
-    id_ = *id;
+    auto recorded = Record(kUndoNftTable.name, NftTableArgs(table, scope_.netns));
+    if (!recorded.ok()) return recorded.status();
     if (Status s = RunNft(FilterScript(table, scope_, rules_), scope_.netns); !s.ok()) {
       // nft applies a file atomically: nothing was made, and the entry is closed so that
       // no rollback is left pending for it.
-      (void)ctx_.journal->Undo(id_, ctx_.undo());
+      (void)Undo();
       return s;
     }
     std::string what;
@@ -147,14 +146,9 @@ class FilterFault final : public Fault {
     }
     return what + ", " + TableNote(table, scope_.netns);
   }
-  Result<std::string> Rollback() override { return ctx_.journal->Undo(id_, ctx_.undo()); }
 
- private:
-  std::string name_;
   Scope scope_;
   Rules rules_;
-  uint64_t id_ = 0;
-  const RunContext& ctx_;
 };
 
 // `port` is text so that a drill can name the port it picked for a service
@@ -276,42 +270,12 @@ std::string ProxyReport(const ProxyStats& st) {
 // redirect is removed by `firedrill rollback`). New connections to the port are proxied;
 // ones already open when the fault starts are left alone (NAT decides at a connection's
 // first packet).
-class DelayFault final : public Fault {
+class DelayFault final : public JournaledFault {
  public:
   DelayFault(std::string name, ProxyOptions opts, const RunContext& ctx)
-      : name_(std::move(name)), opts_(opts), ctx_(ctx) {}
+      : JournaledFault(std::move(name), ctx), opts_(opts) {}
   ~DelayFault() override {
     if (proxy_) proxy_->Stop();
-  }
-
-  Result<std::string> Inject() override {
-    if (!ctx_.journal) return Status::Internal("no journal: refusing to inject");
-    const std::string owner = "fault " + name_;
-    auto pid = ctx_.journal->Intend(
-        owner, "in-process", {{"what", fmt::format("fault proxy for port {}", opts_.target_port)}});
-    if (!pid.ok()) return pid.status();
-    proxy_id_ = *pid;
-    auto proxy = FaultProxy::Start(opts_);
-    if (!proxy.ok()) {
-      (void)ctx_.journal->Done(proxy_id_, "fault proxy did not start");
-      return proxy.status();
-    }
-    proxy_ = std::move(*proxy);
-    const std::string table = NewNftTableName();
-    auto tid = ctx_.journal->Intend(owner, kUndoNftTable.name, NftTableArgs(table, ""));
-    if (!tid.ok()) {
-      (void)ctx_.journal->Done(proxy_id_, ProxyReport(proxy_->Stop()));
-      return tid.status();
-    }
-    table_id_ = *tid;
-    if (Status s = RunNft(RedirectScript(table, opts_.target_port, *proxy_), ""); !s.ok()) {
-      (void)ctx_.journal->Undo(table_id_, ctx_.undo());
-      (void)ctx_.journal->Done(proxy_id_, ProxyReport(proxy_->Stop()));
-      return s.Annotate(fmt::format("redirecting port {} to the fault proxy", opts_.target_port));
-    }
-    return fmt::format(
-        "tcp port {} on loopback redirected to fault proxy 127.0.0.1:{} ({}; {}), {}",
-        opts_.target_port, proxy_->port(), DelaySettings(opts_), NetemNote(), TableNote(table, ""));
   }
 
   // The proxy goes first. Its resets reach the clients only while the redirect's NAT still
@@ -321,20 +285,44 @@ class DelayFault final : public Fault {
   // redirect is gone is refused.
   Result<std::string> Rollback() override {
     std::string report = ProxyReport(proxy_->Stop());
-    Status done = ctx_.journal->Done(proxy_id_, report);
-    auto undone = ctx_.journal->Undo(table_id_, ctx_.undo());
+    auto done = Finish(proxy_id_, report);
+    auto undone = Undo();
     if (!undone.ok()) return undone.status().Annotate(report + "; removing the redirect");
-    FD_RETURN_IF_ERROR(done);
+    if (!done.ok()) return done.status();
     return report + "; " + *undone;
   }
 
  private:
-  std::string name_;
+  Result<std::string> Apply() override {
+    auto pid =
+        Record("in-process", {{"what", fmt::format("fault proxy for port {}", opts_.target_port)}});
+    if (!pid.ok()) return pid.status();
+    proxy_id_ = *pid;
+    auto proxy = FaultProxy::Start(opts_);
+    if (!proxy.ok()) {
+      (void)Finish(proxy_id_, "fault proxy did not start");
+      return proxy.status();
+    }
+    proxy_ = std::move(*proxy);
+    const std::string table = NewNftTableName();
+    auto tid = Record(kUndoNftTable.name, NftTableArgs(table, ""));
+    if (!tid.ok()) {
+      (void)Finish(proxy_id_, ProxyReport(proxy_->Stop()));
+      return tid.status();
+    }
+    if (Status s = RunNft(RedirectScript(table, opts_.target_port, *proxy_), ""); !s.ok()) {
+      (void)Undo();
+      (void)Finish(proxy_id_, ProxyReport(proxy_->Stop()));
+      return s.Annotate(fmt::format("redirecting port {} to the fault proxy", opts_.target_port));
+    }
+    return fmt::format(
+        "tcp port {} on loopback redirected to fault proxy 127.0.0.1:{} ({}; {}), {}",
+        opts_.target_port, proxy_->port(), DelaySettings(opts_), NetemNote(), TableNote(table, ""));
+  }
+
   ProxyOptions opts_;
-  const RunContext& ctx_;
   std::unique_ptr<FaultProxy> proxy_;
-  uint64_t proxy_id_ = 0;
-  uint64_t table_id_ = 0;
+  uint64_t proxy_id_ = 0;  // id() is the redirect's table, recorded after the proxy
 };
 
 Result<std::unique_ptr<Fault>> MakeDelay(const FaultSpec& f, const RunContext& ctx) {

@@ -1,6 +1,7 @@
 // process.kill and process.pause: signals to a service's process group or to named PIDs.
 #include <signal.h>
 
+#include "injectors/journaled_fault.h"
 #include "runner/drill/fault.h"
 #include "runner/drill/process_target.h"
 
@@ -31,33 +32,28 @@ class KillFault final : public Fault {
 // Pause resolves its target once, at injection, so that SIGCONT goes to exactly the
 // processes that were stopped, even if a pidfile changes meanwhile. The journal keeps each
 // PID with its start time: a PID reused by then is never sent SIGCONT.
-class PauseFault final : public Fault {
+class PauseFault final : public JournaledFault {
  public:
   PauseFault(std::string name, TargetRef ref, const RunContext& ctx)
-      : name_(std::move(name)), ref_(std::move(ref)), ctx_(ctx) {}
-  Result<std::string> Inject() override {
-    if (!ctx_.journal) return Status::Internal("no journal: refusing to inject");
-    auto t = ResolveTarget(ref_, ctx_, TargetUse::kSignal);
+      : JournaledFault(std::move(name), ctx), ref_(std::move(ref)) {}
+
+ private:
+  Result<std::string> Apply() override {
+    auto t = ResolveTarget(ref_, ctx(), TargetUse::kSignal);
     if (!t.ok()) return t.status();
     nlohmann::json pids = nlohmann::json::array();
     for (const auto& p : t->processes) pids.push_back({{"pid", p.pid}, {"start", p.start}});
     nlohmann::json args = {{"target", t->description}, {"pids", pids}};
     if (t->pgid > 0) {
-      args["group"] = {{"pid", t->pgid}, {"start", ctx_.env->StartTime(t->pgid).value_or(0)}};
+      args["group"] = {{"pid", t->pgid}, {"start", ctx().env->StartTime(t->pgid).value_or(0)}};
     }
-    auto id = ctx_.journal->Intend("fault " + name_, "process.cont", args);
-    if (!id.ok()) return id.status();
-    id_ = *id;
-    FD_RETURN_IF_ERROR(SignalTarget(*t, SIGSTOP, ctx_.env));
+    auto recorded = Record("process.cont", std::move(args));
+    if (!recorded.ok()) return recorded.status();
+    FD_RETURN_IF_ERROR(SignalTarget(*t, SIGSTOP, ctx().env));
     return "SIGSTOP to " + t->description;
   }
-  Result<std::string> Rollback() override { return ctx_.journal->Undo(id_, ctx_.undo()); }
 
- private:
-  std::string name_;
   TargetRef ref_;
-  uint64_t id_ = 0;
-  const RunContext& ctx_;
 };
 
 // Is the recorded process still the one we saw? A leader that is gone is fine for a

@@ -13,10 +13,11 @@
 #include <optional>
 #include <sstream>
 
-#include "runner/drill/fault.h"
+#include "injectors/journaled_fault.h"
 #include "injectors/support/cpu_burn.h"
 #include "runner/base/text.h"
 #include "runner/base/values.h"
+#include "runner/drill/fault.h"
 
 namespace firedrill {
 namespace {
@@ -24,27 +25,10 @@ namespace {
 // Percentage points the workers hold the asked load to, given a free CPU.
 constexpr double kAccuracy = 2;
 
-class CpuStressFault final : public Fault {
+class CpuStressFault final : public JournaledFault {
  public:
   CpuStressFault(std::string name, int workers, double load, const RunContext& ctx)
-      : name_(std::move(name)), workers_(workers), load_(load), ctx_(ctx) {}
-
-  Result<std::string> Inject() override {
-    if (!ctx_.journal) return Status::Internal("no journal: refusing to inject");
-    std::string what =
-        fmt::format("{} worker{} at {:g}%", workers_, workers_ == 1 ? "" : "s", load_);
-    auto id = ctx_.journal->Intend("fault " + name_, "in-process",
-                                   {{"what", "cpu.stress threads (" + what + ")"}});
-    if (!id.ok()) return id.status();
-    id_ = *id;
-    auto burn = CpuBurn::Start(workers_, load_);
-    if (!burn.ok()) {
-      (void)ctx_.journal->Done(id_, "never started: " + burn.status().message());
-      return burn.status();
-    }
-    burn_ = std::move(*burn);
-    return "started " + what;
-  }
+      : JournaledFault(std::move(name), ctx), workers_(workers), load_(load) {}
 
   Result<std::string> Rollback() override {
     CpuBurnStats st = burn_->Stop();
@@ -59,17 +43,27 @@ class CpuStressFault final : public Fault {
         detail += fmt::format("; the host took {:.1f}% of a CPU", st.stolen_percent);
       }
     }
-    FD_RETURN_IF_ERROR(ctx_.journal->Done(id_, detail));
-    return detail;
+    return Finish(std::move(detail));
   }
 
  private:
-  std::string name_;
+  Result<std::string> Apply() override {
+    std::string what =
+        fmt::format("{} worker{} at {:g}%", workers_, workers_ == 1 ? "" : "s", load_);
+    auto recorded = Record("in-process", {{"what", "cpu.stress threads (" + what + ")"}});
+    if (!recorded.ok()) return recorded.status();
+    auto burn = CpuBurn::Start(workers_, load_);
+    if (!burn.ok()) {
+      (void)Finish("never started: " + burn.status().message());
+      return burn.status();
+    }
+    burn_ = std::move(*burn);
+    return "started " + what;
+  }
+
   int workers_;
   double load_;
-  uint64_t id_ = 0;
   std::unique_ptr<CpuBurn> burn_;  // stops the workers when the fault is dropped
-  const RunContext& ctx_;
 };
 
 // MemAvailable from /proc/meminfo, in bytes.
@@ -92,14 +86,20 @@ constexpr double kMaxShareOfAvailable = 0.8;
 // The stride pages are touched at (huge pages are simply touched more than once).
 const uint64_t kPage = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
 
-class MemoryStressFault final : public Fault {
+class MemoryStressFault final : public JournaledFault {
  public:
   MemoryStressFault(std::string name, uint64_t size, const RunContext& ctx)
-      : name_(std::move(name)), size_(size), ctx_(ctx) {}
+      : JournaledFault(std::move(name), ctx), size_(size) {}
   ~MemoryStressFault() override { Free(); }
 
-  Result<std::string> Inject() override {
-    if (!ctx_.journal) return Status::Internal("no journal: refusing to inject");
+  Result<std::string> Rollback() override {
+    std::string detail = "freed " + FormatBytes(size_);
+    if (!Free()) detail = "nothing to free";
+    return Finish(std::move(detail));
+  }
+
+ private:
+  Result<std::string> Apply() override {
     auto avail = MemAvailable();
     if (!avail) return Status::Failed("cannot read MemAvailable from /proc/meminfo");
     if (static_cast<double>(size_) > kMaxShareOfAvailable * static_cast<double>(*avail)) {
@@ -108,24 +108,23 @@ class MemoryStressFault final : public Fault {
           "could strike",
           FormatBytes(size_), kMaxShareOfAvailable * 100, FormatBytes(*avail)));
     }
-    auto id = ctx_.journal->Intend("fault " + name_, "in-process",
-                                   {{"what", "memory.stress mapping of " + FormatBytes(size_)}});
-    if (!id.ok()) return id.status();
-    id_ = *id;
+    auto recorded =
+        Record("in-process", {{"what", "memory.stress mapping of " + FormatBytes(size_)}});
+    if (!recorded.ok()) return recorded.status();
     const auto t0 = std::chrono::steady_clock::now();
     void* p = mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) {
       std::string why = "mmap " + FormatBytes(size_) + ": " + ErrnoText(errno);
-      (void)ctx_.journal->Done(id_, "never allocated: " + why);
+      (void)Finish("never allocated: " + why);
       return Status::Failed(why);
     }
     mem_ = static_cast<char*>(p);
     // Chunk by chunk, so that a teardown need not wait for gigabytes to be touched.
     constexpr uint64_t kChunk = 64 << 20;
     for (uint64_t off = 0; off < size_; off += kChunk) {
-      if (ctx_.cancelled()) {
+      if (ctx().cancelled()) {
         Free();
-        (void)ctx_.journal->Done(id_, "cancelled while touching pages; freed");
+        (void)Finish("cancelled while touching pages; freed");
         return Status::Failed("cancelled");
       }
       Touch(off, std::min(kChunk, size_ - off));
@@ -137,14 +136,6 @@ class MemoryStressFault final : public Fault {
                        (size_ + kPage - 1) / kPage, ms);
   }
 
-  Result<std::string> Rollback() override {
-    std::string detail = "freed " + FormatBytes(size_);
-    if (!Free()) detail = "nothing to free";
-    FD_RETURN_IF_ERROR(ctx_.journal->Done(id_, detail));
-    return detail;
-  }
-
- private:
   // Makes [off, off+len) resident. A page is only allocated when written (reading maps
   // the shared zero page): the kernel writes the whole range in one call where it can
   // (Linux 5.14+), several times faster than a fault per page, which is the fallback.
@@ -161,11 +152,8 @@ class MemoryStressFault final : public Fault {
     return true;
   }
 
-  std::string name_;
   uint64_t size_;
   char* mem_ = nullptr;
-  uint64_t id_ = 0;
-  const RunContext& ctx_;
 };
 
 constexpr FieldSpec kCpuFields[] = {
