@@ -1,0 +1,184 @@
+// Loading files: what cannot run here (notes, or errors for `run`), missing files,
+// directories, sizes, the data files of tests/data, and errors in reading order.
+#include "runner/loader/loader.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "tests/integration/harness.h"
+#include "tests/runner/loader/loader_testing.h"
+
+namespace firedrill {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::AllDiagnostics;
+using testing::SourcePath;
+
+constexpr const char* kDiskFillDrill = R"(apiVersion: firedrill/v1
+name: fill
+settings:
+  workdir: /tmp/firedrill/fill
+steady_state:
+  - name: ok
+    probe: {command: {run: "true"}}
+faults:
+  - name: fill
+    action: disk.fill
+    with: {path: "${workdir}", size: 90%}
+    duration: 5s
+)";
+
+const Diagnostic* FindDiagnostic(const std::vector<Diagnostic>& ds, const std::string& needle) {
+  for (const auto& d : ds) {
+    if (d.message.find(needle) != std::string::npos) return &d;
+  }
+  return nullptr;
+}
+
+// Every fault action runs now; remote hosts (`host:`) do not yet.
+constexpr const char* kRemoteDrill = R"(apiVersion: firedrill/v1
+name: remote
+hosts:
+  - name: db1
+    ssh: {destination: drill@127.0.0.1}
+steady_state:
+  - name: ok
+    probe: {command: {run: "true", host: db1}}
+faults:
+  - {name: f, action: command, with: {run: "true"}}
+)";
+
+TEST(LoaderTest, NotRunnableIsANoteByDefault) {
+  LoadResult r = LoadScenarioText(kRemoteDrill, "remote.yaml");
+  ASSERT_TRUE(r.ok()) << AllDiagnostics(r);
+  const Diagnostic* note = FindDiagnostic(r.notes, "remote hosts (host:) cannot run here");
+  ASSERT_NE(note, nullptr) << AllDiagnostics(r);
+  EXPECT_EQ(note->mark.line, 8);
+  EXPECT_EQ(note->mark.column, 42);
+  EXPECT_THAT(note->message, HasSubstr("not built yet"));
+  EXPECT_EQ(note->file, "remote.yaml");
+}
+
+TEST(LoaderTest, RequireRunnableTurnsTheNoteIntoAnError) {
+  LoadOptions opts;
+  opts.require_runnable = true;
+  LoadResult r = LoadScenarioText(kRemoteDrill, "remote.yaml", opts);
+  EXPECT_FALSE(r.ok());
+  EXPECT_FALSE(r.scenario.has_value());
+  const Diagnostic* err = FindDiagnostic(r.errors, "remote hosts (host:) cannot run here");
+  ASSERT_NE(err, nullptr) << AllDiagnostics(r);
+  EXPECT_EQ(err->mark.line, 8);
+  EXPECT_EQ(err->mark.column, 42);
+  EXPECT_TRUE(r.notes.empty()) << AllDiagnostics(r);
+}
+
+TEST(LoaderTest, EveryFaultActionIsRunnableHere) {
+  LoadResult r =
+      LoadScenarioText(kDiskFillDrill, "fill.yaml", LoadOptions{.require_runnable = true});
+  EXPECT_TRUE(r.ok()) << AllDiagnostics(r);
+  EXPECT_TRUE(r.notes.empty()) << AllDiagnostics(r);
+  EXPECT_EQ(r.scenario->faults[0].with.Size("size").percent, 90.0);
+}
+
+TEST(LoaderTest, MissingFileIsAnError) {
+  const std::string path = SourcePath("tests/data/does-not-exist.yaml");
+  LoadResult r = LoadScenarioFile(path);
+  EXPECT_FALSE(r.ok());
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_EQ(r.errors[0].file, path);
+  EXPECT_THAT(r.errors[0].message, HasSubstr("cannot open file"));
+}
+
+TEST(LoaderTest, DirectoryIsNotReportedAsAnEmptyFile) {
+  // BUG: runner/loader.cc LoadScenarioFile() opens a directory without complaint, reads
+  // nothing, and then reports "the file is empty" at 1:1.
+  LoadResult r = LoadScenarioFile(SourcePath("scenarios"));
+  EXPECT_FALSE(r.ok());
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_THAT(r.errors[0].message, ::testing::Not(HasSubstr("empty")));
+  EXPECT_THAT(r.errors[0].message, HasSubstr("directory"));
+}
+
+TEST(LoaderTest, FileOverMaxBytesIsAnErrorAtOneOne) {
+  LoadOptions tiny;
+  tiny.max_bytes = 100;
+  LoadResult r = LoadScenarioFile(SourcePath("tests/data/valid/full.yaml"), tiny);
+  EXPECT_FALSE(r.ok());
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_EQ(r.errors[0].mark.line, 1);
+  EXPECT_EQ(r.errors[0].mark.column, 1);
+  EXPECT_THAT(r.errors[0].message, HasSubstr("a drill may be at most 100B"));
+
+  LoadOptions small;
+  small.max_bytes = 1024;
+  LoadResult t = LoadScenarioText(std::string(2048, '#'), "big.yaml", small);
+  ASSERT_EQ(t.errors.size(), 1u);
+  EXPECT_EQ(t.errors[0].mark.line, 1);
+  EXPECT_EQ(t.errors[0].mark.column, 1);
+  EXPECT_THAT(t.errors[0].message, HasSubstr("file is 2.0KiB"));
+}
+
+TEST(LoaderTest, InvalidDataFilesReportFileLineColumn) {
+  struct Case {
+    const char* file;
+    const char* want;  // the first error, as `validate` prints it (after the path)
+  };
+  const Case cases[] = {
+      {"unknown-top-level-key.yaml",
+       ":11:1: error: unknown key 'watchs' in the drill; did you mean 'watches'?"},
+      {"bare-duration.yaml",
+       ":8:9: error: fault 'kill'.at: duration '5' needs a unit: ms, s, m or h (e.g. 5s)"},
+      {"unknown-action.yaml",
+       ":11:13: error: unknown action 'process.kil' in fault 'kill'; did you mean "
+       "'process.kill'? (run `firedrill faults` for the list)"},
+      {"seq-outside-data.yaml",
+       ":5:45: error: ${seq} is only available in data.writer and data.verifier (in "
+       "steady_state 'ok'.probe.command.run)"},
+  };
+  for (const auto& c : cases) {
+    const std::string path = SourcePath(std::string("tests/data/invalid/") + c.file);
+    LoadResult r = LoadScenarioFile(path);
+    EXPECT_FALSE(r.ok()) << path;
+    ASSERT_FALSE(r.errors.empty()) << path;
+    EXPECT_EQ(r.errors.front().ToString(), path + c.want) << AllDiagnostics(r);
+  }
+  // Every file under tests/data/invalid fails, each error with a position.
+  int n = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(SourcePath("tests/data/invalid"))) {
+    if (entry.path().extension() != ".yaml") continue;
+    ++n;
+    LoadResult r = LoadScenarioFile(entry.path().string());
+    EXPECT_FALSE(r.ok()) << entry.path();
+    for (const auto& e : r.errors) EXPECT_GT(e.mark.line, 0) << e.ToString();
+  }
+  EXPECT_EQ(n, 4);
+}
+
+TEST(LoaderTest, ErrorsAreSortedByPosition) {
+  // Three problems; the loader visits settings first, but reports in file order.
+  LoadResult r = LoadScenarioText(R"(apiVersion: firedrill/v1
+name: t
+steady_state:
+  - name: ok
+    probe: {command: {run: "true", timeout: 5}}
+faults:
+  - name: f
+    at: 5
+    action: command
+    with: {run: "true"}
+settings: {settle: 5}
+)",
+                                  "t.yaml");
+  ASSERT_EQ(r.errors.size(), 3u) << AllDiagnostics(r);
+  EXPECT_EQ(r.errors[0].mark.line, 5);
+  EXPECT_EQ(r.errors[1].mark.line, 8);
+  EXPECT_EQ(r.errors[2].mark.line, 11);
+}
+
+}  // namespace
+}  // namespace firedrill
