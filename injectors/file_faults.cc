@@ -113,7 +113,7 @@ Status FlipBits(int fd, uint64_t offset, uint64_t length, uint64_t count, std::m
 class CorruptFault final : public JournaledFault {
  public:
   CorruptFault(std::string name, std::string path, Damage d, const RunContext& ctx)
-      : JournaledFault(std::move(name), ctx), path_(std::move(path)), d_(d) {}
+      : JournaledFault(std::move(name), ctx), path_(std::move(path)), damage_(d) {}
 
  private:
   Result<std::string> Apply() override {
@@ -125,43 +125,43 @@ class CorruptFault final : public JournaledFault {
     if (::fstat(fd->get(), &st) != 0) return Status::Io("stat " + *path + ": " + ErrnoText(errno));
     const std::string shown = Shown(*path, ctx());
     const auto size = static_cast<uint64_t>(st.st_size);
-    if (d_.offset >= size) {
-      return Status::Failed("offset " + std::to_string(d_.offset) + " is not inside " + shown +
+    if (damage_.offset >= size) {
+      return Status::Failed("offset " + std::to_string(damage_.offset) + " is not inside " + shown +
                             " (" + std::to_string(size) + " bytes)");
     }
-    const uint64_t length = d_.length.value_or(size - d_.offset);
-    if (length == 0 || length > size - d_.offset) {
-      return Status::Failed("bytes " + std::to_string(d_.offset) + "+" + std::to_string(length) +
+    const uint64_t length = damage_.length.value_or(size - damage_.offset);
+    if (length == 0 || length > size - damage_.offset) {
+      return Status::Failed("bytes " + std::to_string(damage_.offset) + "+" + std::to_string(length) +
                             " are not inside " + shown + " (" + std::to_string(size) + " bytes)");
     }
-    if (d_.mode == Mode::kFlip && d_.count > length * 8) {
-      return Status::Failed("cannot flip " + std::to_string(d_.count) + " distinct bits in " +
+    if (damage_.mode == Mode::kFlip && damage_.count > length * 8) {
+      return Status::Failed("cannot flip " + std::to_string(damage_.count) + " distinct bits in " +
                             std::to_string(length) + " bytes");
     }
-    const uint64_t seed = d_.seed ? *d_.seed : std::random_device{}();
+    const uint64_t seed = damage_.seed ? *damage_.seed : std::random_device{}();
 
     auto saved = Adopt(SaveAndJournal(fd->get(), *path, owner(), ctx()));
     if (!saved.ok()) return saved.status();
     const std::string range =
-        std::to_string(d_.offset) + ".." + std::to_string(d_.offset + length - 1);
+        std::to_string(damage_.offset) + ".." + std::to_string(damage_.offset + length - 1);
     std::mt19937_64 rng(seed);
     Status st_damage;
     std::string detail;
-    switch (d_.mode) {
+    switch (damage_.mode) {
       case Mode::kFlip:
-        st_damage = FlipBits(fd->get(), d_.offset, length, d_.count, rng, ctx());
-        detail = "flipped " + std::to_string(d_.count) + " bit(s) in bytes " + range + " of " +
+        st_damage = FlipBits(fd->get(), damage_.offset, length, damage_.count, rng, ctx());
+        detail = "flipped " + std::to_string(damage_.count) + " bit(s) in bytes " + range + " of " +
                  shown + " (seed " + std::to_string(seed) + ")";
         break;
       case Mode::kZero:
-        st_damage = WriteRange(fd->get(), d_.offset, length, ctx(),
+        st_damage = WriteRange(fd->get(), damage_.offset, length, ctx(),
                                [](char* p, size_t n) { std::fill(p, p + n, 0); });
         detail = "zeroed bytes " + range + " of " + shown;
         break;
       case Mode::kGarbage: {
         uint64_t word = 0;
         uint64_t i = 0;
-        st_damage = WriteRange(fd->get(), d_.offset, length, ctx(), [&](char* p, size_t n) {
+        st_damage = WriteRange(fd->get(), damage_.offset, length, ctx(), [&](char* p, size_t n) {
           for (size_t k = 0; k < n; ++k, ++i) {
             if (i % 8 == 0) word = rng();
             p[k] = static_cast<char>((word >> (8 * (i % 8))) & 0xff);
@@ -172,11 +172,11 @@ class CorruptFault final : public JournaledFault {
         break;
       }
       case Mode::kTruncate:
-        if (::ftruncate(fd->get(), static_cast<off_t>(d_.offset)) != 0) {
+        if (::ftruncate(fd->get(), static_cast<off_t>(damage_.offset)) != 0) {
           st_damage = Status::Io("truncate: " + ErrnoText(errno));
         }
         detail = "truncated " + shown + " from " + std::to_string(size) + " to " +
-                 std::to_string(d_.offset) + " bytes";
+                 std::to_string(damage_.offset) + " bytes";
         break;
     }
     if (!st_damage.ok())
@@ -185,7 +185,7 @@ class CorruptFault final : public JournaledFault {
   }
 
   std::string path_;
-  Damage d_;
+  Damage damage_;
 };
 
 class DeleteFault final : public JournaledFault {

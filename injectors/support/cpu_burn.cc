@@ -134,10 +134,10 @@ struct CpuBurn::Shared {
   }
 };
 
-CpuBurn::CpuBurn(std::unique_ptr<Shared> shared) : s_(std::move(shared)) {}
+CpuBurn::CpuBurn(std::unique_ptr<Shared> shared) : shared_(std::move(shared)) {}
 
 CpuBurn::~CpuBurn() {
-  if (s_) Stop();
+  if (shared_) Stop();
 }
 
 Result<std::unique_ptr<CpuBurn>> CpuBurn::Start(int workers, double load_percent) {
@@ -158,19 +158,19 @@ Result<std::unique_ptr<CpuBurn>> CpuBurn::Start(int workers, double load_percent
 }
 
 CpuBurnStats CpuBurn::Stop() {
-  if (!s_->joined) {
-    s_->StopAndJoin();
-    s_->joined = true;
-    CpuBurnStats& st = s_->stats;
-    st.workers = static_cast<int>(s_->results.size());
+  if (!shared_->joined) {
+    shared_->StopAndJoin();
+    shared_->joined = true;
+    CpuBurnStats& st = shared_->stats;
+    st.workers = static_cast<int>(shared_->results.size());
     const std::vector<int64_t> steal1 = StealTicksPerCpu();
-    const double wall = std::chrono::duration<double>(Clock::now() - s_->started).count();
-    if (!s_->steal0.empty() && steal1.size() == s_->steal0.size() && wall > 0) {
+    const double wall = std::chrono::duration<double>(Clock::now() - shared_->started).count();
+    if (!shared_->steal0.empty() && steal1.size() == shared_->steal0.size() && wall > 0) {
       int64_t most = 0;
-      for (size_t i = 0; i < steal1.size(); ++i) most = std::max(most, steal1[i] - s_->steal0[i]);
+      for (size_t i = 0; i < steal1.size(); ++i) most = std::max(most, steal1[i] - shared_->steal0[i]);
       st.stolen_percent = 100.0 * static_cast<double>(most) / sysconf(_SC_CLK_TCK) / wall;
     }
-    for (const auto& r : s_->results) {
+    for (const auto& r : shared_->results) {
       st.cpu_seconds += static_cast<double>(r.cpu_ns) / 1e9;
       st.wall_seconds += static_cast<double>(r.wall_ns) / 1e9;
       if (r.waited_ns < 0 || st.waited_seconds < 0) {
@@ -180,7 +180,7 @@ CpuBurnStats CpuBurn::Stop() {
       }
     }
   }
-  return s_->stats;
+  return shared_->stats;
 }
 
 }  // namespace firedrill

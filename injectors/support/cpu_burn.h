@@ -42,7 +42,7 @@ class CpuBurn {
  private:
   struct Shared;
   explicit CpuBurn(std::unique_ptr<Shared> shared);
-  std::unique_ptr<Shared> s_;
+  std::unique_ptr<Shared> shared_;
 };
 
 }  // namespace firedrill

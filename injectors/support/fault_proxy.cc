@@ -94,7 +94,7 @@ struct Conn {
 class FaultProxy::Loop {
  public:
   explicit Loop(FaultProxy& p)
-      : p_(p),
+      : proxy_(p),
         rng_(p.opts_.seed),
         buf_(kReadSize),
         burst_(std::max<double>(static_cast<double>(p.opts_.bandwidth) / 50.0, 1.0)) {}
@@ -104,17 +104,17 @@ class FaultProxy::Loop {
 
   void Run() {
     std::vector<pollfd> fds;
-    while (!p_.stop_.load()) {
+    while (!proxy_.stop_.load()) {
       int64_t now = NowUs();
       // Due bytes go out and expired connections are reset before the loop sleeps.
       for (auto& c : conns_) Service(*c, now, 0, 0);
       std::erase_if(conns_, [](const std::unique_ptr<Conn>& c) { return c->dead; });
 
       fds.clear();
-      fds.push_back({p_.wake_, POLLIN, 0});
-      const bool room = conns_.size() < p_.opts_.max_connections;
-      fds.push_back({room ? p_.listen4_ : -1, POLLIN, 0});
-      fds.push_back({room ? p_.listen6_ : -1, POLLIN, 0});
+      fds.push_back({proxy_.wake_, POLLIN, 0});
+      const bool room = conns_.size() < proxy_.opts_.max_connections;
+      fds.push_back({room ? proxy_.listen4_ : -1, POLLIN, 0});
+      fds.push_back({room ? proxy_.listen6_ : -1, POLLIN, 0});
       int64_t wake_at = now + kIdlePollMs * 1000;
       for (auto& c : conns_) {
         fds.push_back(Want(c->client, ClientEvents(*c)));
@@ -127,7 +127,7 @@ class FaultProxy::Loop {
       now = NowUs();
       if (fds[0].revents) {
         uint64_t n;
-        (void)!read(p_.wake_, &n, sizeof n);
+        (void)!read(proxy_.wake_, &n, sizeof n);
       }
       // Connections accepted now are serviced on the next round; the indices below
       // belong to the connections that were polled.
@@ -135,8 +135,8 @@ class FaultProxy::Loop {
       for (size_t i = 0; i < polled; ++i) {
         Service(*conns_[i], now, fds[3 + 2 * i].revents, fds[4 + 2 * i].revents);
       }
-      if (fds[1].revents) Accept(p_.listen4_, AF_INET, now);
-      if (fds[2].revents) Accept(p_.listen6_, AF_INET6, now);
+      if (fds[1].revents) Accept(proxy_.listen4_, AF_INET, now);
+      if (fds[2].revents) Accept(proxy_.listen6_, AF_INET6, now);
     }
   }
 
@@ -161,21 +161,21 @@ class FaultProxy::Loop {
   }
 
   void Accept(int listener, int family, int64_t now) {
-    while (conns_.size() < p_.opts_.max_connections) {
+    while (conns_.size() < proxy_.opts_.max_connections) {
       int fd = accept4(listener, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (fd < 0) return;
-      p_.connections_++;
+      proxy_.connections_++;
       auto c = std::make_unique<Conn>();
       c->client = fd;
       SetInt(fd, IPPROTO_TCP, TCP_NODELAY, 1);
       c->reset_at =
-          p_.opts_.reset_after.count() > 0 ? now + p_.opts_.reset_after.count() * 1000 : 0;
+          proxy_.opts_.reset_after.count() > 0 ? now + proxy_.opts_.reset_after.count() * 1000 : 0;
       for (Flow* f : {&c->up, &c->down}) {
         f->credit = burst_;
         f->credit_at = now;
       }
       if (!ConnectUpstream(*c, family)) {
-        p_.upstream_failures_++;
+        proxy_.upstream_failures_++;
         Kill(*c);
         continue;
       }
@@ -188,7 +188,7 @@ class FaultProxy::Loop {
   bool ConnectUpstream(Conn& c, int family) {
     sockaddr_storage ss{};
     socklen_t len = 0;
-    const uint16_t own = static_cast<uint16_t>(p_.port_);
+    const uint16_t own = static_cast<uint16_t>(proxy_.port_);
     if (family == AF_INET) {
       sockaddr_in a{};
       socklen_t alen = sizeof a;
@@ -198,7 +198,7 @@ class FaultProxy::Loop {
         a = {};
         a.sin_family = AF_INET;
         a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        a.sin_port = htons(static_cast<uint16_t>(p_.opts_.target_port));
+        a.sin_port = htons(static_cast<uint16_t>(proxy_.opts_.target_port));
       }
       memcpy(&ss, &a, sizeof a);
       len = sizeof a;
@@ -211,7 +211,7 @@ class FaultProxy::Loop {
         a = {};
         a.sin6_family = AF_INET6;
         a.sin6_addr = in6addr_loopback;
-        a.sin6_port = htons(static_cast<uint16_t>(p_.opts_.target_port));
+        a.sin6_port = htons(static_cast<uint16_t>(proxy_.opts_.target_port));
       }
       memcpy(&ss, &a, sizeof a);
       len = sizeof a;
@@ -219,8 +219,8 @@ class FaultProxy::Loop {
     c.upstream = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (c.upstream < 0) return false;
     // Without its mark the upstream connection would be redirected back into the proxy.
-    if (p_.opts_.mark != 0 &&
-        setsockopt(c.upstream, SOL_SOCKET, SO_MARK, &p_.opts_.mark, sizeof p_.opts_.mark) != 0) {
+    if (proxy_.opts_.mark != 0 &&
+        setsockopt(c.upstream, SOL_SOCKET, SO_MARK, &proxy_.opts_.mark, sizeof proxy_.opts_.mark) != 0) {
       return false;
     }
     SetInt(c.upstream, IPPROTO_TCP, TCP_NODELAY, 1);
@@ -234,7 +234,7 @@ class FaultProxy::Loop {
   void Service(Conn& c, int64_t now, short crev, short urev) {
     if (c.dead) return;
     if (c.reset_at != 0 && now >= c.reset_at) {
-      p_.resets_++;
+      proxy_.resets_++;
       Kill(c);
       return;
     }
@@ -243,7 +243,7 @@ class FaultProxy::Loop {
       int err = 0;
       socklen_t len = sizeof err;
       if (getsockopt(c.upstream, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) {
-        p_.upstream_failures_++;
+        proxy_.upstream_failures_++;
         Kill(c);
         return;
       }
@@ -258,8 +258,8 @@ class FaultProxy::Loop {
     }
     if (urev & (POLLOUT | POLLERR)) c.up.blocked = false;
     if (crev & (POLLOUT | POLLERR)) c.down.blocked = false;
-    if (!Flush(c.upstream, c.up, p_.bytes_up_, now) ||
-        !Flush(c.client, c.down, p_.bytes_down_, now)) {
+    if (!Flush(c.upstream, c.up, proxy_.bytes_up_, now) ||
+        !Flush(c.client, c.down, proxy_.bytes_down_, now)) {
       Kill(c);
       return;
     }
@@ -282,8 +282,8 @@ class FaultProxy::Loop {
     if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
     int64_t due = now;
     if (down) {
-      int64_t d = p_.opts_.delay.count() * 1000;
-      int64_t j = p_.opts_.jitter.count() * 1000;
+      int64_t d = proxy_.opts_.delay.count() * 1000;
+      int64_t j = proxy_.opts_.jitter.count() * 1000;
       if (j > 0) d += std::uniform_int_distribution<int64_t>(-j, j)(rng_);
       due += std::max<int64_t>(d, 0);
     }
@@ -295,7 +295,7 @@ class FaultProxy::Loop {
   }
 
   double CreditAt(const Flow& f, int64_t now) const {
-    double rate = static_cast<double>(p_.opts_.bandwidth);
+    double rate = static_cast<double>(proxy_.opts_.bandwidth);
     return std::min(burst_, f.credit + static_cast<double>(now - f.credit_at) * rate / 1e6);
   }
   void Refill(Flow& f, int64_t now) const {
@@ -304,7 +304,7 @@ class FaultProxy::Loop {
   }
 
   bool Flush(int fd, Flow& f, std::atomic<uint64_t>& delivered, int64_t now) {
-    const bool capped = p_.opts_.bandwidth > 0;
+    const bool capped = proxy_.opts_.bandwidth > 0;
     while (!f.queue.empty() && !f.blocked) {
       Chunk& ch = f.queue.front();
       if (ch.due_us > now) break;
@@ -341,12 +341,12 @@ class FaultProxy::Loop {
     for (const Flow* f : {&c.up, &c.down}) {
       if (f->queue.empty() || f->blocked) continue;
       int64_t t = f->queue.front().due_us;
-      if (p_.opts_.bandwidth > 0) {
+      if (proxy_.opts_.bandwidth > 0) {
         const Chunk& ch = f->queue.front();
         double need = std::min(burst_, static_cast<double>(ch.data.size() - ch.sent));
         double have = CreditAt(*f, now);
         if (have < need) {
-          double us = std::ceil((need - have) * 1e6 / static_cast<double>(p_.opts_.bandwidth));
+          double us = std::ceil((need - have) * 1e6 / static_cast<double>(proxy_.opts_.bandwidth));
           t = std::max(t, now + std::max<int64_t>(static_cast<int64_t>(us), 1));
         }
       }
@@ -361,7 +361,7 @@ class FaultProxy::Loop {
     c.dead = true;
   }
 
-  FaultProxy& p_;
+  FaultProxy& proxy_;
   std::mt19937_64 rng_;
   std::vector<char> buf_;
   const double burst_;  // 20 ms worth of bandwidth: smooth, yet not a wakeup per byte
