@@ -32,13 +32,8 @@ const FaultAction* const kActions[] = {
 };
 // What the journal can undo: one kind per sort of change (runner/journal/journal.h).
 const UndoKind* const kUndoKinds[] = {
-    &kUndoProcessCont,
-    &kUndoProcessGroup,
-    &kUndoCommand,
-    &kUndoInProcess,
-    &kUndoDiskBallast,
-    &kUndoFileRestore,
-    &kUndoNftTable,
+    &kUndoProcessCont, &kUndoProcessGroup, &kUndoCommand,  &kUndoInProcess,
+    &kUndoDiskBallast, &kUndoFileRestore,  &kUndoNftTable,
 };
 }  // namespace
 

@@ -131,8 +131,9 @@ class CorruptFault final : public JournaledFault {
     }
     const uint64_t length = damage_.length.value_or(size - damage_.offset);
     if (length == 0 || length > size - damage_.offset) {
-      return Status::Failed("bytes " + std::to_string(damage_.offset) + "+" + std::to_string(length) +
-                            " are not inside " + shown + " (" + std::to_string(size) + " bytes)");
+      return Status::Failed("bytes " + std::to_string(damage_.offset) + "+" +
+                            std::to_string(length) + " are not inside " + shown + " (" +
+                            std::to_string(size) + " bytes)");
     }
     if (damage_.mode == Mode::kFlip && damage_.count > length * 8) {
       return Status::Failed("cannot flip " + std::to_string(damage_.count) + " distinct bits in " +

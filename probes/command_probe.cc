@@ -2,12 +2,12 @@
 #include <chrono>
 #include <optional>
 
-#include "runner/drill/probe.h"
 #include "runner/base/regex.h"
-#include "runner/base/text.h"
-#include "runner/drill/pattern.h"
 #include "runner/base/subprocess.h"
+#include "runner/base/text.h"
 #include "runner/base/values.h"
+#include "runner/drill/pattern.h"
+#include "runner/drill/probe.h"
 
 namespace firedrill {
 namespace {

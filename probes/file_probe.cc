@@ -11,11 +11,11 @@
 #include <optional>
 #include <vector>
 
-#include "runner/drill/probe.h"
-#include "runner/drill/pattern.h"
 #include "runner/base/sha256.h"
-#include "runner/base/values.h"
 #include "runner/base/text.h"
+#include "runner/base/values.h"
+#include "runner/drill/pattern.h"
+#include "runner/drill/probe.h"
 
 namespace firedrill {
 namespace {

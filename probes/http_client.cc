@@ -51,8 +51,7 @@ struct SlistDeleter {
   void operator()(curl_slist* l) const { curl_slist_free_all(l); }
 };
 
-Status TransferError(CURL* c, CURLcode rc, const char* errbuf, const Transfer& t,
-                     Millis timeout) {
+Status TransferError(CURL* c, CURLcode rc, const char* errbuf, const Transfer& t, Millis timeout) {
   // Refused by the policy, and no other address was connected instead.
   if (rc == CURLE_COULDNT_CONNECT && !t.guard.refused.empty()) {
     return Status::Failed(t.guard.refused);

@@ -8,10 +8,10 @@
 #include <chrono>
 #include <optional>
 
-#include "runner/drill/probe.h"
 #include "runner/base/regex.h"
 #include "runner/base/text.h"
 #include "runner/drill/pattern.h"
+#include "runner/drill/probe.h"
 
 namespace firedrill {
 namespace {

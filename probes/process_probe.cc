@@ -1,8 +1,8 @@
 // process: is a process running (or stopped)?
 #include <set>
 
-#include "runner/drill/probe.h"
 #include "runner/base/proc.h"
+#include "runner/drill/probe.h"
 #include "runner/drill/process_target.h"
 
 namespace firedrill {

@@ -11,10 +11,10 @@
 
 #include "probes/http_client.h"
 #include "runner/base/curl.h"
-#include "runner/drill/probe.h"
-#include "runner/drill/pattern.h"
-#include "runner/base/values.h"
 #include "runner/base/text.h"
+#include "runner/base/values.h"
+#include "runner/drill/pattern.h"
+#include "runner/drill/probe.h"
 
 namespace firedrill {
 namespace {

@@ -11,10 +11,10 @@
 #include <string>
 
 #include "runner/base/net.h"
-#include "runner/drill/probe.h"
-#include "runner/drill/pattern.h"
-#include "runner/base/values.h"
 #include "runner/base/text.h"
+#include "runner/base/values.h"
+#include "runner/drill/pattern.h"
+#include "runner/drill/probe.h"
 
 namespace firedrill {
 namespace {

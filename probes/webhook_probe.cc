@@ -21,10 +21,10 @@
 #include <thread>
 
 #include "runner/base/net.h"
-#include "runner/drill/probe.h"
-#include "runner/drill/pattern.h"
-#include "runner/base/values.h"
 #include "runner/base/text.h"
+#include "runner/base/values.h"
+#include "runner/drill/pattern.h"
+#include "runner/drill/probe.h"
 
 namespace firedrill {
 namespace {
@@ -236,8 +236,7 @@ Result<std::unique_ptr<Probe>> Make(const Params& p, const RunContext& ctx) {
   auto hp = SplitHostPort(*listen);
   auto port = hp ? PortNumber(hp->port) : std::nullopt;
   if (!hp || !port || !IsLoopbackHost(hp->host)) {
-    return Status::Invalid("webhook listen " + Quoted(*listen) +
-                           " is not a loopback host:port");
+    return Status::Invalid("webhook listen " + Quoted(*listen) + " is not a loopback host:port");
   }
   // httplib and std::thread are edges: a thread that cannot start throws.
   try {

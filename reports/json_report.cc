@@ -150,10 +150,10 @@ nlohmann::json ReportJson(const Scenario& scenario, const RunRecord& run, const 
                                                             : ValidUtf8(run.abort_reason))
                             : json(nullptr);
   r["leftovers"] = Strings(run.leftovers);
-  r["journal"] = run.journal_path.empty()
-                     ? json(nullptr)
-                     : json({{"path", ValidUtf8(run.journal_path)},
-                             {"closed", run.journal_closed}});
+  r["journal"] =
+      run.journal_path.empty()
+          ? json(nullptr)
+          : json({{"path", ValidUtf8(run.journal_path)}, {"closed", run.journal_closed}});
   r["steady_after_rollback"] =
       run.steady_after_rollback ? json(*run.steady_after_rollback) : json(nullptr);
   if (run.data) {

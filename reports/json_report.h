@@ -7,10 +7,10 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "runner/engine/run_record.h"
-#include "runner/drill/scenario.h"
-#include "runner/engine/score.h"
 #include "runner/base/status.h"
+#include "runner/drill/scenario.h"
+#include "runner/engine/run_record.h"
+#include "runner/engine/score.h"
 
 namespace firedrill {
 

@@ -13,7 +13,6 @@
 
 #include "runner/base/utf8.h"
 #include "runner/base/values.h"
-#include "runner/base/values.h"
 
 namespace firedrill {
 
@@ -195,7 +194,8 @@ std::string TerminalView::FormatSummary(const Scenario& scenario, const RunRecor
   std::string s;
   auto out = std::back_inserter(s);
 
-  fmt::format_to(out, "\n  {}  {}  score {}/100\n", paint(kBold, TerminalSafe(scenario.name, kMaxName)),
+  fmt::format_to(out, "\n  {}  {}  score {}/100\n",
+                 paint(kBold, TerminalSafe(scenario.name, kMaxName)),
                  paint(VerdictStyle(outcome.verdict), Upper(outcome.verdict)), outcome.score);
   if (!run.error.empty()) {
     fmt::format_to(out, "  {} {}\n", paint(kBoldRed, "error:"), TerminalSafe(run.error, 1000));
@@ -276,8 +276,8 @@ std::string TerminalView::FormatSummary(const Scenario& scenario, const RunRecor
         rollback += " at " + Offset(*f.rolled_back_at_ms);
       }
       fmt::format_to(out, "    {}  {}  injected {}  rollback {}\n",
-                     Padded(TerminalSafe(f.name, kMaxName), name_w + 8), Padded(f.action, 16), injected,
-                     rollback);
+                     Padded(TerminalSafe(f.name, kMaxName), name_w + 8), Padded(f.action, 16),
+                     injected, rollback);
       // Why it failed matters more here than anywhere else in the summary.
       if ((f.inject_failed || f.rollback == "failed") && !f.detail.empty()) {
         fmt::format_to(out, "      {}\n", TerminalSafe(f.detail, 1000));

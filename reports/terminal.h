@@ -7,8 +7,8 @@
 #include <mutex>
 #include <string>
 
-#include "runner/engine/run_record.h"
 #include "runner/drill/scenario.h"
+#include "runner/engine/run_record.h"
 #include "runner/engine/score.h"
 #include "runner/engine/timeline.h"
 

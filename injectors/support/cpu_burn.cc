@@ -167,7 +167,8 @@ CpuBurnStats CpuBurn::Stop() {
     const double wall = std::chrono::duration<double>(Clock::now() - shared_->started).count();
     if (!shared_->steal0.empty() && steal1.size() == shared_->steal0.size() && wall > 0) {
       int64_t most = 0;
-      for (size_t i = 0; i < steal1.size(); ++i) most = std::max(most, steal1[i] - shared_->steal0[i]);
+      for (size_t i = 0; i < steal1.size(); ++i)
+        most = std::max(most, steal1[i] - shared_->steal0[i]);
       st.stolen_percent = 100.0 * static_cast<double>(most) / sysconf(_SC_CLK_TCK) / wall;
     }
     for (const auto& r : shared_->results) {

@@ -219,8 +219,8 @@ class FaultProxy::Loop {
     c.upstream = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (c.upstream < 0) return false;
     // Without its mark the upstream connection would be redirected back into the proxy.
-    if (proxy_.opts_.mark != 0 &&
-        setsockopt(c.upstream, SOL_SOCKET, SO_MARK, &proxy_.opts_.mark, sizeof proxy_.opts_.mark) != 0) {
+    if (proxy_.opts_.mark != 0 && setsockopt(c.upstream, SOL_SOCKET, SO_MARK, &proxy_.opts_.mark,
+                                             sizeof proxy_.opts_.mark) != 0) {
       return false;
     }
     SetInt(c.upstream, IPPROTO_TCP, TCP_NODELAY, 1);

@@ -13,8 +13,8 @@
 #include <memory>
 #include <thread>
 
-#include "runner/drill/schema.h"
 #include "runner/base/status.h"
+#include "runner/drill/schema.h"
 
 namespace firedrill {
 

@@ -13,8 +13,8 @@
 #include <vector>
 
 #include "runner/base/atomic_file.h"
-#include "runner/base/sha256.h"
 #include "runner/base/paths.h"
+#include "runner/base/sha256.h"
 #include "runner/base/text.h"
 #include "runner/base/values.h"
 
@@ -147,14 +147,9 @@ Result<nlohmann::json> SaveOriginal(int fd, const std::string& path, Journal& jo
   if (Status s = FsyncDir(dir); !s.ok()) return fail(s);
   auto sha256 = hash.FinishHex();
   if (!sha256.ok()) return fail(sha256.status());
-  return nlohmann::json{{"path", path},
-                        {"saved", *saved},
-                        {"mode", st.st_mode & 07777},
-                        {"uid", st.st_uid},
-                        {"gid", st.st_gid},
-                        {"mtime_ns", MtimeNs(st)},
-                        {"size", *copied},
-                        {"sha256", *sha256}};
+  return nlohmann::json{{"path", path},     {"saved", *saved},  {"mode", st.st_mode & 07777},
+                        {"uid", st.st_uid}, {"gid", st.st_gid}, {"mtime_ns", MtimeNs(st)},
+                        {"size", *copied},  {"sha256", *sha256}};
 }
 
 Result<uint64_t> SaveAndJournal(int fd, const std::string& path, const std::string& owner,

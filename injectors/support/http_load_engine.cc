@@ -74,7 +74,7 @@ struct HttpLoad::Impl {
   std::vector<CURL*> handles;  // CURLOPT_PRIVATE holds each one's index
   std::vector<Clock::time_point> started;
   curl_slist* headers = nullptr;
-  CurlUrl url;  // shared, read-only, by every handle
+  CurlUrl url;         // shared, read-only, by every handle
   ConnectGuard guard;  // one for all handles: they all run on the load thread
   int epoll_fd = -1;
   int wake_fd = -1;                                // an eventfd: Stop ends the wait at once

@@ -8,8 +8,8 @@
 #include <string>
 #include <string_view>
 
-#include "runner/journal/journal.h"
 #include "runner/base/status.h"
+#include "runner/journal/journal.h"
 
 namespace firedrill {
 

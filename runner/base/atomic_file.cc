@@ -19,12 +19,12 @@ Result<FileMeta> FileMeta::Of(const std::string& path) {
     if (errno == ENOENT) return Status::NotFound(path + " does not exist");
     return Status::Io("stat " + path + ": " + ErrnoText(errno));
   }
-  return FileMeta{.mode = static_cast<mode_t>(st.st_mode & 07777),
-                  .uid = st.st_uid,
-                  .gid = st.st_gid,
-                  .keep_mtime = true,
-                  .mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 +
-                              st.st_mtim.tv_nsec};
+  return FileMeta{
+      .mode = static_cast<mode_t>(st.st_mode & 07777),
+      .uid = st.st_uid,
+      .gid = st.st_gid,
+      .keep_mtime = true,
+      .mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec};
 }
 
 Status WriteAll(int fd, const char* p, size_t n, const std::string& what) {

@@ -47,8 +47,9 @@ Result<CurlUrl> ParseDrillUrl(const std::string& text) {
   if (CURLUcode rc = curl_url_set(url.get(), CURLUPART_URL, text.c_str(), CURLU_DISALLOW_USER);
       rc != CURLUE_OK) {
     if (rc == CURLUE_USER_NOT_ALLOWED) {
-      return Status::Invalid("has a user name or password before the host (user@host); a "
-                             "drill's URL names its host alone");
+      return Status::Invalid(
+          "has a user name or password before the host (user@host); a "
+          "drill's URL names its host alone");
     }
     return Status::Invalid(std::string("is not a URL libcurl can use: ") + curl_url_strerror(rc));
   }

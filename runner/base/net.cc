@@ -85,11 +85,11 @@ Status NetworkPolicy::AllowHost(const std::string& host) {
 Status NetworkPolicy::CheckConnect(const sockaddr* addr) const {
   if (IsLoopbackAddress(addr) || allowed_.count(HostKey(addr))) return Status::Ok();
   const std::string shown = AddressText(addr);
-  return Status::Failed("refused to connect to " +
-                        (shown.empty() ? std::string("an address of family ") +
-                                             std::to_string(addr->sa_family)
-                                       : shown) +
-                        ": a drill sends traffic only to loopback and the hosts it names");
+  return Status::Failed(
+      "refused to connect to " +
+      (shown.empty() ? std::string("an address of family ") + std::to_string(addr->sa_family)
+                     : shown) +
+      ": a drill sends traffic only to loopback and the hosts it names");
 }
 
 const NetworkPolicy& NetworkPolicy::LoopbackOnly() {

@@ -51,8 +51,7 @@ Result<std::unique_ptr<RE2>> CompileRegex(std::string_view pattern) {
   return re;
 }
 
-bool RegexSearch(const RE2& re, std::string_view text, size_t* match_pos,
-                 std::string_view* match) {
+bool RegexSearch(const RE2& re, std::string_view text, size_t* match_pos, std::string_view* match) {
   re2::StringPiece found;
   // An empty view may carry a null pointer, which RE2 must not see.
   const re2::StringPiece input(text.empty() ? "" : text.data(), text.size());
@@ -111,9 +110,8 @@ Result<Replaced> RegexReplaceAll(const RE2& re, std::string_view text, std::stri
   const re2::StringPiece input(text.empty() ? "" : text.data(), text.size());
   size_t pos = 0;
   size_t copied = 0;  // input before this is in out.text already
-  while (pos <= input.size() &&
-         re.Match(input, pos, input.size(), RE2::UNANCHORED, match.data(),
-                  static_cast<int>(match.size()))) {
+  while (pos <= input.size() && re.Match(input, pos, input.size(), RE2::UNANCHORED, match.data(),
+                                         static_cast<int>(match.size()))) {
     const size_t start = static_cast<size_t>(match[0].data() - input.data());
     const size_t end = start + match[0].size();
     out.text.append(text.substr(copied, start - copied));

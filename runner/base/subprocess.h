@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "runner/base/values.h"
 #include "runner/base/status.h"
+#include "runner/base/values.h"
 
 namespace firedrill {
 

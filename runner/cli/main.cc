@@ -12,15 +12,15 @@
 #include <string>
 #include <vector>
 
+#include "injectors/fault_registry.h"
 #include "reports/json_report.h"
 #include "reports/terminal.h"
-#include "runner/loader/catalog.h"
-#include "runner/engine/engine.h"
-#include "runner/journal/journal.h"
-#include "runner/loader/loader.h"
-#include "runner/engine/score.h"
 #include "runner/base/suggest.h"
-#include "injectors/fault_registry.h"
+#include "runner/engine/engine.h"
+#include "runner/engine/score.h"
+#include "runner/journal/journal.h"
+#include "runner/loader/catalog.h"
+#include "runner/loader/loader.h"
 
 namespace fs = std::filesystem;
 

@@ -37,7 +37,7 @@ struct RunContext {
   // Where probes and faults may connect (loopback and the drill's named hosts); null:
   // loopback only.
   const NetworkPolicy* network = nullptr;
-  Millis default_timeout{5000};          // for probes that declare none
+  Millis default_timeout{5000};  // for probes that declare none
   // Set when the run is being torn down: long operations give up early.
   const std::atomic<bool>* cancel = nullptr;
   // The operator's Ctrl-C: a long injection (filling a disk) stops at once too.

@@ -9,9 +9,9 @@
 #include <span>
 #include <string>
 
+#include "runner/base/status.h"
 #include "runner/drill/context.h"
 #include "runner/drill/schema.h"
-#include "runner/base/status.h"
 
 namespace firedrill {
 

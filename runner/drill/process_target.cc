@@ -17,8 +17,7 @@ std::string OutsideBlastRadius(pid_t pid, const RunContext& ctx) {
   const std::string name = ctx.env->ExecutableName(pid);
   const auto& allowed = ctx.allow_processes;
   if (!name.empty() && std::find(allowed.begin(), allowed.end(), name) != allowed.end()) return "";
-  return "refusing to signal PID " + std::to_string(pid) +
-         (name.empty() ? "" : " (" + name + ")") +
+  return "refusing to signal PID " + std::to_string(pid) + (name.empty() ? "" : " (" + name + ")") +
          ": the drill did not start it, and settings.allow_processes does not list " +
          (name.empty() ? "its executable" : name);
 }

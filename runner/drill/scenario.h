@@ -27,7 +27,7 @@ struct Settings {
   // Executable names (/proc/PID/comm) that {name:}, {pid:} and {pidfile:} targets may
   // signal without the drill having started them; empty: only the drill's own processes.
   std::vector<std::string> allow_processes;
-  Millis stop_grace{5000};               // extension: SIGTERM -> SIGKILL grace at teardown
+  Millis stop_grace{5000};  // extension: SIGTERM -> SIGKILL grace at teardown
 };
 
 enum class RestartPolicy { kNever, kOnFailure };

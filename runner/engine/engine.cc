@@ -71,7 +71,8 @@ class Run {
     }
     if (TimedOut() && !rec_.aborted) {
       rec_.aborted = true;
-      rec_.abort_reason = "settings.timeout (" + FormatDuration(drill_.settings.timeout) + ") reached";
+      rec_.abort_reason =
+          "settings.timeout (" + FormatDuration(drill_.settings.timeout) + ") reached";
       timeline_.Add("abort", "timeout", rec_.abort_reason);
     }
     return rec_.aborted;
@@ -361,7 +362,8 @@ bool Run::StartServices() {
       services_->Poll();
       if (!services_->ProcessGroup(svc.name)) {
         return Fail("service " + svc.name + " exited before it was ready (see its log in " +
-                    (options_.report_dir.empty() ? workdir_ + "/logs" : options_.report_dir + "/services") +
+                    (options_.report_dir.empty() ? workdir_ + "/logs"
+                                                 : options_.report_dir + "/services") +
                     ")"),
                false;
       }
@@ -386,7 +388,8 @@ bool Run::SettleSteadyState() {
     if (SteadyRound(&why)) {
       rec_.steady_state_held = true;
       timeline_.Add("steady.held", "",
-                    "all " + std::to_string(drill_.steady_state.size()) + " check(s) passed after " +
+                    "all " + std::to_string(drill_.steady_state.size()) +
+                        " check(s) passed after " +
                         FormatDuration(Millis(timeline_.Now() - start)));
       return true;
     }
@@ -394,8 +397,8 @@ bool Run::SettleSteadyState() {
     if (timeline_.Now() - start >= drill_.settings.settle.count()) break;
     env_->SleepMs(drill_.settings.probe_interval.count());
   }
-  Fail("steady state did not hold within settings.settle (" + FormatDuration(drill_.settings.settle) +
-       "), so nothing was injected: " + why);
+  Fail("steady state did not hold within settings.settle (" +
+       FormatDuration(drill_.settings.settle) + "), so nothing was injected: " + why);
   return false;
 }
 

@@ -8,8 +8,8 @@
 #include <string>
 
 #include "runner/base/env.h"
-#include "runner/engine/run_record.h"
 #include "runner/drill/scenario.h"
+#include "runner/engine/run_record.h"
 #include "runner/engine/timeline.h"
 
 namespace firedrill {

@@ -61,7 +61,7 @@ struct RunRecord {
   bool steady_state_held = false;  // before faults
   std::optional<int64_t> first_fault_ms;
   std::optional<int64_t> last_fault_ms;       // last injection
-  std::optional<int64_t> faults_ended_ms;      // last rollback of any fault
+  std::optional<int64_t> faults_ended_ms;     // last rollback of any fault
   std::optional<int64_t> recovered_at_ms;     // start of the streak that held steady_for
   std::optional<int64_t> acknowledged_at_ms;  // train mode
   std::optional<int64_t> fault_phase_end_ms;

@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "runner/engine/run_record.h"
 #include "runner/drill/scenario.h"
+#include "runner/engine/run_record.h"
 
 namespace firedrill {
 

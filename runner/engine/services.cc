@@ -71,10 +71,9 @@ Status Services::Spawn(Service& s) {
     if (journal_) {
       // Recorded right after the fork: the group id does not exist before it.
       auto stat = ReadProcStat(s.pgid);
-      auto id = journal_->Intend("service " + s.spec.name, "process.group",
-                                 {{"pid", s.pgid},
-                                  {"start", stat ? stat->start_ticks : 0},
-                                  {"grace_ms", grace_.count()}});
+      auto id = journal_->Intend(
+          "service " + s.spec.name, "process.group",
+          {{"pid", s.pgid}, {"start", stat ? stat->start_ticks : 0}, {"grace_ms", grace_.count()}});
       if (id.ok()) {
         journaled_.emplace_back(*id, s.pgid);
       } else {

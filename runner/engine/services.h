@@ -12,9 +12,9 @@
 #include <string>
 #include <vector>
 
+#include "runner/base/status.h"
 #include "runner/drill/context.h"
 #include "runner/drill/scenario.h"
-#include "runner/base/status.h"
 #include "runner/engine/timeline.h"
 
 namespace firedrill {

@@ -63,8 +63,7 @@ Journal::~Journal() {
 }
 
 Result<std::unique_ptr<Journal>> Journal::Create(const std::string& run_dir,
-                                                 const nlohmann::json& header,
-                                                 UndoKinds kinds) {
+                                                 const nlohmann::json& header, UndoKinds kinds) {
   std::error_code ec;
   fs::create_directories(fs::path(run_dir).parent_path(), ec);
   if (ec) return Status::Io("cannot create " + run_dir + ": " + ec.message());

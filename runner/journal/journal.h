@@ -24,8 +24,8 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
-#include <span>
 #include <nlohmann/json.hpp>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>

@@ -4,11 +4,11 @@
 
 #include <span>
 
+#include "injectors/fault_registry.h"
+#include "probes/probe_registry.h"
+#include "runner/base/values.h"
 #include "runner/drill/fault.h"
 #include "runner/drill/probe.h"
-#include "runner/base/values.h"
-#include "probes/probe_registry.h"
-#include "injectors/fault_registry.h"
 
 namespace firedrill {
 namespace {
@@ -87,8 +87,8 @@ const char* UseWord(::firedrill::Use u) {
 }
 
 // The terminal says whether a kind runs on this machine ("supported here", "not built
-// yet", "not supported here: why"); the Markdown reference (docs/drill-format.md) says only whether it
-// is built, so it reads the same on every machine.
+// yet", "not supported here: why"); the Markdown reference (docs/drill-format.md) says only whether
+// it is built, so it reads the same on every machine.
 template <typename Kind>
 std::string Support(const Kind& k, bool on_this_machine) {
   if (!k.make) return "not built yet";

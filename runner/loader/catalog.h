@@ -1,5 +1,6 @@
 // The catalog of fault actions and probe kinds, printed from the registries themselves:
-// `firedrill faults`, `firedrill probes`, and (as Markdown) the reference tables of docs/drill-format.md.
+// `firedrill faults`, `firedrill probes`, and (as Markdown) the reference tables of
+// docs/drill-format.md.
 #pragma once
 
 #include <string>

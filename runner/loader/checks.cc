@@ -108,8 +108,10 @@ void CheckBlastRadius(Reader& in, const DrillRefs& refs, const Scenario& s) {
       }();
   for (const auto& [name, mark] : refs.process_names) {
     if (std::find(allowed.begin(), allowed.end(), name) != allowed.end()) continue;
-    in.ErrorAt(mark, "target {name: " + name + "} would signal every process of that name on "
-                         "the machine, and " + listed +
+    in.ErrorAt(mark, "target {name: " + name +
+                         "} would signal every process of that name on "
+                         "the machine, and " +
+                         listed +
                          "; a drill signals the processes it started, and those named there" +
                          DidYouMean(name, allowed));
   }

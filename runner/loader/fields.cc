@@ -85,7 +85,8 @@ std::optional<Param> FieldParser::Field(const FieldSpec& spec, const YAML::Node&
       return p;
     }
     case FieldType::kDuration: {
-      auto d = in_.DurationOf(n, what, static_cast<int64_t>(spec.min), static_cast<int64_t>(spec.max));
+      auto d =
+          in_.DurationOf(n, what, static_cast<int64_t>(spec.min), static_cast<int64_t>(spec.max));
       if (!d) return std::nullopt;
       p.value = *d;
       return p;
@@ -98,17 +99,18 @@ std::optional<Param> FieldParser::Field(const FieldSpec& spec, const YAML::Node&
       if (spec.type == FieldType::kSizeOrPercent && !s->empty() && s->back() == '%') {
         auto pct = ParsePercent(*s);
         if (!pct.ok() || *pct < 0 || *pct > 100) {
-          in_.Error(n,
-                what + ": " +
-                    (pct.ok() ? "a percentage must be within 0%..100%" : pct.status().message()));
+          in_.Error(
+              n, what + ": " +
+                     (pct.ok() ? "a percentage must be within 0%..100%" : pct.status().message()));
           return std::nullopt;
         }
         v.percent = *pct;
       } else {
         auto b = ParseSize(*s);
         if (!b.ok()) {
-          in_.Error(n, what + ": " + b.status().message() +
-                       (spec.type == FieldType::kSizeOrPercent ? " (or a percentage, 90%)" : ""));
+          in_.Error(n,
+                    what + ": " + b.status().message() +
+                        (spec.type == FieldType::kSizeOrPercent ? " (or a percentage, 90%)" : ""));
           return std::nullopt;
         }
         if (*b < spec.min || (spec.max > 0 && *b > spec.max)) {
@@ -142,7 +144,7 @@ std::optional<Param> FieldParser::Field(const FieldSpec& spec, const YAML::Node&
       int sig = SignalFromName(*s);
       if (sig < 0) {
         in_.Error(n, what + ": unknown signal '" + s->substr(0, 20) +
-                     "' (e.g. SIGKILL, SIGTERM, SIGSTOP, 9)");
+                         "' (e.g. SIGKILL, SIGTERM, SIGSTOP, 9)");
         return std::nullopt;
       }
       p.value = static_cast<int64_t>(sig);
@@ -205,7 +207,7 @@ std::optional<Param> FieldParser::Field(const FieldSpec& spec, const YAML::Node&
         std::string list;
         for (const auto& c : choices) list += (list.empty() ? "" : ", ") + c;
         in_.Error(n, what + ": '" + s->substr(0, 40) + "' is not one of " + list +
-                     DidYouMean(*s, choices));
+                         DidYouMean(*s, choices));
         return std::nullopt;
       }
       p.value = *s;
@@ -242,7 +244,7 @@ std::optional<Param> FieldParser::Field(const FieldSpec& spec, const YAML::Node&
 }
 
 std::shared_ptr<Params> FieldParser::Parse(const YAML::Node& map, std::span<const FieldSpec> fields,
-                                          const std::string& where, RefScope scope, Mark owner) {
+                                           const std::string& where, RefScope scope, Mark owner) {
   auto out = std::make_shared<Params>();
   YAML::Node m = map;
   if (!map.IsDefined() || map.IsNull()) {

@@ -45,8 +45,10 @@ LoadResult Load(const std::string& text, const std::string& file, const LoadOpti
                                    "`apiVersion: firedrill/v1`"});
   }
   if (!root.IsMap()) {
-    return Refused(file, Rejection{MarkOf(root), "a drill is a map of keys (apiVersion, name, "
-                                                 "...)" + Reader::Got(root)});
+    return Refused(file, Rejection{MarkOf(root),
+                                   "a drill is a map of keys (apiVersion, name, "
+                                   "...)" +
+                                       Reader::Got(root)});
   }
   Reader in(file, text, opts);
   Scenario s;

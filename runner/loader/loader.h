@@ -30,15 +30,15 @@ struct LoadOptions {
   // Reject the drill if it uses a probe kind or fault action this build cannot run yet
   // (what `run` needs); `validate` reports those as notes instead.
   bool require_runnable = false;
-  // Limits on hostile input (docs/drill-format.md, "Limits"). Drills are small and come from anyone, and
-  // yaml-cpp has no limits of its own, so past these a drill is refused before yaml-cpp
+  // Limits on hostile input (docs/drill-format.md, "Limits"). Drills are small and come from
+  // anyone, and yaml-cpp has no limits of its own, so past these a drill is refused before yaml-cpp
   // builds a single node: memory and time stay bounded whatever the file holds.
   // yaml-cpp's scanner can buffer every token of a flow collection before it emits the
   // first event (`{[a], [a], ...`): about 290 bytes of memory per byte of such a file.
   size_t max_bytes = 256 << 10;
-  size_t max_depth = 64;          // maps and lists nested in each other
-  size_t max_nodes = 50000;       // scalars, maps and lists, each alias counted as what it copies
-  size_t max_aliases = 64;        // `*name` uses
+  size_t max_depth = 64;     // maps and lists nested in each other
+  size_t max_nodes = 50000;  // scalars, maps and lists, each alias counted as what it copies
+  size_t max_aliases = 64;   // `*name` uses
   // RE2 bounds a pattern's memory itself (runner/base/regex.h); this only keeps a drill's
   // patterns to a size a person writes.
   size_t max_regex_bytes = 16 << 10;

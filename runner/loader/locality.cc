@@ -61,8 +61,9 @@ std::string Normalised(const std::string& host) {
 const char* const kLiteral =
     "the host must be written literally (loopback or a host under `hosts:`), not as a ${...} "
     "reference";
-const char* const kWhere = "; a drill sends traffic only to loopback (127.0.0.0/8, ::1, localhost) "
-                           "and the hosts it names under `hosts:`";
+const char* const kWhere =
+    "; a drill sends traffic only to loopback (127.0.0.0/8, ::1, localhost) "
+    "and the hosts it names under `hosts:`";
 
 }  // namespace
 
@@ -90,8 +91,7 @@ std::string Locality::CheckHost(const std::string& host) const {
     return "'" + host + "'" + (n != host ? " (" + n + ")" : "") +
            " is neither loopback nor a host named under `hosts:`" + kWhere;
   }
-  return "'" + OneLine(host, 60) + "' is neither loopback nor a host named under `hosts:`" +
-         kWhere;
+  return "'" + OneLine(host, 60) + "' is neither loopback nor a host named under `hosts:`" + kWhere;
 }
 
 std::string Locality::CheckUrl(std::string_view text) const {
@@ -120,8 +120,8 @@ std::string Locality::CheckAddress(std::string_view text) const {
   auto hp = SplitHostPort(text);
   if (!hp) return "must be host:port, got '" + OneLine(text, 60) + "'";
   const std::string& port = hp->port;
-  const bool port_ref = port.rfind("${port:", 0) == 0 && port.back() == '}' &&
-                        port.find('}') == port.size() - 1;
+  const bool port_ref =
+      port.rfind("${port:", 0) == 0 && port.back() == '}' && port.find('}') == port.size() - 1;
   if (!port_ref && !PortNumber(port)) {
     return "port must be 1..65535 or ${port:NAME}, got '" + OneLine(port, 40) + "'";
   }

@@ -73,8 +73,8 @@ class Reader {
   // A scalar whose ${...} references are valid where it sits (see drill/expand.h).
   std::optional<std::string> Text(const YAML::Node& n, const std::string& what,
                                   RefScope scope = RefScope::kNormal);
-  std::optional<Millis> DurationOf(const YAML::Node& n, const std::string& what,
-                                   int64_t min_ms = 0, int64_t max_ms = 0);
+  std::optional<Millis> DurationOf(const YAML::Node& n, const std::string& what, int64_t min_ms = 0,
+                                   int64_t max_ms = 0);
   // max == 0: no upper bound.
   std::optional<int64_t> IntOf(const YAML::Node& n, const std::string& what, double min,
                                double max);

@@ -1,11 +1,12 @@
 // The drill's top level, its settings, the system it starts (services, hosts) and the
 // probe form every section shares.
+#include "runner/loader/sections.h"
+
 #include <filesystem>
 #include <set>
 
 #include "probes/probe_registry.h"
 #include "runner/base/suggest.h"
-#include "runner/loader/sections.h"
 
 namespace firedrill {
 namespace {
@@ -28,18 +29,19 @@ constexpr size_t kMaxCommBytes = 15;
 }  // namespace
 
 void DrillParser::Parse(const YAML::Node& root, Scenario& s) {
-  auto k = in_.Keys(root,
-                    Names({"apiVersion", "name", "description", "tags", "settings", "services",
-                           "hosts", "steady_state", "faults", "watches", "data", "recovery",
-                           "abort_when"}),
-                    "the drill");
+  auto k =
+      in_.Keys(root,
+               Names({"apiVersion", "name", "description", "tags", "settings", "services", "hosts",
+                      "steady_state", "faults", "watches", "data", "recovery", "abort_when"}),
+               "the drill");
   ReadTop(k, s);
   // Hosts first: probes and URLs are checked against the hosts a drill names.
   if (k.count("hosts")) ReadHosts(k["hosts"].value, s.hosts);
   if (k.count("settings")) ReadSettings(k["settings"].value, s.settings);
   if (k.count("services")) ReadServices(k["services"].value, s.services);
   if (!k.count("steady_state")) {
-    in_.ErrorAt({1, 1}, "missing `steady_state`: at least one check that says the system is healthy");
+    in_.ErrorAt({1, 1},
+                "missing `steady_state`: at least one check that says the system is healthy");
   } else {
     ReadSteady(k["steady_state"].value, s.steady_state);
     if (s.steady_state.empty() && k["steady_state"].value.IsSequence())
@@ -73,7 +75,9 @@ void DrillParser::ReadTop(const Reader::Entries& k, Scenario& s) {
     in_.ErrorAt({1, 1}, "missing `name` (lower-case letters, digits and '-')");
   } else if (auto v = in_.Scalar(k.at("name").value, "name")) {
     // [a-z0-9-], neither starting nor ending with '-': it names report directories.
-    auto ok_char = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'; };
+    auto ok_char = [](char c) {
+      return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+    };
     const bool ok = !v->empty() && v->size() <= 100 && v->front() != '-' && v->back() != '-' &&
                     std::all_of(v->begin(), v->end(), ok_char);
     if (!ok) {
@@ -208,8 +212,9 @@ void DrillParser::ReadSettings(const YAML::Node& n, Settings& s) {
       for (const auto& item : a) {
         if (auto t = in_.Text(item, "settings.allow_paths")) {
           if (t->empty() || ((*t)[0] != '/' && t->rfind("${", 0) != 0)) {
-            in_.Error(item,
-                      "settings.allow_paths entries must be absolute paths or start with ${workdir}");
+            in_.Error(
+                item,
+                "settings.allow_paths entries must be absolute paths or start with ${workdir}");
           } else {
             s.allow_paths.push_back(*t);
           }
@@ -224,9 +229,10 @@ void DrillParser::ReadSettings(const YAML::Node& n, Settings& s) {
         auto t = in_.Scalar(item, "settings.allow_processes");
         if (!t) continue;
         if (t->empty() || t->size() > kMaxCommBytes || t->find('/') != std::string::npos) {
-          in_.Error(item, "settings.allow_processes entries are executable names as "
-                          "/proc/PID/comm shows them (1 to 15 bytes, no '/'), got '" +
-                              t->substr(0, 40) + "'");
+          in_.Error(item,
+                    "settings.allow_processes entries are executable names as "
+                    "/proc/PID/comm shows them (1 to 15 bytes, no '/'), got '" +
+                        t->substr(0, 40) + "'");
         } else {
           s.allow_processes.push_back(*t);
         }

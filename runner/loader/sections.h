@@ -48,9 +48,9 @@ class DrillParser {
   // A probe: one kind's map, plus the keys in `extras` beside it (`within` of a service's
   // `ready`, `every` of the data writer), which go to `extra_out`.
   std::optional<ProbeSpec> ReadProbe(const YAML::Node& n, const std::string& where,
-                                 const std::vector<std::string>& extras = {},
-                                 Reader::Entries* extra_out = nullptr,
-                                 RefScope scope = RefScope::kNormal);
+                                     const std::vector<std::string>& extras = {},
+                                     Reader::Entries* extra_out = nullptr,
+                                     RefScope scope = RefScope::kNormal);
 
   void ReadTop(const Reader::Entries& k, Scenario& s);
   void ReadSettings(const YAML::Node& n, Settings& s);

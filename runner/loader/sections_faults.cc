@@ -68,15 +68,15 @@ std::optional<Target> DrillParser::ReadTarget(const YAML::Node& n, const std::st
 }
 
 void DrillParser::ReadFaults(const YAML::Node& n, std::vector<FaultSpec>& out) {
-  in_.ForEachNamed(
-      n, "faults", "fault", Names({"name", "at", "action", "target", "with", "duration", "host"}),
-      [&](const YAML::Node& item, Reader::Entries& k, const std::string& name) {
-        FaultSpec f;
-        f.mark = MarkOf(item);
-        f.name = name;
-        ReadFaultAction(item, k, f);
-        out.push_back(std::move(f));
-      });
+  in_.ForEachNamed(n, "faults", "fault",
+                   Names({"name", "at", "action", "target", "with", "duration", "host"}),
+                   [&](const YAML::Node& item, Reader::Entries& k, const std::string& name) {
+                     FaultSpec f;
+                     f.mark = MarkOf(item);
+                     f.name = name;
+                     ReadFaultAction(item, k, f);
+                     out.push_back(std::move(f));
+                   });
 }
 
 void DrillParser::ReadFaultAction(const YAML::Node& item, Reader::Entries& k, FaultSpec& f) {
@@ -171,7 +171,8 @@ void DrillParser::ReadWatches(const YAML::Node& n, std::vector<WatchSpec>& out) 
           }
         }
         if (!k.count("within")) {
-          in_.Error(item, where + " needs `within` (how fast it must respond after the first fault)");
+          in_.Error(item,
+                    where + " needs `within` (how fast it must respond after the first fault)");
         } else if (auto d = in_.DurationOf(k["within"].value, where + ".within", 1, 86400000)) {
           w.within = *d;
         }
@@ -209,8 +210,8 @@ void DrillParser::ReadData(const YAML::Node& n, std::optional<DataSpec>& out) {
   if (!k.count("verifier")) {
     in_.Error(n, "data needs a `verifier` probe (passes when write ${seq} survived)");
     ok = false;
-  } else if (auto p = ReadProbe(k["verifier"].value, "data.verifier", {}, nullptr,
-                                RefScope::kData)) {
+  } else if (auto p =
+                 ReadProbe(k["verifier"].value, "data.verifier", {}, nullptr, RefScope::kData)) {
     d.verifier = std::move(*p);
   } else {
     ok = false;

@@ -6,8 +6,8 @@
 
 #include <filesystem>
 
-#include "tests/injectors/file_fixture.h"
 #include "injectors/fault_registry.h"
+#include "tests/injectors/file_fixture.h"
 
 namespace firedrill::testing {
 namespace {
@@ -172,10 +172,12 @@ TEST(ConfigSetTest, ACrashedRunsDriftIsUndoneByReplayingItsJournal) {
   }
   t.fx.journal.reset();
   ASSERT_EQ(ReadFile(t.target), "port 6379\nreplicaof 127.0.0.1 6379\nsave 1 1\n");
-  ReplayResult r = ReplayJournal(t.fx.journal_path(), FaultUndoKinds(), UndoContext{Env::Default()});
+  ReplayResult r =
+      ReplayJournal(t.fx.journal_path(), FaultUndoKinds(), UndoContext{Env::Default()});
   EXPECT_TRUE(r.complete) << (r.left.empty() ? "" : r.left[0]);
   t.ExpectRestored();
-  ReplayResult again = ReplayJournal(t.fx.journal_path(), FaultUndoKinds(), UndoContext{Env::Default()});
+  ReplayResult again =
+      ReplayJournal(t.fx.journal_path(), FaultUndoKinds(), UndoContext{Env::Default()});
   EXPECT_TRUE(again.complete);
   t.ExpectRestored();
 }

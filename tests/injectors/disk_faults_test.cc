@@ -10,9 +10,9 @@
 #include <cmath>
 #include <filesystem>
 
+#include "injectors/fault_registry.h"
 #include "injectors/support/file_ops.h"
 #include "tests/injectors/file_fixture.h"
-#include "injectors/fault_registry.h"
 
 namespace firedrill::testing {
 namespace {
@@ -213,7 +213,8 @@ TEST(DiskFillTest, ACrashedRunsBallastGoesWhenItsJournalIsReplayed) {
   ASSERT_EQ(Ballasts(t.fx.workdir).size(), 1u);
   ExpectWithinBlock(SpaceOf(t.fx.workdir).free, 1u << 20, before.block);
 
-  ReplayResult r = ReplayJournal(t.fx.journal_path(), FaultUndoKinds(), UndoContext{Env::Default()});
+  ReplayResult r =
+      ReplayJournal(t.fx.journal_path(), FaultUndoKinds(), UndoContext{Env::Default()});
   EXPECT_TRUE(r.complete) << (r.left.empty() ? "" : r.left[0]);
   ASSERT_EQ(r.lines.size(), 1u);
   EXPECT_TRUE(
@@ -222,7 +223,8 @@ TEST(DiskFillTest, ACrashedRunsBallastGoesWhenItsJournalIsReplayed) {
   EXPECT_TRUE(Ballasts(t.fx.workdir).empty());
   ExpectWithinBlock(SpaceOf(t.fx.workdir).free, before.free, before.block);
 
-  ReplayResult again = ReplayJournal(t.fx.journal_path(), FaultUndoKinds(), UndoContext{Env::Default()});
+  ReplayResult again =
+      ReplayJournal(t.fx.journal_path(), FaultUndoKinds(), UndoContext{Env::Default()});
   EXPECT_TRUE(again.complete);
   EXPECT_EQ(again.lines,
             std::vector<std::string>{"nothing to undo: the run finished its rollback"});

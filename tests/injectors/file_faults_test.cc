@@ -10,9 +10,9 @@
 #include <random>
 #include <set>
 
+#include "injectors/fault_registry.h"
 #include "runner/base/sha256.h"
 #include "tests/injectors/file_fixture.h"
-#include "injectors/fault_registry.h"
 
 namespace firedrill::testing {
 namespace {
@@ -304,7 +304,8 @@ TEST(FileFaultReplayTest, ACrashedRunsFilesComeBackWhenItsJournalIsReplayed) {
   ASSERT_EQ(ReadFile(t.target).size(), 1u);
   ASSERT_FALSE(fs::exists(other));
 
-  ReplayResult r = ReplayJournal(t.fx.journal_path(), FaultUndoKinds(), UndoContext{Env::Default()});
+  ReplayResult r =
+      ReplayJournal(t.fx.journal_path(), FaultUndoKinds(), UndoContext{Env::Default()});
   EXPECT_TRUE(r.complete) << (r.left.empty() ? "" : r.left[0]);
   EXPECT_EQ(r.lines.size(), 2u);
   t.ExpectRestored({"a.db", "b.conf"});
@@ -313,7 +314,8 @@ TEST(FileFaultReplayTest, ACrashedRunsFilesComeBackWhenItsJournalIsReplayed) {
   // Closing the journal dropped the saved copies.
   EXPECT_FALSE(fs::exists(t.fx.state_dir + "/runs/test/saved"));
 
-  ReplayResult again = ReplayJournal(t.fx.journal_path(), FaultUndoKinds(), UndoContext{Env::Default()});
+  ReplayResult again =
+      ReplayJournal(t.fx.journal_path(), FaultUndoKinds(), UndoContext{Env::Default()});
   EXPECT_TRUE(again.complete);
   t.ExpectRestored({"a.db", "b.conf"});
 }

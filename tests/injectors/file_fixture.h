@@ -15,10 +15,10 @@
 #include <sstream>
 #include <string>
 
+#include "injectors/fault_registry.h"
 #include "runner/drill/fault.h"
 #include "runner/loader/loader.h"
 #include "tests/injectors/injector_fixture.h"
-#include "injectors/fault_registry.h"
 
 namespace firedrill::testing {
 

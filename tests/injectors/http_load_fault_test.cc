@@ -19,15 +19,15 @@
 #include <string>
 #include <thread>
 
-#include "runner/drill/fault.h"
+#include "injectors/fault_registry.h"
 #include "injectors/support/http_load_engine.h"
 #include "injectors/support/latency_histogram.h"
 #include "probes/http_client.h"
+#include "runner/base/net.h"
 #include "runner/drill/expand.h"
+#include "runner/drill/fault.h"
 #include "tests/injectors/injector_fixture.h"
 #include "tests/probes/daemon.h"
-#include "injectors/fault_registry.h"
-#include "runner/base/net.h"
 
 namespace firedrill::testing {
 namespace {

@@ -11,11 +11,11 @@
 #include <string>
 #include <vector>
 
-#include "runner/drill/fault.h"
+#include "injectors/fault_registry.h"
 #include "runner/drill/context.h"
+#include "runner/drill/fault.h"
 #include "runner/journal/journal.h"
 #include "tests/testing.h"
-#include "injectors/fault_registry.h"
 
 namespace firedrill::testing {
 
@@ -42,7 +42,8 @@ struct InjectorFixture {
   // `allow`: settings.allow_paths as expanded; empty means the workdir alone.
   explicit InjectorFixture(Env* env = Env::Default(), std::vector<std::string> allow = {}) {
     std::filesystem::create_directories(workdir);
-    auto j = Journal::Create(state_dir + "/runs/test", {{"run", "test"}, {"drill", "test"}}, FaultUndoKinds());
+    auto j = Journal::Create(state_dir + "/runs/test", {{"run", "test"}, {"drill", "test"}},
+                             FaultUndoKinds());
     EXPECT_TRUE(j.ok()) << j.status().ToString();
     if (j.ok()) journal = std::move(*j);
     ctx.env = env;

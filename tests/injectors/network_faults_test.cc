@@ -6,12 +6,12 @@
 
 #include <regex>
 
-#include "runner/drill/fault.h"
+#include "injectors/fault_registry.h"
 #include "injectors/support/nft.h"
+#include "runner/drill/fault.h"
 #include "runner/loader/loader.h"
 #include "tests/injectors/injector_fixture.h"
 #include "tests/injectors/net_testing.h"
-#include "injectors/fault_registry.h"
 
 namespace firedrill::testing {
 namespace {

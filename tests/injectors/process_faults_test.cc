@@ -4,12 +4,12 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include "injectors/fault_registry.h"
 #include "runner/drill/fault.h"
 #include "runner/drill/process_target.h"
 #include "tests/fake_env.h"
 #include "tests/injectors/injector_fixture.h"
 #include "tests/integration/harness.h"
-#include "injectors/fault_registry.h"
 
 namespace firedrill::testing {
 namespace {

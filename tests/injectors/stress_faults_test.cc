@@ -15,9 +15,9 @@
 #include <thread>
 #include <vector>
 
+#include "injectors/fault_registry.h"
 #include "runner/drill/fault.h"
 #include "tests/injectors/injector_fixture.h"
-#include "injectors/fault_registry.h"
 
 namespace firedrill::testing {
 namespace {

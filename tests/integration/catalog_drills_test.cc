@@ -10,8 +10,8 @@
 #include <regex>
 #include <set>
 
-#include "runner/base/sha256.h"
 #include "reports/json_report.h"
+#include "runner/base/sha256.h"
 #include "runner/loader/loader.h"
 #include "tests/integration/harness.h"
 #include "tests/reports/report_contract.h"

@@ -18,8 +18,8 @@
 
 #include <random>
 
-#include "runner/base/sha256.h"
 #include "reports/json_report.h"
+#include "runner/base/sha256.h"
 #include "runner/drill/expand.h"
 #include "tests/integration/harness.h"
 #include "tests/nft_lock.h"

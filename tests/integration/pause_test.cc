@@ -6,9 +6,9 @@
 #include <sys/wait.h>
 
 #include "reports/json_report.h"
+#include "runner/base/net.h"
 #include "runner/drill/expand.h"
 #include "tests/integration/harness.h"
-#include "runner/base/net.h"
 #include "tests/reports/report_contract.h"
 
 namespace firedrill::testing {

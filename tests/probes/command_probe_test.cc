@@ -9,13 +9,13 @@
 #include <optional>
 #include <string>
 
-#include "runner/drill/probe.h"
-#include "runner/drill/context.h"
+#include "probes/probe_registry.h"
 #include "runner/base/env.h"
+#include "runner/drill/context.h"
 #include "runner/drill/expand.h"
+#include "runner/drill/probe.h"
 #include "tests/probes/probe_test_base.h"
 #include "tests/testing.h"
-#include "probes/probe_registry.h"
 
 namespace firedrill {
 namespace {

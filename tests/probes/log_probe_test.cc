@@ -7,10 +7,10 @@
 #include <memory>
 #include <string>
 
-#include "runner/drill/probe.h"
-#include "runner/drill/context.h"
 #include "runner/base/env.h"
+#include "runner/drill/context.h"
 #include "runner/drill/expand.h"
+#include "runner/drill/probe.h"
 #include "tests/probes/probe_test_base.h"
 #include "tests/testing.h"
 

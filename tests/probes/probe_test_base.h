@@ -4,12 +4,12 @@
 
 #include <gtest/gtest.h>
 
-#include "runner/drill/probe.h"
-#include "runner/drill/context.h"
-#include "runner/base/env.h"
-#include "runner/drill/expand.h"
-#include "tests/testing.h"
 #include "probes/probe_registry.h"
+#include "runner/base/env.h"
+#include "runner/drill/context.h"
+#include "runner/drill/expand.h"
+#include "runner/drill/probe.h"
+#include "tests/testing.h"
 
 namespace firedrill::testing {
 

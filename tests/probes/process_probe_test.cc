@@ -17,16 +17,16 @@
 #include <thread>
 #include <vector>
 
-#include "runner/drill/probe.h"
-#include "runner/drill/context.h"
+#include "probes/probe_registry.h"
 #include "runner/base/env.h"
-#include "runner/drill/expand.h"
 #include "runner/base/proc.h"
 #include "runner/base/subprocess.h"
+#include "runner/drill/context.h"
+#include "runner/drill/expand.h"
+#include "runner/drill/probe.h"
 #include "tests/fake_env.h"
 #include "tests/probes/probe_test_base.h"
 #include "tests/testing.h"
-#include "probes/probe_registry.h"
 
 extern char** environ;
 

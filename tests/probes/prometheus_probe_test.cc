@@ -12,15 +12,15 @@
 #include <string>
 #include <thread>
 
-#include "runner/drill/probe.h"
-#include "runner/drill/context.h"
+#include "probes/probe_registry.h"
 #include "runner/base/env.h"
+#include "runner/base/net.h"
+#include "runner/drill/context.h"
 #include "runner/drill/expand.h"
+#include "runner/drill/probe.h"
 #include "tests/integration/harness.h"
 #include "tests/probes/daemon.h"
 #include "tests/testing.h"
-#include "probes/probe_registry.h"
-#include "runner/base/net.h"
 
 namespace firedrill {
 namespace {

@@ -13,11 +13,11 @@
 #include <string>
 #include <vector>
 
-#include "runner/drill/probe.h"
-#include "runner/drill/context.h"
-#include "runner/base/env.h"
-#include "runner/drill/expand.h"
 #include "probes/probe_registry.h"
+#include "runner/base/env.h"
+#include "runner/drill/context.h"
+#include "runner/drill/expand.h"
+#include "runner/drill/probe.h"
 
 namespace firedrill {
 namespace {

@@ -12,9 +12,9 @@
 #include <string>
 #include <vector>
 
+#include "tests/reports/report_contract.h"
 #include "tests/reports/report_fixture.h"
 #include "tests/testing.h"
-#include "tests/reports/report_contract.h"
 
 namespace firedrill {
 namespace {

@@ -426,7 +426,8 @@ std::vector<std::string> CheckReportKeys(const nlohmann::json& report) {
   c.StringArray(c.Optional(r, "", "tags", Kind::kArray), "tags");
   c.Optional(r, "", "firedrill_version", Kind::kString);
   c.Optional(r, "", "steady_after_rollback", Kind::kBool, Null::kYes);
-  if (const json* j = c.Optional(r, "", "journal", Kind::kObject, Null::kYes); j && j->is_object()) {
+  if (const json* j = c.Optional(r, "", "journal", Kind::kObject, Null::kYes);
+      j && j->is_object()) {
     c.Optional(*j, "journal", "path", Kind::kString);
     c.Optional(*j, "journal", "closed", Kind::kBool);
   }

@@ -4,8 +4,8 @@
 
 #include <chrono>
 
-#include "runner/engine/run_record.h"
 #include "runner/drill/scenario.h"
+#include "runner/engine/run_record.h"
 #include "runner/engine/score.h"
 
 namespace firedrill::report_testing {

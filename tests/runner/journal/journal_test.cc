@@ -11,8 +11,8 @@
 #include <filesystem>
 #include <fstream>
 
-#include "tests/integration/harness.h"
 #include "injectors/fault_registry.h"
+#include "tests/integration/harness.h"
 
 namespace firedrill::testing {
 namespace {
@@ -170,7 +170,8 @@ TEST(JournalTest, NotAJournalIsRefusedWithoutTouchingAnything) {
   TempDir dir;
   fs::create_directories(dir / "runs/x");
   WriteFile(dir / "runs/x/journal", "hello\nworld\n");
-  ReplayResult r = ReplayJournal(dir / "runs/x/journal", FaultUndoKinds(), UndoContext{Env::Default()});
+  ReplayResult r =
+      ReplayJournal(dir / "runs/x/journal", FaultUndoKinds(), UndoContext{Env::Default()});
   EXPECT_FALSE(r.complete);
   ASSERT_EQ(r.left.size(), 1u);
   EXPECT_NE(r.left[0].find("not a journal line"), std::string::npos) << r.left[0];

@@ -67,8 +67,8 @@ faults:
 // A drill whose one fault is `fault` (a flow map), with `settings` added.
 std::string ProcessDrill(const std::string& settings, const std::string& fault) {
   return "apiVersion: firedrill/v1\nname: procs\n" + settings +
-         "steady_state:\n  - {name: ok, probe: {command: {run: \"true\"}}}\nfaults:\n  - " +
-         fault + "\n";
+         "steady_state:\n  - {name: ok, probe: {command: {run: \"true\"}}}\nfaults:\n  - " + fault +
+         "\n";
 }
 
 TEST(ProcessBlastRadiusTest, ANameTargetNeedsItsNameListed) {
@@ -80,19 +80,19 @@ TEST(ProcessBlastRadiusTest, ANameTargetNeedsItsNameListed) {
   EXPECT_THAT(r.errors[0].message,
               HasSubstr("target {name: sshd} would signal every process of that name on the "
                         "machine, and settings.allow_processes is empty"));
-  LoadResult ok = LoadScenarioText(
-      ProcessDrill("settings: {allow_processes: [sshd]}\n",
-                   "{name: k, action: process.kill, target: {name: sshd}}"),
-      "d.yaml");
+  LoadResult ok =
+      LoadScenarioText(ProcessDrill("settings: {allow_processes: [sshd]}\n",
+                                    "{name: k, action: process.kill, target: {name: sshd}}"),
+                       "d.yaml");
   EXPECT_TRUE(ok.ok()) << (ok.errors.empty() ? "" : ok.errors[0].ToString());
   EXPECT_EQ(ok.scenario->settings.allow_processes, std::vector<std::string>{"sshd"});
 }
 
 TEST(ProcessBlastRadiusTest, AnUnlistedNameSuggestsTheListedOne) {
-  LoadResult r = LoadScenarioText(
-      ProcessDrill("settings: {allow_processes: [redis-server]}\n",
-                   "{name: k, action: process.kill, target: {name: redis-servr}}"),
-      "d.yaml");
+  LoadResult r =
+      LoadScenarioText(ProcessDrill("settings: {allow_processes: [redis-server]}\n",
+                                    "{name: k, action: process.kill, target: {name: redis-servr}}"),
+                       "d.yaml");
   ASSERT_EQ(r.errors.size(), 1u);
   EXPECT_THAT(r.errors[0].message, HasSubstr("settings.allow_processes lists redis-server"));
   EXPECT_THAT(r.errors[0].message, HasSubstr("did you mean 'redis-server'?"));
@@ -115,12 +115,13 @@ TEST(ProcessBlastRadiusTest, APidTargetNeedsAListOfAllowedExecutables) {
 TEST(ProcessBlastRadiusTest, ServicesAndPidfilesAreCheckedWhenTheFaultActs) {
   // A service is the drill's own; a pidfile's process is checked at injection (it must be
   // one the drill started, or a listed name), since its PID is known only then.
-  const std::string drill = "apiVersion: firedrill/v1\nname: procs\nservices:\n"
-                            "  - {name: app, run: \"sleep 60\"}\n"
-                            "steady_state:\n  - {name: ok, probe: {command: {run: \"true\"}}}\n"
-                            "faults:\n"
-                            "  - {name: a, action: process.kill, target: {service: app}}\n"
-                            "  - {name: b, action: process.kill, target: {pidfile: app.pid}}\n";
+  const std::string drill =
+      "apiVersion: firedrill/v1\nname: procs\nservices:\n"
+      "  - {name: app, run: \"sleep 60\"}\n"
+      "steady_state:\n  - {name: ok, probe: {command: {run: \"true\"}}}\n"
+      "faults:\n"
+      "  - {name: a, action: process.kill, target: {service: app}}\n"
+      "  - {name: b, action: process.kill, target: {pidfile: app.pid}}\n";
   LoadResult r = LoadScenarioText(drill, "d.yaml");
   EXPECT_TRUE(r.ok()) << (r.errors.empty() ? "" : r.errors[0].ToString());
 }

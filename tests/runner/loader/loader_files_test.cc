@@ -1,7 +1,5 @@
 // Loading files: what cannot run here (notes, or errors for `run`), missing files,
 // directories, sizes, the data files of tests/data, and errors in reading order.
-#include "runner/loader/loader.h"
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -9,14 +7,15 @@
 #include <string>
 #include <vector>
 
+#include "runner/loader/loader.h"
 #include "tests/integration/harness.h"
 #include "tests/runner/loader/loader_testing.h"
 
 namespace firedrill {
 namespace {
 
-using ::testing::HasSubstr;
 using testing::AllDiagnostics;
+using ::testing::HasSubstr;
 using testing::SourcePath;
 
 constexpr const char* kDiskFillDrill = R"(apiVersion: firedrill/v1

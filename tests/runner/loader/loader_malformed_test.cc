@@ -1,7 +1,5 @@
 // Malformed drills: the first error's exact position and what it says, through the
 // loader and through `firedrill validate` (exit 2, file:line:column first).
-#include "runner/loader/loader.h"
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -9,14 +7,15 @@
 #include <set>
 #include <string>
 
+#include "runner/loader/loader.h"
 #include "tests/integration/harness.h"
 #include "tests/runner/loader/loader_testing.h"
 
 namespace firedrill {
 namespace {
 
-using ::testing::HasSubstr;
 using testing::AllDiagnostics;
+using ::testing::HasSubstr;
 
 struct BadDrill {
   const char* name;
@@ -551,8 +550,9 @@ faults:
       match: "(?<=port )\\d+"
       replace: "1"
 )",
-     11, 14, "fault 'drift'.with.match: invalid regular expression '(?<=port )\\d+': RE2 "
-             "cannot compile it"},
+     11, 14,
+     "fault 'drift'.with.match: invalid regular expression '(?<=port )\\d+': RE2 "
+     "cannot compile it"},
 
     {"UppercaseDrillName", R"(apiVersion: firedrill/v1
 name: Redis-Drill

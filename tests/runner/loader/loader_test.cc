@@ -16,9 +16,9 @@
 namespace firedrill {
 namespace {
 
+using testing::AllDiagnostics;
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
-using testing::AllDiagnostics;
 using testing::Ms;
 using testing::SourcePath;
 
