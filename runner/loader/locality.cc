@@ -1,8 +1,5 @@
 #include "runner/loader/locality.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-
 #include <algorithm>
 #include <cctype>
 
@@ -30,15 +27,13 @@ constexpr StandIns kSecond{"2", "fdrefyy"};
 std::optional<std::string> WithoutRefs(std::string_view text, const StandIns& as) {
   std::string out;
   size_t last = 0;
-  bool malformed = false;
   auto err = ScanReferences(text, [&](const Reference& r) {
     out.append(text.substr(last, r.offset - last));
     out.append(r.kind == Reference::Kind::kPort ? as.port : as.other);
     last = text.find('}', r.offset) + 1;
   });
-  if (err) malformed = true;
-  out.append(text.substr(std::min(last, text.size())));
-  if (malformed) return std::nullopt;
+  if (err) return std::nullopt;
+  out.append(text.substr(last));
   return out;
 }
 
