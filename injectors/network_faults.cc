@@ -7,13 +7,13 @@
 // while a proxy in front of one port delays that port alone.
 #include <fmt/format.h>
 
-#include <charconv>
 #include <cmath>
 #include <mutex>
 
 #include "injectors/journaled_fault.h"
 #include "injectors/support/fault_proxy.h"
 #include "injectors/support/nft.h"
+#include "runner/base/net.h"
 #include "runner/base/subprocess.h"
 #include "runner/base/text.h"
 #include "runner/base/values.h"
@@ -152,16 +152,8 @@ class FilterFault final : public JournaledFault {
 };
 
 // `port` is text so that a drill can name the port it picked for a service
-// (`${port:redis}`); a literal is checked at load time, a reference once expanded.
-std::optional<int> PortNumber(std::string_view text) {
-  int port = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), port);
-  if (ec != std::errc() || end != text.data() + text.size() || port < 1 || port > 65535) {
-    return std::nullopt;
-  }
-  return port;
-}
-
+// (`${port:redis}`); a literal is checked at load time, a reference once expanded
+// (PortNumber, runner/base/net.h).
 std::string NotAPort(const std::string& text) {
   return "port '" + OneLine(text, 40) + "' is not a port number (1..65535)";
 }

@@ -12,6 +12,7 @@
 
 #include "runner/base/net.h"
 #include "runner/base/text.h"
+#include "runner/base/unique_fd.h"
 #include "runner/base/values.h"
 #include "runner/drill/pattern.h"
 #include "runner/drill/probe.h"
@@ -24,50 +25,14 @@ using Clock = std::chrono::steady_clock;
 // Cancellation is noticed within this long while waiting for a connection.
 constexpr int kPollSliceMs = 100;
 
-struct HostPort {
-  std::string host;
-  std::string port;
-};
-
 // "127.0.0.1:80", "localhost:80", "[::1]:80" (the forms the loader accepts), checked again
 // here because a ${port:NAME} reference only becomes a number at run time.
 Result<HostPort> SplitAddress(const std::string& text) {
-  HostPort hp;
-  size_t colon;
-  if (!text.empty() && text[0] == '[') {
-    size_t close = text.find(']');
-    if (close == std::string::npos || close + 1 >= text.size() || text[close + 1] != ':') {
-      return Status::Invalid("bad address " + text);
-    }
-    hp.host = text.substr(1, close - 1);
-    colon = close + 1;
-  } else {
-    colon = text.rfind(':');
-    if (colon == std::string::npos || colon == 0) return Status::Invalid("bad address " + text);
-    hp.host = text.substr(0, colon);
-  }
-  hp.port = text.substr(colon + 1);
-  if (hp.port.empty() || hp.port.size() > 5 ||
-      hp.port.find_first_not_of("0123456789") != std::string::npos || std::stoi(hp.port) < 1 ||
-      std::stoi(hp.port) > 65535) {
-    return Status::Invalid("bad port in address " + text);
-  }
-  return hp;
+  auto hp = SplitHostPort(text);
+  if (!hp) return Status::Invalid("bad address " + text);
+  if (!PortNumber(hp->port)) return Status::Invalid("bad port in address " + text);
+  return *hp;
 }
-
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 class TcpProbe final : public Probe {
  public:
@@ -118,7 +83,8 @@ class TcpProbe final : public Probe {
     // resolved (runner/base/net.h).
     const NetworkPolicy& policy = ctx_.network ? *ctx_.network : NetworkPolicy::LoopbackOnly();
     FD_RETURN_IF_ERROR(policy.CheckConnect(ai->ai_addr));
-    Fd fd(::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol));
+    UniqueFd fd(
+        ::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol));
     if (fd.get() < 0) return Status::Io("socket: " + ErrnoText(errno));
     if (::connect(fd.get(), ai->ai_addr, ai->ai_addrlen) == 0) return true;
     if (errno != EINPROGRESS) return Status::Failed(ErrnoText(errno));

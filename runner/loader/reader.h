@@ -26,6 +26,11 @@ enum class RefScope { kNormal, kData };
 
 Mark MarkOf(const YAML::Node& n);
 
+// The allowed keys of a map, as Reader::Keys takes them.
+inline std::vector<std::string> Names(std::initializer_list<const char*> keys) {
+  return std::vector<std::string>(keys.begin(), keys.end());
+}
+
 class Reader {
  public:
   Reader(std::string file, std::string source, const LoadOptions& opts)

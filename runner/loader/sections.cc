@@ -13,10 +13,6 @@ namespace {
 
 constexpr const char* kApiVersion = "firedrill/v1";
 
-std::vector<std::string> Names(std::initializer_list<const char*> keys) {
-  return std::vector<std::string>(keys.begin(), keys.end());
-}
-
 std::string KindList() {
   std::string list;
   for (const ProbeKind* k : ProbeKinds()) list += (list.empty() ? "" : ", ") + std::string(k->name);

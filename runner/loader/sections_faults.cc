@@ -5,14 +5,6 @@
 #include "runner/loader/sections.h"
 
 namespace firedrill {
-namespace {
-
-std::vector<std::string> Names(std::initializer_list<const char*> keys) {
-  return std::vector<std::string>(keys.begin(), keys.end());
-}
-
-}  // namespace
-
 void DrillParser::ReadSteady(const YAML::Node& n, std::vector<SteadyCheck>& out) {
   in_.ForEachNamed(
       n, "steady_state", "steady_state check", Names({"name", "probe"}),
