@@ -1,0 +1,107 @@
+// Four real runs of firedrill, one per verdict (passed, failed, aborted, error), for the
+// tests of the renderers: they read what a run really wrote, never a hand-written report.
+// Each drill is a small real system (a service, a health file it keeps, a fault that breaks
+// it, a watch, a remediation) that runs in about two seconds.
+#pragma once
+
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "tests/integration/harness.h"
+
+namespace firedrill::testing {
+
+struct RealRun {
+  std::string verdict;     // what the drill was written to end with
+  std::string drill;       // the drill file
+  std::string report_dir;  // --report-dir of the run
+  CliResult result;
+  nlohmann::json report;  // report.json as the run wrote it (null if it wrote none)
+};
+
+// The drill that ends with `verdict`, written for `dir`.
+// REQUIRES: verdict is one of passed, failed, aborted, error.
+inline std::string RealRunDrill(const std::string& verdict, const std::string& dir) {
+  const std::string work = dir + "/work-" + verdict;
+  // The health file is the system: the service keeps it, the fault removes it, and the
+  // remediation (what on-call would do) puts it back.
+  std::string head = "apiVersion: firedrill/v1\nname: report-" + verdict +
+                     "\ndescription: The health file is removed and must come back.\n"
+                     "tags: [report, " +
+                     verdict +
+                     "]\n"
+                     "settings: {probe_interval: 100ms, settle: 2s, workdir: \"" +
+                     work +
+                     "\"}\n"
+                     "services:\n"
+                     "  - name: keeper\n"
+                     "    run: touch healthy && exec sleep 300\n"
+                     "    ready: {file: {path: \"${workdir}/healthy\"}, within: 5s}\n";
+  const std::string steady =
+      verdict == "error"
+          ? "steady_state:\n"
+            "  - name: health-file\n"
+            "    probe: {command: {run: \"echo unhealthy; exit 3\"}}\n"
+          : "steady_state:\n"
+            "  - name: health-file\n"
+            "    probe: {command: {run: \"test -f healthy\"}}\n";
+  const std::string faults =
+      "faults:\n"
+      "  - name: remove-health\n"
+      "    at: 200ms\n"
+      "    action: command\n"
+      "    with: {run: \"rm -f healthy\"}\n";
+  // failed: the detection watch looks for something that never happens.
+  const std::string watches =
+      verdict == "failed"
+          ? "watches:\n"
+            "  - name: health-gone\n"
+            "    kind: detection\n"
+            "    probe: {command: {run: \"test -f never-there\"}}\n"
+            "    within: 1s\n"
+          : "watches:\n"
+            "  - name: health-gone\n"
+            "    kind: detection\n"
+            "    probe: {command: {run: \"test ! -f healthy\"}}\n"
+            "    within: 2s\n";
+  const std::string recovery =
+      verdict == "failed"
+          ? "recovery:\n"
+            "  within: 1500ms\n"
+            "  steady_for: 300ms\n"
+            "  remediation:\n"
+            "    - {after: 1s, run: \"touch healthy\"}\n"
+          : "recovery:\n"
+            "  within: 3s\n"
+            "  steady_for: 300ms\n"
+            "  remediation:\n"
+            "    - {after: detection, run: \"touch healthy\"}\n"
+            "  hints:\n"
+            "    - {after: 500ms, text: \"Is the health file there?\"}\n";
+  // aborted: a stop condition that comes true once the fault has run.
+  const std::string abort = verdict == "aborted"
+                                ? "abort_when:\n"
+                                  "  - name: operator-stop\n"
+                                  "    probe: {command: {run: \"test ! -f healthy\"}}\n"
+                                : "";
+  return head + steady + faults + watches + recovery + abort;
+}
+
+// Runs the drill that ends with `verdict` in `dir` (a TempDir's path), its report in
+// DIR/report-VERDICT.
+inline RealRun RunRealDrill(const std::string& verdict, const std::string& dir,
+                            std::vector<std::string> extra_args = {}) {
+  RealRun run;
+  run.verdict = verdict;
+  run.drill = dir + "/" + verdict + ".yaml";
+  run.report_dir = dir + "/report-" + verdict;
+  WriteFile(run.drill, RealRunDrill(verdict, dir));
+  std::vector<std::string> args = {"run", run.drill, "--report-dir", run.report_dir};
+  args.insert(args.end(), extra_args.begin(), extra_args.end());
+  run.result = RunFiredrill(args, dir);
+  if (auto report = ReadJson(run.report_dir + "/report.json")) run.report = *report;
+  return run;
+}
+
+}  // namespace firedrill::testing
