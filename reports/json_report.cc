@@ -67,6 +67,7 @@ json ObjectiveJson(const Objective& o) {
   const bool in_ms = o.unit == "ms";
   out[in_ms ? "target_ms" : "target"] = OrNull(o.target);
   out[in_ms ? "actual_ms" : "actual"] = OrNull(o.actual);
+  out["advice"] = o.advice.empty() ? json(nullptr) : json(ValidUtf8(o.advice));
   return out;
 }
 
@@ -112,6 +113,7 @@ nlohmann::json ReportJson(const Scenario& scenario, const RunRecord& run, const 
                        {"within_ms", w.within_ms},
                        {"passed_after_ms", OrNull(w.passed_after_ms)},
                        {"met", w.met},
+                       {"advice", w.advice.empty() ? json(nullptr) : json(ValidUtf8(w.advice))},
                        {"detail", raw == raw_watches.end() ? std::string()
                                                            : ValidUtf8(raw->second->last_detail)}});
   }
@@ -144,6 +146,14 @@ nlohmann::json ReportJson(const Scenario& scenario, const RunRecord& run, const 
   r["tags"] = Strings(scenario.tags);
   r["exit_code"] = outcome.exit_code;
   r["reasons"] = Strings(outcome.reasons);
+  json parts = json::array();
+  for (const auto& p : outcome.score_parts) {
+    parts.push_back({{"part", p.part},
+                     {"weight", p.weight},
+                     {"value", p.value},
+                     {"contribution", p.contribution}});
+  }
+  r["score_parts"] = std::move(parts);
   r["error"] = run.error.empty() ? json(nullptr) : json(ValidUtf8(run.error));
   r["aborted_reason"] = run.aborted
                             ? json(run.abort_reason.empty() ? std::string("no reason recorded")
@@ -176,14 +186,17 @@ nlohmann::ordered_json InReadingOrder(const json& j) {
   static const std::vector<std::string> kOrder = {
       // top level
       "format", "name", "file", "mode", "started_at", "verdict", "score", "exit_code", "reasons",
-      "error", "aborted_reason", "leftovers", "metrics", "objectives", "watches", "faults",
+      "score_parts", "error", "aborted_reason", "leftovers", "metrics", "objectives", "watches",
+      "faults",
       // metrics
       "detected_after_ms", "failed_over_after_ms", "recovered_after_ms", "acknowledged_after_ms",
       "availability", "data_lost", "count", "span_ms",
       // objectives, watches, faults, timeline entries
       "t_ms", "type", "kind", "action", "target_ms", "actual_ms", "target", "actual", "unit",
       "within_ms", "passed_after_ms", "injected_at_ms", "rolled_back_at_ms", "rollback", "met",
-      "detail"};
+      "advice", "detail",
+      // score_parts entries
+      "part", "weight", "value", "contribution"};
   static const std::vector<std::string> kLast = {"timeline"};
   if (j.is_array()) {
     nlohmann::ordered_json out = nlohmann::ordered_json::array();

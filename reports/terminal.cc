@@ -242,6 +242,7 @@ std::string TerminalView::FormatSummary(const Scenario& scenario, const RunRecor
                      Padded(TerminalSafe(w.name, kMaxName), name_w), Padded(w.kind, 9),
                      Padded(ms_or_null(w.passed_after_ms), 10),
                      FormatDuration(Millis(w.within_ms)));
+      if (!w.advice.empty()) fmt::format_to(out, "            {}\n", TerminalSafe(w.advice, 1000));
     }
   }
 
@@ -258,6 +259,16 @@ std::string TerminalView::FormatSummary(const Scenario& scenario, const RunRecor
       }
       fmt::format_to(out, "    {}  {}  actual {}  target {}\n", status(o.met),
                      Padded(TerminalSafe(o.name, kMaxName), name_w), Padded(actual, 12), target);
+      if (!o.advice.empty()) fmt::format_to(out, "            {}\n", TerminalSafe(o.advice, 1000));
+    }
+  }
+
+  // The score's parts: where the points came from and where they were lost.
+  if (!outcome.score_parts.empty()) {
+    s += "\n  " + paint(kBold, "score") + "\n";
+    for (const auto& p : outcome.score_parts) {
+      fmt::format_to(out, "    {}  weight {:>2}  value {:>4.0f}%  {:>5.1f} points\n",
+                     Padded(p.part, 13), p.weight, 100 * p.value, p.contribution);
     }
   }
 

@@ -79,28 +79,82 @@ Outcome Score(const Scenario& s, const RunRecord& run) {
 
   // ---- objectives ----
   {
-    Objective rto{"recovery.within", s.recovery.within.count(), o.metrics.recovered_after_ms,
-                  false};
+    Objective rto{"recovery.within",
+                  s.recovery.within.count(),
+                  o.metrics.recovered_after_ms,
+                  false,
+                  "ms",
+                  ""};
     rto.met = rto.actual && *rto.actual <= *rto.target;
     o.objectives.push_back(rto);
   }
   if (s.data && s.recovery.max_data_loss) {
-    Objective rpo{"recovery.max_data_loss", *s.recovery.max_data_loss, o.metrics.data_lost_count,
-                  false, "writes"};
+    Objective rpo{"recovery.max_data_loss",
+                  *s.recovery.max_data_loss,
+                  o.metrics.data_lost_count,
+                  false,
+                  "writes",
+                  ""};
     rpo.met = rpo.actual && *rpo.actual <= *rpo.target;
     o.objectives.push_back(rpo);
   }
   {
-    Objective verify{"rollback.verified", s.settings.settle.count(), run.verify_took_ms, false};
+    Objective verify{
+        "rollback.verified", s.settings.settle.count(), run.verify_took_ms, false, "ms", ""};
     verify.met = run.steady_after_rollback.value_or(false);
     o.objectives.push_back(verify);
   }
 
   // ---- watches ----
   for (const auto& w : run.watches) {
-    WatchVerdict v{w.name, w.kind, w.within_ms, After(w.passed_at_ms, first), false};
+    WatchVerdict v{w.name, w.kind, w.within_ms, After(w.passed_at_ms, first), false, ""};
     v.met = v.passed_after_ms && *v.passed_after_ms <= v.within_ms;
     o.watches.push_back(v);
+  }
+
+  // ---- advice: one line per missed item, from what was measured ----
+  for (size_t i = 0; i < o.watches.size(); ++i) {
+    WatchVerdict& v = o.watches[i];
+    if (v.met) continue;
+    if (v.passed_after_ms) {
+      v.advice = "passed after " + FormatDuration(Millis(*v.passed_after_ms)) + ", " +
+                 FormatDuration(Millis(*v.passed_after_ms - v.within_ms)) +
+                 " later than its within " + FormatDuration(Millis(v.within_ms)) + ": the " +
+                 v.kind + " is slower than the drill allows";
+    } else {
+      const std::string& last = run.watches[i].last_detail;
+      v.advice = "never passed" +
+                 (run.fault_phase_end_ms && first
+                      ? " in the " + FormatDuration(Millis(*run.fault_phase_end_ms - *first)) +
+                            " watched after the first fault"
+                      : std::string()) +
+                 (last.empty() ? std::string() : "; its last sample: " + last);
+    }
+  }
+  for (Objective& obj : o.objectives) {
+    if (obj.met) continue;
+    if (obj.name == "recovery.within") {
+      obj.advice = obj.actual ? "recovered " + FormatDuration(Millis(*obj.actual - *obj.target)) +
+                                    " after the target " + FormatDuration(Millis(*obj.target))
+                              : "the steady state never held for steady_for " +
+                                    FormatDuration(s.recovery.steady_for) + " within the target " +
+                                    FormatDuration(Millis(*obj.target));
+    } else if (obj.name == "recovery.max_data_loss") {
+      if (!obj.actual) {
+        obj.advice = "no verification: the steady state did not hold after rollback";
+      } else {
+        obj.advice = std::to_string(*obj.actual - *obj.target) + " write(s) over the target " +
+                     std::to_string(*obj.target);
+        if (run.data && run.data->first_lost_ack_ms && first) {
+          obj.advice += "; the first lost write was acknowledged " +
+                        FormatDuration(Millis(*run.data->first_lost_ack_ms - *first)) +
+                        " after the first fault";
+        }
+      }
+    } else {
+      obj.advice = "the steady state did not hold within settle " +
+                   FormatDuration(s.settings.settle) + " after rollback: something stayed broken";
+    }
   }
 
   // ---- verdict ----
@@ -150,27 +204,32 @@ Outcome Score(const Scenario& s, const RunRecord& run) {
 
   // ---- score ----
   if (o.verdict == "passed" || o.verdict == "failed") {
-    double sum = 0, weights = 0;
-    auto part = [&](double weight, double value) {
-      sum += weight * std::clamp(value, 0.0, 1.0);
-      weights += weight;
+    auto part = [&](const char* name, double weight, double value) {
+      o.score_parts.push_back({name, weight, std::clamp(value, 0.0, 1.0), 0});
     };
     int met = 0;
     for (const auto& obj : o.objectives) met += obj.met;
-    part(40, o.objectives.empty() ? 1.0 : static_cast<double>(met) / o.objectives.size());
+    part("objectives", 40,
+         o.objectives.empty() ? 1.0 : static_cast<double>(met) / o.objectives.size());
     if (!o.watches.empty()) {
       int wm = 0;
       for (const auto& w : o.watches) wm += w.met;
-      part(30, static_cast<double>(wm) / o.watches.size());
+      part("watches", 30, static_cast<double>(wm) / o.watches.size());
     }
-    if (o.metrics.availability) part(20, *o.metrics.availability);
+    if (o.metrics.availability) part("availability", 20, *o.metrics.availability);
     double speed = 0;
     if (o.metrics.recovered_after_ms) {
       speed = 1.0 - static_cast<double>(*o.metrics.recovered_after_ms) /
                         static_cast<double>(s.recovery.within.count());
     }
-    part(10, speed);
-    o.score = static_cast<int>(std::lround(100.0 * sum / weights));
+    part("speed", 10, speed);
+    double weights = 0, sum = 0;
+    for (const auto& p : o.score_parts) weights += p.weight;
+    for (auto& p : o.score_parts) {
+      p.contribution = 100.0 * p.weight * p.value / weights;
+      sum += p.contribution;
+    }
+    o.score = static_cast<int>(std::lround(sum));
   }
   return o;
 }

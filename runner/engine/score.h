@@ -17,6 +17,7 @@ struct Objective {
   std::optional<int64_t> actual;
   bool met = false;
   std::string unit = "ms";  // "ms" or "writes"
+  std::string advice;       // one line from what was measured, when missed
 };
 
 struct WatchVerdict {
@@ -25,6 +26,17 @@ struct WatchVerdict {
   int64_t within_ms = 0;
   std::optional<int64_t> passed_after_ms;
   bool met = false;
+  std::string advice;  // one line from what was measured, when missed
+};
+
+// One term of the score formula (kScoreFormula): `value` is the part's 0..1 figure and
+// `contribution` the points it adds, weight * value * 100 / (sum of the weights that apply),
+// so the contributions add up to the score before it is rounded.
+struct ScorePart {
+  std::string part;  // objectives | watches | availability | speed
+  double weight = 0;
+  double value = 0;
+  double contribution = 0;
 };
 
 struct Metrics {
@@ -41,9 +53,10 @@ struct Outcome {
   Metrics metrics;
   std::vector<Objective> objectives;
   std::vector<WatchVerdict> watches;
-  std::string verdict;  // passed | failed | aborted | error
-  int score = 0;        // 0..100
-  int exit_code = 0;    // 0 passed, 1 failed, 3 aborted, 4 error or rollback incomplete
+  std::string verdict;                 // passed | failed | aborted | error
+  int score = 0;                       // 0..100
+  std::vector<ScorePart> score_parts;  // empty when the verdict is error or aborted
+  int exit_code = 0;  // 0 passed, 1 failed, 3 aborted, 4 error or rollback incomplete
   std::vector<std::string> reasons;  // why not passed, one line each
 };
 

@@ -44,14 +44,14 @@ TEST(JsonReportTest, PassedRunIsExactlyTheContract) {
                 "availability": 0.93, "data_lost": {"count": 0, "span_ms": 0}},
     "objectives": [
       {"name": "recovery.within", "target_ms": 60000, "actual_ms": 4300, "met": true,
-       "unit": "ms"},
+       "unit": "ms", "advice": null},
       {"name": "recovery.max_data_loss", "target": 0, "actual": 0, "met": true,
-       "unit": "writes"}],
+       "unit": "writes", "advice": null}],
     "watches": [
       {"name": "replica-promoted", "kind": "failover", "within_ms": 15000,
-       "passed_after_ms": 2170, "met": true, "detail": "16380"},
+       "passed_after_ms": 2170, "met": true, "advice": null, "detail": "16380"},
       {"name": "alert-fires", "kind": "detection", "within_ms": 30000,
-       "passed_after_ms": 1520, "met": true, "detail": "firing"}],
+       "passed_after_ms": 1520, "met": true, "advice": null, "detail": "firing"}],
     "faults": [
       {"name": "kill-primary", "action": "process.kill", "injected_at_ms": 5003,
        "rolled_back_at_ms": null, "rollback": "none",
@@ -73,6 +73,7 @@ TEST(JsonReportTest, PassedRunIsExactlyTheContract) {
     "tags": ["redis", "failover"],
     "exit_code": 0,
     "reasons": [],
+    "score_parts": [],
     "error": null,
     "aborted_reason": null,
     "leftovers": [],

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <optional>
 #include <set>
@@ -243,6 +244,10 @@ std::vector<std::string> CheckReportKeys(const nlohmann::json& report) {
       const json* passed = c.NonNegative(w, at, "passed_after_ms", Null::kYes);
       const json* met = c.Field(w, at, "met", Kind::kBool);
       c.Optional(w, at, "detail", Kind::kString);
+      const json* advice = c.Optional(w, at, "advice", Kind::kString, Null::kYes);
+      if (met && met->is_boolean() && advice && met->get<bool>() != advice->is_null()) {
+        c.Problem(at + ".advice", "must be a string exactly when the watch was missed");
+      }
       if (kind && kind->is_string()) {
         if (*kind == "detection" && IsNum(passed)) any_detection_passed = true;
         if (*kind == "failover") {
@@ -268,6 +273,33 @@ std::vector<std::string> CheckReportKeys(const nlohmann::json& report) {
     }
   }
 
+  // score_parts: the formula's terms; their contributions add up to the score.
+  if (const json* parts = c.Optional(r, "", "score_parts", Kind::kArray)) {
+    double sum = 0;
+    for (size_t i = 0; i < parts->size(); ++i) {
+      const std::string at = fmt::format("score_parts[{}]", i);
+      const json& p = (*parts)[i];
+      if (!p.is_object()) {
+        c.Problem(at, fmt::format("expected an object, got {}", p.type_name()));
+        continue;
+      }
+      const json* part = c.Field(p, at, "part", Kind::kString);
+      c.OneOf(part, at + ".part", {"objectives", "watches", "availability", "speed"});
+      c.Field(p, at, "weight", Kind::kNumber);
+      const json* value = c.Field(p, at, "value", Kind::kNumber);
+      if (value && value->is_number() && (value->get<double>() < 0 || value->get<double>() > 1)) {
+        c.Problem(at + ".value", fmt::format("{} is outside 0..1", value->dump()));
+      }
+      const json* contribution = c.Field(p, at, "contribution", Kind::kNumber);
+      if (contribution && contribution->is_number()) sum += contribution->get<double>();
+    }
+    const json& score = r.contains("score") ? r["score"] : json();
+    if (score.is_number_integer() && !parts->empty() && std::lround(sum) != score.get<int64_t>()) {
+      c.Problem("score_parts", fmt::format("contributions add up to {:.2f}, score is {}", sum,
+                                           score.get<int64_t>()));
+    }
+  }
+
   const json* objectives = c.Field(r, "", "objectives", Kind::kArray);
   std::optional<bool> recovery_actual_null;
   std::optional<bool> data_loss_actual_null;
@@ -282,6 +314,10 @@ std::vector<std::string> CheckReportKeys(const nlohmann::json& report) {
       const json* name = c.Field(o, at, "name", Kind::kString);
       const json* met = c.Field(o, at, "met", Kind::kBool);
       const json* unit = c.Optional(o, at, "unit", Kind::kString);
+      const json* advice = c.Optional(o, at, "advice", Kind::kString, Null::kYes);
+      if (met && met->is_boolean() && advice && met->get<bool>() != advice->is_null()) {
+        c.Problem(at + ".advice", "must be a string exactly when the objective was missed");
+      }
       // Time objectives use target_ms/actual_ms; the others (unit "writes") target/actual.
       // Without `unit` (another writer) the keys present decide.
       const bool has_ms = o.contains("target_ms") || o.contains("actual_ms");

@@ -68,12 +68,12 @@ inline ReportFixture PassedRun() {
   o.metrics.data_lost_count = 0;
   o.metrics.data_lost_span_ms = 0;
   o.objectives = {
-      {"recovery.within", 60000, 4300, true, "ms"},
-      {"recovery.max_data_loss", 0, 0, true, "writes"},
+      {"recovery.within", 60000, 4300, true, "ms", ""},
+      {"recovery.max_data_loss", 0, 0, true, "writes", ""},
   };
   o.watches = {
-      {"replica-promoted", "failover", 15000, 2170, true},
-      {"alert-fires", "detection", 30000, 1520, true},
+      {"replica-promoted", "failover", 15000, 2170, true, ""},
+      {"alert-fires", "detection", 30000, 1520, true, ""},
   };
   o.verdict = "passed";
   o.score = 87;
@@ -97,7 +97,7 @@ inline ReportFixture FailedRun() {
 
   Outcome& o = f.outcome;
   o.metrics = Metrics{};
-  o.objectives = {{"recovery.within", 60000, std::nullopt, false, "ms"}};
+  o.objectives = {{"recovery.within", 60000, std::nullopt, false, "ms", ""}};
   for (auto& w : o.watches) {
     w.passed_after_ms.reset();
     w.met = false;

@@ -224,6 +224,79 @@ TEST(ScoreTest, RecoveredTooLateAndWatchTooLate) {
   EXPECT_EQ(o.score, 50);
 }
 
+// The parts behind the 94 of PassingRun, and after a late recovery and a late watch: each
+// contribution is 100 * weight * value / (sum of the weights that apply).
+TEST(ScoreTest, ScorePartsAddUpToTheScore) {
+  Outcome o = Score(BaseScenario(), PassingRun());
+  ASSERT_EQ(o.score_parts.size(), 4u);
+  const char* names[] = {"objectives", "watches", "availability", "speed"};
+  const double weights[] = {40, 30, 20, 10};
+  const double values[] = {1.0, 1.0, 5.0 / 7.0, 1.0 - 4300.0 / 60000.0};
+  double sum = 0;
+  for (size_t i = 0; i < 4; ++i) {
+    EXPECT_EQ(o.score_parts[i].part, names[i]);
+    EXPECT_EQ(o.score_parts[i].weight, weights[i]);
+    EXPECT_DOUBLE_EQ(o.score_parts[i].value, values[i]) << names[i];
+    EXPECT_DOUBLE_EQ(o.score_parts[i].contribution, weights[i] * values[i]) << names[i];
+    sum += o.score_parts[i].contribution;
+  }
+  EXPECT_NEAR(sum, 93.569, 0.001);
+  EXPECT_EQ(o.score, 94);
+
+  // No availability: the three remaining weights (80) share the 100 points.
+  RunRecord r = PassingRun();
+  r.recovered_at_ms = 75000;
+  r.watches[1].passed_at_ms = 21000;
+  r.steady.clear();
+  o = Score(BaseScenario(), r);
+  ASSERT_EQ(o.score_parts.size(), 3u);
+  EXPECT_EQ(o.score_parts[0].part, "objectives");
+  EXPECT_DOUBLE_EQ(o.score_parts[0].contribution, 100.0 * 40 * 0.5 / 80);
+  EXPECT_EQ(o.score_parts[1].part, "watches");
+  EXPECT_DOUBLE_EQ(o.score_parts[1].contribution, 100.0 * 30 * (2.0 / 3.0) / 80);
+  EXPECT_EQ(o.score_parts[2].part, "speed");
+  EXPECT_DOUBLE_EQ(o.score_parts[2].value, 0.0);
+  EXPECT_EQ(o.score, 50);
+}
+
+TEST(ScoreTest, ErrorAndAbortHaveNoScoreParts) {
+  RunRecord r = PassingRun();
+  r.aborted = true;
+  EXPECT_THAT(Score(BaseScenario(), r).score_parts, IsEmpty());
+  r.aborted = false;
+  r.error = "service primary did not start";
+  EXPECT_THAT(Score(BaseScenario(), r).score_parts, IsEmpty());
+}
+
+// Each missed item says, from what was measured, by how much; met ones say nothing.
+TEST(ScoreTest, MissedItemsGetOneLineOfAdvice) {
+  RunRecord r = PassingRun();
+  r.recovered_at_ms = 75000;          // 70s after; within 60s
+  r.watches[1].passed_at_ms = 21000;  // 16s after; within 15s
+  r.watches[2].passed_at_ms = std::nullopt;
+  r.watches[2].last_detail = "exit 1, stdout \"down\"";
+  r.fault_phase_end_ms = 95000;
+  Outcome o = Score(WithData(0), [&] {
+    r.data = Data(10, 10, 7, 3, 6250, 6450);
+    return r;
+  }());
+  EXPECT_EQ(o.watches[0].advice, "");
+  EXPECT_EQ(o.watches[1].advice,
+            "passed after 16s, 1s later than its within 15s: the failover is slower than the "
+            "drill allows");
+  EXPECT_EQ(o.watches[2].advice,
+            "never passed in the 90s watched after the first fault; its last sample: exit 1, "
+            "stdout \"down\"");
+  EXPECT_EQ(o.objectives[0].name, "recovery.within");
+  EXPECT_EQ(o.objectives[0].advice, "recovered 10s after the target 1m");
+  EXPECT_EQ(o.objectives[1].name, "recovery.max_data_loss");
+  EXPECT_EQ(o.objectives[1].advice,
+            "3 write(s) over the target 0; the first lost write was acknowledged 1.25s after the "
+            "first fault");
+  EXPECT_EQ(o.objectives[2].name, "rollback.verified");
+  EXPECT_EQ(o.objectives[2].advice, "");
+}
+
 TEST(ScoreTest, PartsThatDoNotApplyAreLeftOut) {
   RunRecord r = PassingRun();
   r.watches.clear();
