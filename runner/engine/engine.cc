@@ -134,6 +134,10 @@ class Run {
   NetworkPolicy network_;
   RunContext ctx_;
   std::atomic<bool> cancel_{false};
+  // True once the fault phase is over and its probes were told to give up: what a sample
+  // reports then ("cancelled", a killed command) says nothing about the system, so it is
+  // not recorded, neither as a failure of the steady state nor as a watch's last word.
+  bool Cancelled() const { return cancel_.load(); }
   // Declared before services_: services record into it until they are destroyed.
   std::unique_ptr<Journal> journal_;
   std::unique_ptr<Services> services_;
@@ -514,6 +518,7 @@ void Run::FaultPhase() {
   for (size_t i = 0; i < steady_probes_.size(); ++i) {
     samplers.push_back(std::make_unique<Sampler>(env_, interval, &stop, [this, i] {
       ProbeOutcome out = steady_probes_[i]->Sample({});
+      if (Cancelled()) return false;
       RecordSteadySample(i, out, timeline_.Now());
       return true;
     }));
@@ -521,6 +526,7 @@ void Run::FaultPhase() {
   for (size_t i = 0; i < watch_probes_.size(); ++i) {
     samplers.push_back(std::make_unique<Sampler>(env_, interval, &stop, [this, i] {
       ProbeOutcome out = watch_probes_[i]->Sample({});
+      if (Cancelled()) return false;
       int64_t t = timeline_.Now();
       std::lock_guard<std::mutex> l(mu_);
       WatchRecord& w = rec_.watches[i];
@@ -546,6 +552,7 @@ void Run::FaultPhase() {
   for (size_t i = 0; i < abort_probes_.size(); ++i) {
     samplers.push_back(std::make_unique<Sampler>(env_, interval, &stop, [this, i] {
       ProbeOutcome out = abort_probes_[i]->Sample({});
+      if (Cancelled()) return false;
       if (!out.passed) return true;
       std::lock_guard<std::mutex> l(mu_);
       if (!abort_hit_) abort_hit_ = drill_.abort_when[i].name + ": " + OneLine(out.detail);
@@ -558,6 +565,7 @@ void Run::FaultPhase() {
       if (*seq >= kMaxDataWrites) return false;
       ++*seq;
       ProbeOutcome out = writer_->Sample({.seq = *seq});
+      // A write cut short was attempted but never acknowledged: it cannot be lost.
       int64_t t = timeline_.Now();
       std::lock_guard<std::mutex> l(mu_);
       rec_.data->attempted++;

@@ -51,6 +51,39 @@ faults:
   EXPECT_NE(r.out.find("steady state did not hold"), std::string::npos) << r.out;
 }
 
+// When the fault phase ends, samples still in flight are cut short. A cut-short sample
+// says nothing about the system: it is neither a failure on the timeline nor a sample in
+// availability. Five slow checks of a system that never fails: availability exactly 1.
+TEST(RunTest, SamplesCutShortAtThePhaseEndAreNotFailures) {
+  TempDir dir;
+  std::string checks;
+  for (int i = 1; i <= 5; ++i) {
+    checks += "  - name: slow-" + std::to_string(i) +
+              "\n    probe: {command: {run: \"sleep 0.25\", timeout: 5s}}\n";
+  }
+  WriteFile(dir / "drill.yaml", R"(apiVersion: firedrill/v1
+name: slow-checks
+settings: {probe_interval: 100ms, settle: 5s, workdir: ")" +
+                                    dir.path() + R"(/work"}
+steady_state:
+)" + checks + R"(faults:
+  - name: harmless
+    at: 100ms
+    action: command
+    with: {run: "true"}
+recovery: {within: 5s, steady_for: 600ms}
+)");
+  CliResult r =
+      RunFiredrill({"run", dir / "drill.yaml", "--report-dir", dir / "report"}, dir.path());
+  auto report = ReadJson(dir / "report/report.json");
+  ASSERT_TRUE(report.has_value()) << r.out << r.err;
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  for (const auto& e : (*report)["timeline"]) {
+    EXPECT_NE(e["type"], "probe.fail") << e.dump();
+  }
+  EXPECT_EQ((*report)["metrics"]["availability"], 1.0) << (*report)["metrics"].dump();
+}
+
 // A store that keeps only writes 1-4 of however many it acknowledges: the count of lost
 // writes is exact, and the timeline says why the first was judged lost, in the verifier's
 // own words, so a lost write can be told from a verifier that could not ask.
@@ -211,7 +244,8 @@ TEST(RunTest, UnknownCommandSuggestsTheNearestAndExits2) {
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_EQ(r.err,
             "firedrill: unknown command 'valdate'; did you mean 'validate'?\n"
-            "commands: run, rollback, validate, faults, probes, score (firedrill --help)\n");
+            "commands: run, rollback, validate, report, history, faults, probes, score (firedrill "
+            "--help)\n");
   EXPECT_EQ(RunFiredrill({}, dir.path()).exit_code, 2);
   EXPECT_EQ(RunFiredrill({"run", "missing.yaml"}, dir.path()).exit_code, 2);
 }
