@@ -65,6 +65,10 @@ inline std::string RealRunDrill(const std::string& verdict, const std::string& d
             "    kind: detection\n"
             "    probe: {command: {run: \"test ! -f healthy\"}}\n"
             "    within: 2s\n";
+  // aborted: the remediation waits a second, so the stop condition sees the file gone.
+  // After detection it could put the file back between two of the condition's samples
+  // (both sample every 100ms), and the run passed instead of aborting.
+  const std::string remediation_after = verdict == "aborted" ? "1s" : "detection";
   const std::string recovery =
       verdict == "failed"
           ? "recovery:\n"
@@ -76,7 +80,7 @@ inline std::string RealRunDrill(const std::string& verdict, const std::string& d
             "  within: 3s\n"
             "  steady_for: 300ms\n"
             "  remediation:\n"
-            "    - {after: detection, run: \"touch healthy\"}\n"
+            "    - {after: " + remediation_after + ", run: \"touch healthy\"}\n"
             "  hints:\n"
             "    - {after: 500ms, text: \"Is the health file there?\"}\n";
   // aborted: a stop condition that comes true once the fault has run.
