@@ -183,6 +183,12 @@ struct Case {
   std::string body;     // failure/error text
 };
 
+// Whether the run stopped before its fault phase could end by itself: aborted, or it could
+// not go on. (A run whose only trouble is a leftover went through every phase.)
+bool StoppedEarly(const json& report) {
+  return Str(report, "verdict") == "aborted" || !Str(report, "error").empty();
+}
+
 // What a run that stopped early left undecided says about why.
 std::string NotEvaluated(const json& report) {
   if (Str(report, "verdict") == "aborted") {
@@ -215,11 +221,10 @@ Case ObjectiveCase(const json& report, const json& o) {
 
   // An objective with nothing measured was judged only if the phase measuring it ran: the
   // fault phase to its end for recovery.within, the verify phase for the others.
-  const bool stopped_early = Str(report, "verdict") == "aborted" || !Str(report, "error").empty();
   const bool measured_in_verify = c.name != "recovery.within";
   const bool judged =
-      actual ||
-      (measured_in_verify ? FindEvent(report, "phase", "verify") != nullptr : !stopped_early);
+      actual || (measured_in_verify ? FindEvent(report, "phase", "verify") != nullptr
+                                    : !StoppedEarly(report));
   if (!judged) {
     c.outcome = Case::Outcome::kError;
     c.type = ErrorType(report);
@@ -260,8 +265,7 @@ Case WatchCase(const json& report, const json& w, std::optional<int64_t> first_f
   }
   if (True(w, "met")) return c;
 
-  const bool stopped_early = Str(report, "verdict") == "aborted" || !Str(report, "error").empty();
-  if (!passed && !missed && stopped_early) {
+  if (!passed && !missed && StoppedEarly(report)) {
     c.outcome = Case::Outcome::kError;
     c.type = ErrorType(report);
     c.message = NotEvaluated(report);
