@@ -28,9 +28,8 @@ using html::Text;
 using nlohmann::json;
 
 constexpr const char* kNull = "—";
-// A detail longer than this is folded into a <details> (command output can be long).
-constexpr size_t kFoldDetail = 240;
-constexpr size_t kSummaryDetail = 160;
+// Code points past which a detail scrolls in its cell (command output can be long).
+constexpr size_t kLongDetail = 400;
 
 // default-src 'none': the browser itself refuses anything the page would load (a font, an
 // image, a script), so the report stays self-contained even if a renderer bug let a tag
@@ -93,13 +92,13 @@ tr.t-phase td{background:var(--soft);font-weight:600}
 tr.t-bad td.type{color:var(--fail);font-weight:700}tr.t-good td.type{color:var(--pass)}
 tr.t-fault td.type{color:var(--fault);font-weight:700}tr.t-hint td.type{color:#9a6700;font-weight:700}
 tr.t-response td.type{color:#8250df}
-details summary{cursor:pointer}
+.long{max-height:7.5em;overflow:auto}
 footer{margin-top:28px;color:var(--muted);font-size:12px}
 @media print{
 body{max-width:none;padding:0;font-size:11px}
 .verdict,.leftovers,tr,svg,.bar-fail,.bar-pass{-webkit-print-color-adjust:exact;print-color-adjust:exact}
 h2{break-after:avoid}tr,figure.chart{break-inside:avoid}
-details>summary{list-style:none}
+.long{max-height:none;overflow:visible}
 }
 </style>
 )css";
@@ -171,7 +170,8 @@ std::string Reasons(const json& r) {
     }
   }
   if (items.empty()) return "";
-  return "<ul class=\"reasons\" id=\"reasons\">\n" + items + "</ul>\n";
+  return "<section id=\"reasons\"><h2>Why it did not pass</h2>\n<ul class=\"reasons\">\n" + items +
+         "</ul></section>\n";
 }
 
 std::string Leftovers(const json& r) {
@@ -405,10 +405,13 @@ std::string ChartSection(const json& r) {
          "</figcaption></figure>\n</section>\n";
 }
 
+// A long detail (command output) scrolls in its cell on screen, so one event does not push
+// the rest of the table away; printed, it is shown whole (a folded <details> would print
+// folded).
 std::string DetailCell(const std::string& detail) {
-  if (html::Shorten(detail, kFoldDetail).size() == detail.size()) return Escape(detail);
-  return fmt::format("<details><summary>{}</summary>{}</details>",
-                     Escape(html::Shorten(detail, kSummaryDetail)), Escape(detail));
+  const std::string text = Escape(detail);
+  if (html::Shorten(detail, kLongDetail).size() == detail.size()) return text;
+  return "<div class=\"long\">" + text + "</div>";
 }
 
 std::string EventsSection(const json& r) {
