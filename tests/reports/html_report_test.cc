@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cctype>
@@ -30,7 +31,6 @@ namespace {
 
 using nlohmann::json;
 using ::testing::HasSubstr;
-using ::testing::Not;
 
 constexpr const char* kChromium = "/usr/bin/chromium";
 // Debian imagemagick's own binary: a machine may have a stand-in `convert` on PATH.
@@ -44,6 +44,18 @@ size_t Count(std::string_view haystack, std::string_view needle) {
     ++n;
   }
   return n;
+}
+
+// Whether a page holds a piece, saying which piece (not the whole page) when it does not.
+::testing::AssertionResult Holds(const std::string& page, const std::string& piece) {
+  if (page.find(piece) != page.npos) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "a page of " << page.size() << " bytes lacks " << piece;
+}
+
+::testing::AssertionResult Lacks(const std::string& page, const std::string& piece) {
+  const size_t at = page.find(piece);
+  if (at == page.npos) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "the page holds " << page.substr(at, 120);
 }
 
 // The <g> of one lane, "" when there is none.
@@ -127,7 +139,7 @@ TEST_F(HtmlReportTest, VerdictAndScoreComeFirst) {
     for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
     const size_t verdict = html.find("id=\"verdict\">" + upper + "<");
     ASSERT_NE(verdict, html.npos) << v;
-    EXPECT_THAT(html, HasSubstr(std::string("class=\"verdict v-") + v + "\"")) << v;
+    EXPECT_TRUE(Holds(html, std::string("class=\"verdict v-") + v + "\"")) << v;
     const size_t score =
         html.find("<b>" + std::to_string(Report(v)["score"].get<int>()) + "</b>/100");
     ASSERT_NE(score, html.npos) << v;
@@ -184,13 +196,13 @@ TEST_F(HtmlReportTest, TheFailedRunDrawsItsCheckRedWhileFailing) {
 
 TEST_F(HtmlReportTest, MarkersForWhatHappened) {
   const std::string passed = HtmlReport(Report("passed"));
-  EXPECT_THAT(passed, HasSubstr("class=\"mark m-fault\""));     // injected
-  EXPECT_THAT(passed, HasSubstr("class=\"mark m-good\""));      // the watch met
-  EXPECT_THAT(passed, HasSubstr("class=\"mark m-response\""));  // remediation
-  EXPECT_THAT(passed, HasSubstr(">detected +"));
-  EXPECT_THAT(passed, HasSubstr(">recovered +"));
-  EXPECT_THAT(HtmlReport(Report("aborted")), HasSubstr(">aborted</text>"));
-  EXPECT_THAT(HtmlReport(Report("error")), HasSubstr(">error</text>"));
+  EXPECT_TRUE(Holds(passed, "class=\"mark m-fault\""));     // injected
+  EXPECT_TRUE(Holds(passed, "class=\"mark m-good\""));      // the watch met
+  EXPECT_TRUE(Holds(passed, "class=\"mark m-response\""));  // remediation
+  EXPECT_TRUE(Holds(passed, ">detected +"));
+  EXPECT_TRUE(Holds(passed, ">recovered +"));
+  EXPECT_TRUE(Holds(HtmlReport(Report("aborted")), ">aborted</text>"));
+  EXPECT_TRUE(Holds(HtmlReport(Report("error")), ">error</text>"));
 }
 
 TEST_F(HtmlReportTest, EveryEventIsInTheTable) {
@@ -200,8 +212,8 @@ TEST_F(HtmlReportTest, EveryEventIsInTheTable) {
     const std::string table = html.substr(html.find("id=\"events\""));
     EXPECT_EQ(Count(table, "<tr class=\"t-"), r["timeline"].size()) << v;
     for (const auto& e : r["timeline"]) {
-      EXPECT_THAT(table, HasSubstr(">" + html::Escape(e["type"].get<std::string>()) + "<"));
-      EXPECT_THAT(table, HasSubstr(html::Escape(e["detail"].get<std::string>())));
+      EXPECT_TRUE(Holds(table, ">" + html::Escape(e["type"].get<std::string>()) + "<"));
+      EXPECT_TRUE(Holds(table, html::Escape(e["detail"].get<std::string>())));
     }
   }
 }
@@ -209,10 +221,10 @@ TEST_F(HtmlReportTest, EveryEventIsInTheTable) {
 TEST_F(HtmlReportTest, MetricsStandAgainstTheirObjectives) {
   const std::string html = HtmlReport(Report("failed"));
   const std::string metrics = html.substr(html.find("id=\"metrics\""));
-  EXPECT_THAT(metrics, HasSubstr("recovery.within ≤ 1.5s"));
-  EXPECT_THAT(metrics, HasSubstr("health-gone ≤ 1s"));  // MTTD's objective: the detection watch
-  EXPECT_THAT(metrics, HasSubstr("<span class=\"bad\">missed</span>"));
-  EXPECT_THAT(metrics, HasSubstr("Availability"));
+  EXPECT_TRUE(Holds(metrics, "recovery.within ≤ 1.5s"));
+  EXPECT_TRUE(Holds(metrics, "health-gone ≤ 1s"));  // MTTD's objective: the detection watch
+  EXPECT_TRUE(Holds(metrics, "<span class=\"bad\">missed</span>"));
+  EXPECT_TRUE(Holds(metrics, "Availability"));
 }
 
 TEST_F(HtmlReportTest, ScorePartsWhenTheReportHasThem) {
@@ -220,12 +232,12 @@ TEST_F(HtmlReportTest, ScorePartsWhenTheReportHasThem) {
     const json& r = Report(v);
     const std::string html = HtmlReport(r);
     if (r.contains("score_parts") && !r["score_parts"].empty()) {
-      EXPECT_THAT(html, HasSubstr("id=\"score\"")) << v;
+      EXPECT_TRUE(Holds(html, "id=\"score\"")) << v;
       for (const auto& p : r["score_parts"]) {
-        EXPECT_THAT(html, HasSubstr("<td>" + html::Escape(p["part"].get<std::string>()) + "</td>"));
+        EXPECT_TRUE(Holds(html, "<td>" + html::Escape(p["part"].get<std::string>()) + "</td>"));
       }
     } else {
-      EXPECT_THAT(html, Not(HasSubstr("id=\"score\""))) << v;
+      EXPECT_TRUE(Lacks(html, "id=\"score\"")) << v;
     }
   }
 }
@@ -237,9 +249,9 @@ TEST_F(HtmlReportTest, CommandOutputIsEscaped) {
   ASSERT_THAT(run.report["timeline"].dump(), HasSubstr("<script>alert(1)</script>"));
   const std::string html = HtmlReport(run.report);
   // ...and the page holds it as text only: the renderer writes no <script> of its own.
-  EXPECT_THAT(html, Not(HasSubstr("<script")));
-  EXPECT_THAT(html, HasSubstr("&lt;script&gt;alert(1)&lt;/script&gt; &amp; "));
-  EXPECT_THAT(html, HasSubstr("&quot;"));
+  EXPECT_TRUE(Lacks(html, "<script"));
+  EXPECT_TRUE(Holds(html, "&lt;script&gt;alert(1)&lt;/script&gt; &amp; "));
+  EXPECT_TRUE(Holds(html, "&quot;"));
 }
 
 TEST(HtmlEscapeTest, ControlCharactersAndBrokenUtf8BecomeReplacementCharacters) {
@@ -259,7 +271,7 @@ TEST_F(HtmlReportTest, SelfContained) {
       const size_t at = html.find(loads);
       EXPECT_EQ(at, html.npos) << v << ": " << html.substr(at == html.npos ? 0 : at, 120);
     }
-    EXPECT_THAT(html, HasSubstr("default-src 'none'")) << v;
+    EXPECT_TRUE(Holds(html, "default-src 'none'")) << v;
   }
 }
 
@@ -274,8 +286,18 @@ TEST_F(HtmlReportTest, ReportFromAnotherVersionStillRenders) {
   r["timeline"].push_back({{"t_ms", "late"}, {"type", 7}});
   std::string html;
   ASSERT_NO_THROW(html = HtmlReport(r));
-  EXPECT_THAT(html, HasSubstr("id=\"verdict\">FAILED<"));
-  EXPECT_THAT(html, HasSubstr("</html>"));
+  EXPECT_TRUE(Holds(html, "id=\"verdict\">FAILED<"));
+  EXPECT_TRUE(Holds(html, "</html>"));
+}
+
+TEST_F(HtmlReportTest, WrittenWholeAndReadableByOthers) {
+  TempDir dir;
+  const std::string path = dir / "report.html";
+  ASSERT_TRUE(WriteHtmlReport(path, Report("failed")).ok());
+  EXPECT_EQ(ReadFile(path), HtmlReport(Report("failed")));
+  struct stat st {};
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0644u);
 }
 
 // A 10-minute drill with more than 500 events, made by extending the real passed run's
@@ -327,7 +349,7 @@ TEST_F(HtmlReportTest, TenMinutesAndFiveHundredEventsStayReadable) {
   EXPECT_EQ(Count(LaneOf(html, "probe", "health-file"), "class=\"bar-fail"), 1u);
   EXPECT_THAT(LaneOf(html, "probe", "health-file"), HasSubstr("class=\"bar-fail bar-flap\""));
   EXPECT_THAT(LaneOf(html, "response", "response"), HasSubstr("class=\"mark m-response\""));
-  EXPECT_THAT(svg, HasSubstr(">5m</text>"));  // a tick a minute, in minutes
+  EXPECT_TRUE(Holds(svg, ">5m</text>"));  // a tick a minute, in minutes
   EXPECT_EQ(Count(html, "<tr class=\"t-"), r["timeline"].size());
 }
 
@@ -458,9 +480,9 @@ TEST_P(HtmlChromiumTest, RendersFromFileWithNothingElseLoaded) {
 
   std::string upper = GetParam();
   for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  EXPECT_THAT(b.dom, HasSubstr("id=\"verdict\">" + upper + "</span>"));
+  EXPECT_TRUE(Holds(b.dom, "id=\"verdict\">" + upper + "</span>"));
   for (const auto& f : run.report["faults"]) {
-    EXPECT_THAT(b.dom, HasSubstr(html::Escape(f["name"].get<std::string>())));
+    EXPECT_TRUE(Holds(b.dom, html::Escape(f["name"].get<std::string>())));
   }
 
   EXPECT_THAT(ConsoleLines(b.log), ::testing::IsEmpty());
