@@ -10,7 +10,6 @@
 #include "reports/html_common.h"
 #include "reports/html_timeline.h"
 #include "runner/base/atomic_file.h"
-#include "runner/base/utf8.h"
 #include "runner/base/values.h"
 
 namespace firedrill {

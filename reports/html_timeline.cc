@@ -4,13 +4,11 @@
 
 #include <algorithm>
 #include <cmath>
-#include <iterator>
 #include <optional>
 #include <string_view>
 #include <vector>
 
 #include "reports/html_common.h"
-#include "runner/base/utf8.h"
 #include "runner/base/values.h"
 
 namespace firedrill::html {
