@@ -247,6 +247,8 @@ Case ObjectiveCase(const json& report, const json& o) {
   } else {
     c.message = "actual " + (actual ? Figure(*actual, in_ms) : "none") + ", target " + t;
   }
+  const std::string advice = Str(o, "advice");
+  if (!advice.empty()) c.body = "advice: " + advice + "\n";
   return c;
 }
 
@@ -281,8 +283,10 @@ Case WatchCase(const json& report, const json& w, std::optional<int64_t> first_f
                      : "did not pass within " + w_text;
   const std::string kind = Str(w, "kind");
   const std::string detail = Str(w, "detail");
+  const std::string advice = Str(w, "advice");
   c.body = (kind.empty() ? "" : "kind " + kind + "\n") +
-           (detail.empty() ? "" : "last result: " + detail + "\n");
+           (detail.empty() ? "" : "last result: " + detail + "\n") +
+           (advice.empty() ? "" : "advice: " + advice + "\n");
   return c;
 }
 
@@ -369,6 +373,13 @@ std::vector<std::pair<std::string, std::string>> Properties(const json& report) 
     if (t.is_string()) tags += (tags.empty() ? "" : ",") + t.get<std::string>();
   }
   props.emplace_back("tags", tags);
+  // The score's parts: the points each term of the formula added (score_parts).
+  for (const json& p : Array(report, "score_parts")) {
+    const std::string part = Str(p, "part");
+    const json* points = Find(p, "contribution");
+    if (part.empty() || !points || !points->is_number()) continue;
+    props.emplace_back("score." + part, fmt::format("{:.2f}", points->get<double>()));
+  }
   // The metrics in report-format.md's order, then any a later version adds.
   const json* metrics = Find(report, "metrics");
   if (metrics && metrics->is_object()) {

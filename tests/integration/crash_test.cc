@@ -187,7 +187,7 @@ recovery: {within: 90s, steady_for: 1s}
       dup2(out, 2);
       setenv("NO_COLOR", "1", 1);
       execl(FIREDRILL_BIN, FIREDRILL_BIN, "run", (dir_ / "drill.yaml").c_str(), "--report-dir",
-            (dir_ / "report").c_str(), "--state-dir", state().c_str(), "-q",
+            (dir_ / "report").c_str(), "--state-dir", state().c_str(), "-q", "--no-history",
             static_cast<char*>(nullptr));
       _exit(127);
     }

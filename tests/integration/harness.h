@@ -37,9 +37,11 @@ inline std::string Quote(const std::string& s) {
 // Runs `firedrill ARGS...` with NO_COLOR set, bounded by `timeout`.
 inline CliResult RunFiredrill(const std::vector<std::string>& args, const std::string& cwd,
                               Millis timeout = Millis(180000)) {
-  // Journals go to the test's own directory unless the test chose a state dir itself.
+  // Journals go to the test's own directory unless the test chose a state dir itself, and
+  // so does the run history (never the user's own).
   std::string cmd = std::string("NO_COLOR=1 FIREDRILL_STATE_DIR=\"${FIREDRILL_STATE_DIR:-") + cwd +
-                    "/state}\" exec " + Quote(FIREDRILL_BIN);
+                    "/state}\" XDG_DATA_HOME=" + Quote(cwd + "/xdg-data") + " exec " +
+                    Quote(FIREDRILL_BIN);
   for (const auto& a : args) cmd += " " + Quote(a);
   auto r = RunShell({.script = cmd, .cwd = cwd, .timeout = timeout, .capture_limit = 4 << 20});
   CliResult out;

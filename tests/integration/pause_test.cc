@@ -88,7 +88,7 @@ TEST(PauseTest, InterruptDuringPauseResumesTheProcessAndExits3) {
     setenv("NO_COLOR", "1", 1);
     setenv("FIREDRILL_STATE_DIR", (dir / "state").c_str(), 1);
     execl(FIREDRILL_BIN, FIREDRILL_BIN, "run", (dir / "drill.yaml").c_str(), "--report-dir",
-          (dir / "report").c_str(), static_cast<char*>(nullptr));
+          (dir / "report").c_str(), "--no-history", static_cast<char*>(nullptr));
     _exit(127);
   }
   PidReaper reaper;

@@ -85,7 +85,7 @@ class JunitRealRunsTest : public ::testing::Test {
   static void SetUpTestSuite() {
     dir_ = std::make_unique<TempDir>();
     runs_ = std::make_unique<std::map<std::string, RealRun>>();
-    for (const char* v : kVerdicts) (*runs_)[v] = RunRealDrill(v, dir_->path());
+    for (const char* v : kVerdicts) (*runs_)[v] = SharedRealRun(v);
     // A real run that misses an objective by a figure: the remediation comes at 700ms, so
     // it cannot recover within 400ms. Its watches: one whose probe prints markup and misses
     // within 1s, and one that passes after 3s (its first sample takes that long), which
@@ -122,16 +122,9 @@ class JunitRealRunsTest : public ::testing::Test {
 
   template <typename F>
   static RealRun RunVariant(const std::string& name, const std::string& base, F edit) {
-    const std::string dir = dir_->path() + "/" + name;
-    std::filesystem::create_directories(dir);
-    RealRun run;
-    run.verdict = name;
-    run.drill = dir + "/" + name + ".yaml";
-    run.report_dir = dir + "/report";
-    WriteFile(run.drill, edit(RealRunDrill(base, dir)));
-    run.result = RunFiredrill({"run", run.drill, "--report-dir", run.report_dir}, dir);
-    if (auto report = ReadJson(run.report_dir + "/report.json")) run.report = *report;
-    return run;
+    return SharedRealRun("junit-" + name, name, [base, edit](const std::string& dir) {
+      return edit(RealRunDrill(base, dir));
+    });
   }
 
   void SetUp() override {
@@ -145,9 +138,10 @@ class JunitRealRunsTest : public ::testing::Test {
     return {Run(name).report, Run(name).result.out};
   }
 
-  // The run's junit.xml, written beside its report.json; returns the path.
+  // The run's junit.xml, written in this process's directory (the runs are shared, read
+  // only); returns the path.
   static std::string Render(const std::string& name) {
-    const std::string path = Run(name).report_dir + "/junit.xml";
+    const std::string path = dir_->path() + "/" + name + ".junit.xml";
     WriteFile(path, JunitXml({Suite(name)}, {.hostname = kHost}));
     return path;
   }
@@ -266,8 +260,11 @@ TEST_F(JunitRealRunsTest, MissedWatchSaysWhatItWaitedFor) {
   const std::string c = "//testcase[@name='watch.health-gone']";
   EXPECT_EQ(XPath(file, "string(" + c + "/failure/@type)"), "watch.missed");
   EXPECT_EQ(XPath(file, "string(" + c + "/failure/@message)"), "did not pass within 1s");
+  // The text ends with the report's advice for this watch, word for word.
+  const json& failed = Run("failed").report;
   EXPECT_EQ(XPath(file, "string(" + c + "/failure)"),
-            "kind detection\nlast result: exit 1 (expected 0)\n");
+            "kind detection\nlast result: exit 1 (expected 0)\nadvice: " +
+                failed["watches"][0]["advice"].get<std::string>() + "\n");
   // Judged when its `within` ran out: the watch.missed event, from the fault.
   const json& report = Run("failed").report;
   int64_t missed_at = -1;
@@ -390,7 +387,8 @@ TEST_F(JunitRealRunsTest, MarkupFromCommandOutputSurvivesTheRoundTrip) {
   EXPECT_EQ(detail, "exit 1 (expected 0): <b> & \"q\" ]]>");
   const std::string file = Render("missed");
   EXPECT_EQ(XPath(file, "string(//testcase[@name='watch.markup']/failure)"),
-            "kind custom\nlast result: " + detail + "\n");
+            "kind custom\nlast result: " + detail +
+                "\nadvice: " + watch["advice"].get<std::string>() + "\n");
 }
 
 TEST_F(JunitRealRunsTest, CharactersXmlForbidsAreLeftOut) {
