@@ -10,6 +10,7 @@
 #include <memory>
 #include <mutex>
 #include <set>
+#include <system_error>
 #include <thread>
 
 #include "injectors/fault_registry.h"
@@ -75,7 +76,8 @@ class Run {
           "settings.timeout (" + FormatDuration(drill_.settings.timeout) + ") reached";
       timeline_.Add("abort", "timeout", rec_.abort_reason);
     }
-    return rec_.aborted;
+    // An error (a resource exhausted, a fault that failed) ends the phase as well.
+    return rec_.aborted || !rec_.error.empty();
   }
 
   Result<std::unique_ptr<Probe>> MakeProbe(const ProbeSpec& p) {
@@ -161,19 +163,33 @@ RunRecord Run::Execute() {
   rec_.mode = "run";
   rec_.started_at = env_->WallNow();
   Phase("prepare");
-  bool ok = Prepare();
-  if (ok) ok = BuildProbesAndFaults();
-  if (ok && !ShouldStop()) {
-    Phase("services");
-    ok = StartServices();
-  }
-  if (ok && !ShouldStop()) {
-    Phase("steady_state");
-    ok = SettleSteadyState();
-  }
-  if (ok && !ShouldStop()) {
-    Phase("faults");
-    FaultPhase();
+  bool ok = false;
+  try {
+    ok = Prepare();
+    if (ok) ok = BuildProbesAndFaults();
+    if (ok && !ShouldStop()) {
+      Phase("services");
+      ok = StartServices();
+    }
+    if (ok && !ShouldStop()) {
+      Phase("steady_state");
+      ok = SettleSteadyState();
+    }
+    if (ok && !ShouldStop()) {
+      Phase("faults");
+      FaultPhase();
+    }
+  } catch (const std::exception& e) {
+    // The last resort: whatever escaped (a resource a library could not get), the run
+    // still rolls back, stops what it started and reports, as verdict error.
+    ok = false;
+    Fail(std::string("internal error: ") + e.what());
+    cancel_ = true;
+    for (auto& t : remediation_threads_) {
+      if (t.joinable()) t.join();
+    }
+    remediation_threads_.clear();
+    cancel_ = false;
   }
   // From here on, every step runs whatever happened above: nothing is left behind.
   Phase("rollback");
@@ -454,15 +470,24 @@ void Run::RunRemediation(const RemediationStep& step, const std::string& why) {
   timeline_.Add("remediation.run", "", why + ": " + OneLine(*text, 160));
   std::string script = *text;
   Millis timeout = step.timeout;
-  remediation_threads_.emplace_back([this, script, timeout] {
-    auto r = RunShell({.script = script, .cwd = workdir_, .timeout = timeout}, &cancel_);
-    if (!r.ok()) {
-      timeline_.Add("remediation.failed", "", r.status().message());
-    } else {
-      timeline_.Add(r->exit_code == 0 ? "remediation.done" : "remediation.failed", "",
-                    r->Describe() + (r->out.empty() ? "" : ": " + OneLine(r->out, 100)));
-    }
-  });
+  try {
+    remediation_threads_.emplace_back([this, script, timeout] {
+      auto r = RunShell({.script = script, .cwd = workdir_, .timeout = timeout}, &cancel_);
+      if (!r.ok()) {
+        timeline_.Add("remediation.failed", "", r.status().message());
+      } else {
+        timeline_.Add(r->exit_code == 0 ? "remediation.done" : "remediation.failed", "",
+                      r->Describe() + (r->out.empty() ? "" : ": " + OneLine(r->out, 100)));
+      }
+    });
+  } catch (const std::system_error& e) {
+    // REQUIRES: mu_ held (PhaseOver), as Fail's record is shared with the samplers.
+    const std::string why = std::string("cannot start a thread for remediation: ") + e.what() +
+                            " (the process or thread limit?)";
+    timeline_.Add("remediation.failed", "", why);
+    if (rec_.error.empty()) rec_.error = why;
+    timeline_.Add("error", "", why);
+  }
 }
 
 bool Run::PhaseOver(int64_t now, bool all_injected, const std::vector<std::optional<int64_t>>& ends,
@@ -515,16 +540,26 @@ void Run::FaultPhase() {
   const Millis interval = drill_.settings.probe_interval;
 
   std::vector<std::unique_ptr<Sampler>> samplers;
+  std::string start_failed;  // why a sampler could not start: the run cannot be measured
+  auto start = [&](Millis every, Sampler::Fn fn) {
+    if (!start_failed.empty()) return;
+    auto sampler = Sampler::Start(env_, every, &stop, std::move(fn));
+    if (sampler.ok()) {
+      samplers.push_back(std::move(*sampler));
+    } else {
+      start_failed = sampler.status().message();
+    }
+  };
   for (size_t i = 0; i < steady_probes_.size(); ++i) {
-    samplers.push_back(std::make_unique<Sampler>(env_, interval, &stop, [this, i] {
+    start(interval, [this, i] {
       ProbeOutcome out = steady_probes_[i]->Sample({});
       if (Cancelled()) return false;
       RecordSteadySample(i, out, timeline_.Now());
       return true;
-    }));
+    });
   }
   for (size_t i = 0; i < watch_probes_.size(); ++i) {
-    samplers.push_back(std::make_unique<Sampler>(env_, interval, &stop, [this, i] {
+    start(interval, [this, i] {
       ProbeOutcome out = watch_probes_[i]->Sample({});
       if (Cancelled()) return false;
       int64_t t = timeline_.Now();
@@ -547,21 +582,21 @@ void Run::FaultPhase() {
         return false;
       }
       return true;
-    }));
+    });
   }
   for (size_t i = 0; i < abort_probes_.size(); ++i) {
-    samplers.push_back(std::make_unique<Sampler>(env_, interval, &stop, [this, i] {
+    start(interval, [this, i] {
       ProbeOutcome out = abort_probes_[i]->Sample({});
       if (Cancelled()) return false;
       if (!out.passed) return true;
       std::lock_guard<std::mutex> l(mu_);
       if (!abort_hit_) abort_hit_ = drill_.abort_when[i].name + ": " + OneLine(out.detail);
       return false;
-    }));
+    });
   }
   if (writer_) {
     auto seq = std::make_shared<int64_t>(0);
-    samplers.push_back(std::make_unique<Sampler>(env_, drill_.data->every, &stop, [this, seq] {
+    start(drill_.data->every, [this, seq] {
       if (*seq >= kMaxDataWrites) return false;
       ++*seq;
       ProbeOutcome out = writer_->Sample({.seq = *seq});
@@ -574,7 +609,18 @@ void Run::FaultPhase() {
         acked_.emplace_back(*seq, t);
       }
       return true;
-    }));
+    });
+  }
+
+  if (!start_failed.empty()) {
+    // Nothing is injected into a system that cannot be watched; what did start stops.
+    Fail(start_failed);
+    stop = true;
+    cancel_ = true;
+    samplers.clear();
+    cancel_ = false;
+    rec_.fault_phase_end_ms = timeline_.Now();
+    return;
   }
 
   // The schedule: faults in order of `at` (stable for equal times), each with its end.

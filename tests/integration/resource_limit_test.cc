@@ -1,0 +1,95 @@
+// A drill that needs more threads than the machine gives it: in a pids cgroup (cgroup v1,
+// /sys/fs/cgroup/pids) too small for one sampling thread per check, `firedrill run` used to
+// die in std::terminate (exit 134, no report, the service left running). Now it is an
+// error like any other: exit 4, report.json saying what was exhausted, nothing injected,
+// nothing left running, the journal closed.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "runner/base/subprocess.h"
+#include "tests/integration/harness.h"
+
+namespace firedrill::testing {
+namespace {
+
+constexpr const char* kPidsRoot = "/sys/fs/cgroup/pids";
+
+// A child cgroup of the pids controller, removed (once empty) when the test ends.
+class PidsCgroup {
+ public:
+  explicit PidsCgroup(int max)
+      : path_(std::string(kPidsRoot) + "/firedrill-test-" + std::to_string(getpid())) {
+    if (::mkdir(path_.c_str(), 0755) != 0) return;
+    std::ofstream(path_ + "/pids.max") << max;
+    made_ = true;
+  }
+  ~PidsCgroup() {
+    if (made_) ::rmdir(path_.c_str());
+  }
+  bool made() const { return made_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+  bool made_ = false;
+};
+
+TEST(ResourceLimitTest, TooFewThreadsIsAnErrorWithAReportAndNothingLeft) {
+  if (access((std::string(kPidsRoot) + "/cgroup.procs").c_str(), W_OK) != 0) {
+    GTEST_SKIP() << "no writable cgroup v1 pids controller at " << kPidsRoot;
+  }
+  TempDir dir;
+  std::string checks;
+  for (int i = 1; i <= 40; ++i) {
+    checks += "  - name: check-" + std::to_string(i) + "\n    probe: {file: {path: \"" +
+              dir.path() + "/work/alive\"}}\n";
+  }
+  WriteFile(dir / "drill.yaml", R"(apiVersion: firedrill/v1
+name: too-few-threads
+settings: {probe_interval: 100ms, settle: 5s, workdir: ")" +
+                                    dir.path() + R"(/work"}
+services:
+  - name: idle
+    run: touch alive && exec sleep 300
+    ready: {file: {path: "${workdir}/alive"}, within: 5s}
+steady_state:
+)" + checks + R"(faults:
+  - name: marker
+    at: 200ms
+    action: command
+    with: {run: "touch )" + dir.path() +
+                                    R"(/INJECTED"}
+)");
+  // The firedrill process and everything it starts: 12 tasks at most. Before the faults it
+  // needs 3 (itself, the service, a check's moment); the fault phase wants 40 threads.
+  PidsCgroup cgroup(12);
+  ASSERT_TRUE(cgroup.made()) << cgroup.path();
+  const std::string script = "echo $$ > " + Quote(cgroup.path() + "/cgroup.procs") +
+                             " && NO_COLOR=1 FIREDRILL_STATE_DIR=" + Quote(dir / "state") +
+                             " exec " + Quote(FIREDRILL_BIN) + " run " + Quote(dir / "drill.yaml") +
+                             " --report-dir " + Quote(dir / "report") + " --no-history";
+  auto r = RunShell({.script = script, .cwd = dir.path(), .timeout = Millis(60000)});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->exit_code, 4) << r->Describe() << "\n" << r->out << r->err;
+
+  auto report = ReadJson(dir / "report/report.json");
+  ASSERT_TRUE(report.has_value()) << r->out << r->err;
+  EXPECT_EQ((*report)["verdict"], "error");
+  const std::string error = (*report)["error"].is_string() ? (*report)["error"] : "";
+  EXPECT_NE(error.find("cannot start a sampling thread"), std::string::npos) << error;
+  EXPECT_FALSE(std::filesystem::exists(dir / "INJECTED")) << "a fault was injected";
+  ASSERT_TRUE((*report)["journal"].is_object()) << report->dump(2);
+  EXPECT_EQ((*report)["journal"]["closed"], true) << report->dump(2);
+  ExpectNothingSurvives(*report, 0);
+  // Nothing of the run is left in the cgroup either.
+  std::ifstream procs(cgroup.path() + "/cgroup.procs");
+  std::string left((std::istreambuf_iterator<char>(procs)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(left, "") << "still in the cgroup: " << left;
+}
+
+}  // namespace
+}  // namespace firedrill::testing
