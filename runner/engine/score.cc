@@ -202,6 +202,13 @@ Outcome Score(const Scenario& s, const RunRecord& run) {
     o.exit_code = 1;
   }
 
+  // Advice is for what was judged: an error or an abort left the objectives unmeasured,
+  // and the reason says why instead.
+  if (o.verdict == "error" || o.verdict == "aborted") {
+    for (auto& obj : o.objectives) obj.advice.clear();
+    for (auto& w : o.watches) w.advice.clear();
+  }
+
   // ---- score ----
   if (o.verdict == "passed" || o.verdict == "failed") {
     auto part = [&](const char* name, double weight, double value) {

@@ -259,13 +259,19 @@ TEST(ScoreTest, ScorePartsAddUpToTheScore) {
   EXPECT_EQ(o.score, 50);
 }
 
-TEST(ScoreTest, ErrorAndAbortHaveNoScoreParts) {
+TEST(ScoreTest, ErrorAndAbortHaveNoScorePartsAndNoAdvice) {
   RunRecord r = PassingRun();
+  r.recovered_at_ms.reset();
   r.aborted = true;
-  EXPECT_THAT(Score(BaseScenario(), r).score_parts, IsEmpty());
+  Outcome o = Score(BaseScenario(), r);
+  EXPECT_THAT(o.score_parts, IsEmpty());
+  EXPECT_FALSE(o.objectives[0].met);
+  EXPECT_EQ(o.objectives[0].advice, "");
   r.aborted = false;
   r.error = "service primary did not start";
-  EXPECT_THAT(Score(BaseScenario(), r).score_parts, IsEmpty());
+  o = Score(BaseScenario(), r);
+  EXPECT_THAT(o.score_parts, IsEmpty());
+  EXPECT_EQ(o.objectives[0].advice, "");
 }
 
 // Each missed item says, from what was measured, by how much; met ones say nothing.
