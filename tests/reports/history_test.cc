@@ -25,8 +25,9 @@ namespace {
 using nlohmann::json;
 using ::testing::HasSubstr;
 using testing::RealRun;
-using testing::RunRealDrill;
+using testing::RealRunDrill;
 using testing::ScopedEnvVar;
+using testing::SharedRealRun;
 using testing::TempDir;
 
 // RFC 4180, as a reader of it would parse it: quoted fields may hold commas, quotes
@@ -103,12 +104,15 @@ class HistoryRealRunsTest : public ::testing::Test {
     dir_ = new TempDir;
     runs_ = new std::vector<RealRun>;
     // A comma in one directory's name, so the CSV must quote a real field.
+    // (Shared with other test processes: read only.)
     for (const std::string sub : {"run,1", "run-2", "run-3"}) {
-      std::filesystem::create_directories(dir_->path() + "/" + sub);
-      runs_->push_back(RunRealDrill("passed", dir_->path() + "/" + sub));
+      runs_->push_back(SharedRealRun("history-" + sub, "passed", [](const std::string& dir) {
+        return RealRunDrill("passed", dir);
+      }));
     }
-    std::filesystem::create_directories(dir_->path() + "/other");
-    runs_->push_back(RunRealDrill("failed", dir_->path() + "/other"));
+    runs_->push_back(SharedRealRun("history-other", "failed", [](const std::string& dir) {
+      return RealRunDrill("failed", dir);
+    }));
   }
   static void TearDownTestSuite() {
     delete runs_;

@@ -108,7 +108,7 @@ RealRun RunMarkupDrill(const std::string& dir) {
 // The real runs, each run once for every test of this file.
 struct Runs {
   Runs() {
-    for (const char* v : kVerdicts) by_verdict[v] = RunRealDrill(v, dir.path());
+    for (const char* v : kVerdicts) by_verdict[v] = SharedRealRun(v);
     markup = RunMarkupDrill(dir.path());
   }
   TempDir dir;

@@ -25,7 +25,7 @@ using nlohmann::json;
 using ::testing::HasSubstr;
 using ::testing::Not;
 using testing::RealRun;
-using testing::RunRealDrill;
+using testing::SharedRealRun;
 using testing::TempDir;
 
 const std::vector<std::string> kVerdicts = {"passed", "failed", "aborted", "error"};
@@ -112,7 +112,7 @@ class PostmortemTest : public ::testing::Test {
   static void SetUpTestSuite() {
     dir_ = new TempDir;
     runs_ = new std::map<std::string, RealRun>;
-    for (const auto& v : kVerdicts) (*runs_)[v] = RunRealDrill(v, dir_->path());
+    for (const auto& v : kVerdicts) (*runs_)[v] = SharedRealRun(v);
   }
   static void TearDownTestSuite() {
     delete runs_;
