@@ -12,6 +12,8 @@
 #include <string>
 #include <string_view>
 
+#include "reports/report_reader.h"
+
 namespace firedrill::html {
 
 // `text` safe as HTML text or inside a double- or single-quoted attribute: valid UTF-8,
@@ -23,13 +25,13 @@ std::string Escape(std::string_view text);
 // At most `max` code points of `text` (unescaped), with "…" when cut.
 std::string Shorten(std::string_view text, size_t max);
 
-// Readers: nullopt (or "" / an empty array) when `key` is missing or of another type.
-std::string Text(const nlohmann::json& j, const char* key);
-std::optional<int64_t> Int(const nlohmann::json& j, const char* key);
-std::optional<double> Number(const nlohmann::json& j, const char* key);
-std::optional<bool> Bool(const nlohmann::json& j, const char* key);
-const nlohmann::json& Array(const nlohmann::json& j, const char* key);
-const nlohmann::json& Object(const nlohmann::json& j, const char* key);
+// The tolerant readers of report.json (reports/report_reader.h).
+using report_json::Array;
+using report_json::Bool;
+using report_json::Int;
+using report_json::Number;
+using report_json::Object;
+using report_json::Text;
 
 // "+0.401s", "+1m05.300s": time since the run started, as the terminal shows it.
 std::string Offset(int64_t t_ms);

@@ -9,6 +9,7 @@
 #include <optional>
 #include <string_view>
 
+#include "reports/report_reader.h"
 #include "runner/base/utf8.h"
 #include "runner/base/values.h"
 
@@ -22,51 +23,22 @@ namespace {
 // The renderer also reads reports written by other versions (`firedrill report DIR`), so
 // every key may be missing or of another type: each read says what it found, never throws.
 
-const json* Find(const json& j, const char* key) {
-  if (!j.is_object()) return nullptr;
-  auto it = j.find(key);
-  return it == j.end() ? nullptr : &*it;
-}
+using report_json::Array;
+using report_json::FindEvent;
+using report_json::Int;
+using report_json::Member;
+using report_json::Text;
 
-std::string Str(const json& j, const char* key) {
-  const json* v = Find(j, key);
-  return v && v->is_string() ? v->get<std::string>() : std::string();
-}
-
-std::optional<int64_t> Int(const json& j, const char* key) {
-  const json* v = Find(j, key);
-  if (!v || !v->is_number()) return std::nullopt;
-  if (v->is_number_float()) return static_cast<int64_t>(v->get<double>());
-  return v->get<int64_t>();
-}
-
-bool True(const json& j, const char* key) {
-  const json* v = Find(j, key);
-  return v && v->is_boolean() && v->get<bool>();
-}
-
-const json& Array(const json& j, const char* key) {
-  static const json kEmpty = json::array();
-  const json* v = Find(j, key);
-  return v && v->is_array() ? *v : kEmpty;
-}
-
-// The first timeline event of `type` (and `name`, unless null).
-const json* FindEvent(const json& report, std::string_view type, const char* name = nullptr) {
-  for (const json& e : Array(report, "timeline")) {
-    if (Str(e, "type") == type && (!name || Str(e, "name") == name)) return &e;
-  }
-  return nullptr;
-}
+bool True(const json& j, const char* key) { return report_json::Bool(j, key).value_or(false); }
 
 // How long a phase lasted: from its own `phase` event to the next one.
 int64_t PhaseMillis(const json& report, const char* phase) {
   std::optional<int64_t> start;
   for (const json& e : Array(report, "timeline")) {
-    if (Str(e, "type") != "phase") continue;
+    if (Text(e, "type") != "phase") continue;
     const int64_t t = Int(e, "t_ms").value_or(0);
     if (start) return std::max<int64_t>(0, t - *start);
-    if (Str(e, "name") == phase) start = t;
+    if (Text(e, "name") == phase) start = t;
   }
   return 0;
 }
@@ -186,21 +158,21 @@ struct Case {
 // Whether the run stopped before its fault phase could end by itself: aborted, or it could
 // not go on. (A run whose only trouble is a leftover went through every phase.)
 bool StoppedEarly(const json& report) {
-  return Str(report, "verdict") == "aborted" || !Str(report, "error").empty();
+  return Text(report, "verdict") == "aborted" || !Text(report, "error").empty();
 }
 
 // What a run that stopped early left undecided says about why.
 std::string NotEvaluated(const json& report) {
-  if (Str(report, "verdict") == "aborted") {
-    const std::string why = Str(report, "aborted_reason");
+  if (Text(report, "verdict") == "aborted") {
+    const std::string why = Text(report, "aborted_reason");
     return "not evaluated: the run was aborted" + (why.empty() ? "" : " (" + why + ")");
   }
-  const std::string error = Str(report, "error");
+  const std::string error = Text(report, "error");
   return "not evaluated: " + (error.empty() ? "the run ended in error" : error);
 }
 
 std::string ErrorType(const json& report) {
-  return Str(report, "verdict") == "aborted" ? "run.aborted" : "run.error";
+  return Text(report, "verdict") == "aborted" ? "run.aborted" : "run.error";
 }
 
 // A figure of an objective, in its unit: "2.4s", "3 writes".
@@ -210,10 +182,10 @@ std::string Figure(int64_t v, bool in_ms) {
 
 Case ObjectiveCase(const json& report, const json& o) {
   Case c;
-  c.name = Str(o, "name");
+  c.name = Text(o, "name");
   // docs/report-format.md: read `unit` when present, else whichever pair is there.
-  const std::string unit = Str(o, "unit");
-  const bool in_ms = unit == "ms" || (unit.empty() && Find(o, "target_ms"));
+  const std::string unit = Text(o, "unit");
+  const bool in_ms = unit == "ms" || (unit.empty() && Member(o, "target_ms"));
   const std::optional<int64_t> target = Int(o, in_ms ? "target_ms" : "target");
   const std::optional<int64_t> actual = Int(o, in_ms ? "actual_ms" : "actual");
   if (in_ms && actual) c.time_ms = *actual;
@@ -247,14 +219,14 @@ Case ObjectiveCase(const json& report, const json& o) {
   } else {
     c.message = "actual " + (actual ? Figure(*actual, in_ms) : "none") + ", target " + t;
   }
-  const std::string advice = Str(o, "advice");
+  const std::string advice = Text(o, "advice");
   if (!advice.empty()) c.body = "advice: " + advice + "\n";
   return c;
 }
 
 Case WatchCase(const json& report, const json& w, std::optional<int64_t> first_fault_ms) {
   Case c;
-  const std::string name = Str(w, "name");
+  const std::string name = Text(w, "name");
   // Watches are named by the drill: the prefix keeps them apart from the fixed cases.
   c.name = "watch." + name;
   const std::optional<int64_t> passed = Int(w, "passed_after_ms");
@@ -281,9 +253,9 @@ Case WatchCase(const json& report, const json& w, std::optional<int64_t> first_f
   c.type = "watch.missed";
   c.message = passed ? "passed after " + FormatDuration(Millis(*passed)) + ", within " + w_text
                      : "did not pass within " + w_text;
-  const std::string kind = Str(w, "kind");
-  const std::string detail = Str(w, "detail");
-  const std::string advice = Str(w, "advice");
+  const std::string kind = Text(w, "kind");
+  const std::string detail = Text(w, "detail");
+  const std::string advice = Text(w, "advice");
   c.body = (kind.empty() ? "" : "kind " + kind + "\n") +
            (detail.empty() ? "" : "last result: " + detail + "\n") +
            (advice.empty() ? "" : "advice: " + advice + "\n");
@@ -296,11 +268,11 @@ Case RollbackCase(const json& report) {
   c.time_ms = PhaseMillis(report, "rollback");
   std::vector<std::string> failed;
   for (const json& f : Array(report, "faults")) {
-    if (Str(f, "rollback") != "failed") continue;
-    const std::string name = Str(f, "name");
+    if (Text(f, "rollback") != "failed") continue;
+    const std::string name = Text(f, "name");
     failed.push_back(name);
     const json* e = FindEvent(report, "fault.rollback_failed", name.c_str());
-    c.body += name + ": " + (e ? Str(*e, "detail") : Str(f, "detail")) + "\n";
+    c.body += name + ": " + (e ? Text(*e, "detail") : Text(f, "detail")) + "\n";
   }
   if (failed.empty()) return c;
   // Not a missed target: something the drill did could not be undone, which is why the
@@ -366,7 +338,7 @@ std::vector<std::pair<std::string, std::string>> Properties(const json& report) 
   std::vector<std::pair<std::string, std::string>> props;
   for (const char* key :
        {"verdict", "score", "exit_code", "file", "mode", "started_at", "firedrill_version"}) {
-    if (const json* v = Find(report, key)) props.emplace_back(key, PropertyValue(*v));
+    if (const json* v = Member(report, key)) props.emplace_back(key, PropertyValue(*v));
   }
   std::string tags;
   for (const json& t : Array(report, "tags")) {
@@ -375,19 +347,19 @@ std::vector<std::pair<std::string, std::string>> Properties(const json& report) 
   props.emplace_back("tags", tags);
   // The score's parts: the points each term of the formula added (score_parts).
   for (const json& p : Array(report, "score_parts")) {
-    const std::string part = Str(p, "part");
-    const json* points = Find(p, "contribution");
+    const std::string part = Text(p, "part");
+    const json* points = Member(p, "contribution");
     if (part.empty() || !points || !points->is_number()) continue;
     props.emplace_back("score." + part, fmt::format("{:.2f}", points->get<double>()));
   }
   // The metrics in report-format.md's order, then any a later version adds.
-  const json* metrics = Find(report, "metrics");
+  const json* metrics = Member(report, "metrics");
   if (metrics && metrics->is_object()) {
     static constexpr const char* kOrder[] = {"detected_after_ms",  "failed_over_after_ms",
                                              "recovered_after_ms", "acknowledged_after_ms",
                                              "availability",       "data_lost"};
     for (const char* key : kOrder) {
-      if (const json* v = Find(*metrics, key)) Flatten(std::string("metrics.") + key, *v, props);
+      if (const json* v = Member(*metrics, key)) Flatten(std::string("metrics.") + key, *v, props);
     }
     for (const auto& [k, v] : metrics->items()) {
       if (std::find(std::begin(kOrder), std::end(kOrder), k) == std::end(kOrder)) {
@@ -408,7 +380,7 @@ std::string SystemErr(const json& report) {
     if (r.is_string()) out += r.get<std::string>() + "\n";
   }
   for (const char* key : {"error", "aborted_reason"}) {
-    const std::string v = Str(report, key);
+    const std::string v = Text(report, key);
     if (!v.empty() && out.find(v) == std::string::npos) out += v + "\n";
   }
   return out;
@@ -417,7 +389,7 @@ std::string SystemErr(const json& report) {
 void AppendSuite(std::string& out, const JunitSuite& suite, size_t id,
                  const std::string& hostname) {
   const json& r = suite.report;
-  const std::string name = Str(r, "name");
+  const std::string name = Text(r, "name");
   const std::vector<Case> cases = Cases(r);
   const auto count = [&](Case::Outcome o) {
     return std::count_if(cases.begin(), cases.end(), [o](const Case& c) { return c.outcome == o; });
@@ -425,9 +397,9 @@ void AppendSuite(std::string& out, const JunitSuite& suite, size_t id,
   int64_t duration_ms = 0;
   for (const json& e : Array(r, "timeline"))
     duration_ms = std::max(duration_ms, Int(e, "t_ms").value_or(0));
-  const std::string timestamp = JunitTimestamp(Str(r, "started_at"));
+  const std::string timestamp = JunitTimestamp(Text(r, "started_at"));
 
-  out += "  <testsuite" + Attr("name", name) + Attr("package", Str(r, "file")) +
+  out += "  <testsuite" + Attr("name", name) + Attr("package", Text(r, "file")) +
          Attr("id", std::to_string(id)) + Attr("hostname", hostname) +
          (timestamp.empty() ? "" : Attr("timestamp", timestamp)) +
          Attr("tests", std::to_string(cases.size())) +

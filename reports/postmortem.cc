@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "reports/json_report.h"
+#include "reports/report_reader.h"
 #include "runner/base/values.h"
 
 namespace firedrill {
@@ -25,47 +26,12 @@ constexpr double kNearMiss = 0.8;
 // ---------------------------------------------------------------------------------------
 // Reading the report: every key may be missing or null in a report from another version.
 
-std::optional<int64_t> Int(const json& j, const char* key) {
-  if (!j.is_object()) return std::nullopt;
-  auto it = j.find(key);
-  if (it == j.end() || !it->is_number()) return std::nullopt;
-  return it->get<int64_t>();
-}
-
-std::optional<double> Num(const json& j, const char* key) {
-  if (!j.is_object()) return std::nullopt;
-  auto it = j.find(key);
-  if (it == j.end() || !it->is_number()) return std::nullopt;
-  return it->get<double>();
-}
-
-std::string Str(const json& j, const char* key) {
-  if (!j.is_object()) return "";
-  auto it = j.find(key);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : "";
-}
-
-std::optional<bool> Bool(const json& j, const char* key) {
-  if (!j.is_object()) return std::nullopt;
-  auto it = j.find(key);
-  if (it == j.end() || !it->is_boolean()) return std::nullopt;
-  return it->get<bool>();
-}
-
-// `j[key]`, or null when `j` is not an object or has no such key.
-const json& Field(const json& j, const char* key) {
-  static const json kNull;
-  if (!j.is_object()) return kNull;
-  auto it = j.find(key);
-  return it != j.end() ? *it : kNull;
-}
-
-const json& Array(const json& j, const char* key) {
-  static const json kEmpty = json::array();
-  if (!j.is_object()) return kEmpty;
-  auto it = j.find(key);
-  return it != j.end() && it->is_array() ? *it : kEmpty;
-}
+using report_json::Array;
+using report_json::Bool;
+using report_json::Field;
+using report_json::Int;
+using report_json::Text;
+std::optional<double> Num(const json& j, const char* key) { return report_json::Number(j, key); }
 
 // ---------------------------------------------------------------------------------------
 // Markdown. Report text (details, reasons) is what commands printed: it is escaped so that
@@ -175,7 +141,7 @@ std::optional<std::chrono::system_clock::time_point> ParseStartedAt(const std::s
 
 class Clock {
  public:
-  explicit Clock(const json& report) : start_(ParseStartedAt(Str(report, "started_at"))) {}
+  explicit Clock(const json& report) : start_(ParseStartedAt(Text(report, "started_at"))) {}
   // The wall-clock time of `t_ms` from the run's start, as started_at is written; the
   // offset alone when started_at cannot be read.
   std::string At(int64_t t_ms) const {
@@ -206,27 +172,27 @@ bool NearMiss(std::optional<int64_t> actual, std::optional<int64_t> target) {
 
 Check WatchCheck(const json& w) {
   Check c;
-  const std::string kind = Str(w, "kind");
+  const std::string kind = Text(w, "kind");
   const auto within = Int(w, "within_ms");
   const auto after = Int(w, "passed_after_ms");
   const std::string target = within ? ", target " + Target(*within) : "";
   c.met = Bool(w, "met").value_or(false);
-  c.phrase = fmt::format("{} watch {} ", kind.empty() ? "the" : Esc(kind), Code(Str(w, "name")));
+  c.phrase = fmt::format("{} watch {} ", kind.empty() ? "the" : Esc(kind), Code(Text(w, "name")));
   c.phrase += after ? fmt::format("took {}{}", HumanMillis(*after), target)
                     : fmt::format("never passed{}", target);
   c.near_miss = c.met && NearMiss(after, within);
   c.type = kind == "detection" ? "detect" : "mitigate";
-  c.advice = Str(w, "advice");
+  c.advice = Text(w, "advice");
   return c;
 }
 
 Check ObjectiveCheck(const json& o) {
   Check c;
-  const std::string name = Str(o, "name");
+  const std::string name = Text(o, "name");
   c.met = Bool(o, "met").value_or(false);
-  c.advice = Str(o, "advice");
+  c.advice = Text(o, "advice");
   const bool writes =
-      Str(o, "unit") == "writes" || (!o.contains("target_ms") && o.contains("target"));
+      Text(o, "unit") == "writes" || (!o.contains("target_ms") && o.contains("target"));
   if (writes) {
     const auto target = Int(o, "target");
     const auto actual = Int(o, "actual");
@@ -278,23 +244,23 @@ std::string Leftover(const std::string& line) {
 }
 
 void WriteHeader(std::string& md, const json& r) {
-  const std::string name = Str(r, "name");
-  const std::string started = Str(r, "started_at");
+  const std::string name = Text(r, "name");
+  const std::string started = Text(r, "started_at");
   const std::string date = started.size() >= 10 ? started.substr(0, 10) : "_TODO: date_";
   md += fmt::format("# Postmortem: drill {} ({})\n\n", Esc(name), date);
   md += fmt::format("- **Date:** {}", date);
   if (!started.empty()) md += fmt::format(" (the drill started at {})", Esc(started));
   md += "\n- **Authors:** _TODO: who wrote this postmortem_\n";
   md += "- **Status:** Draft\n";
-  md += fmt::format("- **Drill:** {} from {}, mode {}\n", Code(name), Code(Str(r, "file")),
-                    Code(Str(r, "mode")));
+  md += fmt::format("- **Drill:** {} from {}, mode {}\n", Code(name), Code(Text(r, "file")),
+                    Code(Text(r, "mode")));
   const auto score = Int(r, "score");
   const auto exit = Int(r, "exit_code");
-  md += fmt::format("- **Verdict:** {}", Esc(Str(r, "verdict")));
+  md += fmt::format("- **Verdict:** {}", Esc(Text(r, "verdict")));
   if (score) md += fmt::format(", score {}/100", *score);
   if (exit) md += fmt::format(", exit code {}", *exit);
   md += "\n";
-  if (const std::string d = Str(r, "description"); !d.empty()) {
+  if (const std::string d = Text(r, "description"); !d.empty()) {
     md += fmt::format("- **What the drill tests:** {}\n", Esc(d));
   }
   md += "\n";
@@ -318,7 +284,7 @@ std::string FaultNames(const std::vector<const json*>& faults) {
   std::string out;
   for (size_t i = 0; i < faults.size(); ++i) {
     if (i > 0) out += i + 1 == faults.size() ? " and " : ", ";
-    out += Code(Str(*faults[i], "name"));
+    out += Code(Text(*faults[i], "name"));
   }
   return out;
 }
@@ -326,9 +292,9 @@ std::string FaultNames(const std::vector<const json*>& faults) {
 void WriteSummary(std::string& md, const json& r) {
   md += "## Summary\n\n";
   const auto duration = Duration(r);
-  md += fmt::format("The drill {} ran", Code(Str(r, "name")));
+  md += fmt::format("The drill {} ran", Code(Text(r, "name")));
   if (duration) md += " for " + HumanMillis(*duration);
-  md += fmt::format(" and its verdict is **{}**", Esc(Str(r, "verdict")));
+  md += fmt::format(" and its verdict is **{}**", Esc(Text(r, "verdict")));
   if (const auto score = Int(r, "score")) md += fmt::format(" (score {}/100)", *score);
   md += ".";
   const auto injected = Injected(r);
@@ -403,7 +369,7 @@ void WriteRootCauses(std::string& md, const json& r, const std::vector<Check>& c
   md += injected.empty() ? "The drill injected no fault."
                          : fmt::format("The outage was caused on purpose by the drill: {}.",
                                        FaultNames(injected));
-  const std::string verdict = Str(r, "verdict");
+  const std::string verdict = Text(r, "verdict");
   std::vector<std::string> missed;
   for (const auto& c : checks) {
     if (!c.met) missed.push_back(c.phrase);
@@ -413,10 +379,10 @@ void WriteRootCauses(std::string& md, const json& r, const std::vector<Check>& c
     return;
   }
   md += "\n\n";
-  if (const std::string e = Str(r, "error"); !e.empty()) {
+  if (const std::string e = Text(r, "error"); !e.empty()) {
     md += "The drill could not be carried out: " + Prose(e) + "\n\n";
   }
-  if (const std::string a = Str(r, "aborted_reason"); !a.empty()) {
+  if (const std::string a = Text(r, "aborted_reason"); !a.empty()) {
     md += "The drill was stopped: " + Prose(a) + "\n\n";
   }
   if (!missed.empty()) {
@@ -435,7 +401,7 @@ void WriteTrigger(std::string& md, const json& r, const Clock& clock) {
     return;
   }
   for (const auto& f : faults) {
-    md += fmt::format("- {} ({}): ", Code(Str(f, "name")), Code(Str(f, "action")));
+    md += fmt::format("- {} ({}): ", Code(Text(f, "name")), Code(Text(f, "action")));
     if (const auto at = Int(f, "injected_at_ms")) {
       md += fmt::format("injected at {} (+{})", clock.At(*at), HumanMillis(*at));
     } else if (Bool(f, "inject_failed").value_or(false)) {
@@ -443,7 +409,7 @@ void WriteTrigger(std::string& md, const json& r, const Clock& clock) {
     } else {
       md += "not injected";
     }
-    if (const std::string d = Str(f, "detail"); !d.empty()) md += ": " + Prose(d);
+    if (const std::string d = Text(f, "detail"); !d.empty()) md += ": " + Prose(d);
     md += "\n";
   }
   md += "\n";
@@ -452,19 +418,19 @@ void WriteTrigger(std::string& md, const json& r, const Clock& clock) {
 void WriteResolution(std::string& md, const json& r, const Clock& clock) {
   md += "## Resolution\n\n";
   for (const auto& e : Array(r, "timeline")) {
-    const std::string type = Str(e, "type");
+    const std::string type = Text(e, "type");
     if (type.rfind("remediation.", 0) != 0) continue;
     md += fmt::format("- {}: {}: {}\n", clock.At(Int(e, "t_ms").value_or(0)), EventWords(type),
-                      RemediationText(type, Str(e, "detail")));
+                      RemediationText(type, Text(e, "detail")));
   }
   const json& m = Field(r, "metrics");
   const bool injected = !Injected(r).empty();
   if (const auto mttr = Int(m, "recovered_after_ms")) {
     md += fmt::format("- The steady state was back {} after the first fault", HumanMillis(*mttr));
     for (const auto& e : Array(r, "timeline")) {
-      if (Str(e, "type") == "recovered") {
+      if (Text(e, "type") == "recovered") {
         md += fmt::format(" (recorded at {}: {})", clock.At(Int(e, "t_ms").value_or(0)),
-                          Prose(Str(e, "detail")));
+                          Prose(Text(e, "detail")));
         break;
       }
     }
@@ -473,13 +439,13 @@ void WriteResolution(std::string& md, const json& r, const Clock& clock) {
     md += "- The steady state did not recover during the fault phase.\n";
   }
   for (const auto& f : Array(r, "faults")) {
-    const std::string rb = Str(f, "rollback");
+    const std::string rb = Text(f, "rollback");
     if (rb == "ok") {
-      md += fmt::format("- {} was rolled back", Code(Str(f, "name")));
+      md += fmt::format("- {} was rolled back", Code(Text(f, "name")));
       if (const auto at = Int(f, "rolled_back_at_ms")) md += " at " + clock.At(*at);
       md += ".\n";
     } else if (rb == "failed") {
-      md += fmt::format("- The rollback of {} did not complete.\n", Code(Str(f, "name")));
+      md += fmt::format("- The rollback of {} did not complete.\n", Code(Text(f, "name")));
     }
   }
   if (const auto steady = Bool(r, "steady_after_rollback")) {
@@ -488,10 +454,10 @@ void WriteResolution(std::string& md, const json& r, const Clock& clock) {
   } else {
     md += "- The steady state was not checked after rollback.\n";
   }
-  if (const std::string a = Str(r, "aborted_reason"); !a.empty()) {
+  if (const std::string a = Text(r, "aborted_reason"); !a.empty()) {
     md += "- The run was aborted: " + Prose(a) + "\n";
   }
-  if (const std::string e = Str(r, "error"); !e.empty()) md += "- Error: " + Prose(e) + "\n";
+  if (const std::string e = Text(r, "error"); !e.empty()) md += "- Error: " + Prose(e) + "\n";
   const json& left = Array(r, "leftovers");
   if (!left.empty()) {
     md += "- Left behind, needing a hand:\n";
@@ -507,7 +473,7 @@ void WriteDetection(std::string& md, const json& r) {
   const json& m = Field(r, "metrics");
   const json& watches = Array(r, "watches");
   bool has_detection = false;
-  for (const auto& w : watches) has_detection |= Str(w, "kind") == "detection";
+  for (const auto& w : watches) has_detection |= Text(w, "kind") == "detection";
   if (Injected(r).empty()) {
     md += "No fault was injected, so there was nothing to detect.\n\n";
   } else if (const auto mttd = Int(m, "detected_after_ms")) {
@@ -520,7 +486,7 @@ void WriteDetection(std::string& md, const json& r) {
   for (const auto& w : watches) {
     const Check c = WatchCheck(w);
     md += fmt::format("- {}: {}", c.phrase, c.met ? "met" : "**missed**");
-    if (const std::string d = Str(w, "detail"); !d.empty()) md += "; last sample: " + Prose(d);
+    if (const std::string d = Text(w, "detail"); !d.empty()) md += "; last sample: " + Prose(d);
     md += "\n";
   }
   if (!watches.empty()) md += "\n";
@@ -541,11 +507,11 @@ void WriteActionItems(std::string& md, const json& r, const std::vector<Check>& 
     md += Row(InCell(item) + ". _TODO: what to change_", c.type);
     ++rows;
   }
-  if (const std::string e = Str(r, "error"); !e.empty()) {
+  if (const std::string e = Text(r, "error"); !e.empty()) {
     md += Row(InCell("Make the drill runnable: " + Prose(e)), "repair");
     ++rows;
   }
-  if (const std::string a = Str(r, "aborted_reason"); !a.empty()) {
+  if (const std::string a = Text(r, "aborted_reason"); !a.empty()) {
     md += Row(InCell("Find out why the drill was stopped: " + Prose(a)), "investigate");
     ++rows;
   }
@@ -582,15 +548,15 @@ void WriteLessons(std::string& md, const json& r, const std::vector<Check>& chec
   }
   for (const auto& f : Array(r, "faults")) {
     if (Bool(f, "inject_failed").value_or(false)) {
-      wrong.push_back(fmt::format("fault {} could not be injected: {}", Code(Str(f, "name")),
-                                  Prose(Str(f, "detail"))));
+      wrong.push_back(fmt::format("fault {} could not be injected: {}", Code(Text(f, "name")),
+                                  Prose(Text(f, "detail"))));
     }
-    if (Str(f, "rollback") == "failed") {
-      wrong.push_back(fmt::format("the rollback of {} did not complete", Code(Str(f, "name"))));
+    if (Text(f, "rollback") == "failed") {
+      wrong.push_back(fmt::format("the rollback of {} did not complete", Code(Text(f, "name"))));
     }
   }
-  if (const std::string e = Str(r, "error"); !e.empty()) wrong.push_back("error: " + Prose(e));
-  if (const std::string a = Str(r, "aborted_reason"); !a.empty()) {
+  if (const std::string e = Text(r, "error"); !e.empty()) wrong.push_back("error: " + Prose(e));
+  if (const std::string a = Text(r, "aborted_reason"); !a.empty()) {
     wrong.push_back("aborted: " + Prose(a));
   }
   if (!Array(r, "leftovers").empty()) wrong.push_back("something was left behind (see Resolution)");
@@ -631,15 +597,15 @@ void WriteTimeline(std::string& md, const json& r, const Clock& clock) {
   md += "| Time (UTC) | Since start | Event | Subject | Detail |\n|---|---|---|---|---|\n";
   std::set<std::string> failing_seen;
   for (const auto& e : Array(r, "timeline")) {
-    const std::string type = Str(e, "type");
-    const std::string name = Str(e, "name");
+    const std::string type = Text(e, "type");
+    const std::string name = Text(e, "name");
     bool keep = Important(type);
     if (type == "probe.fail") keep = failing_seen.insert(name).second;
     if (!keep) continue;
     const int64_t t = Int(e, "t_ms").value_or(0);
     const std::string detail = type.rfind("remediation.", 0) == 0
-                                   ? RemediationText(type, Str(e, "detail"))
-                                   : Prose(Str(e, "detail"));
+                                   ? RemediationText(type, Text(e, "detail"))
+                                   : Prose(Text(e, "detail"));
     md += fmt::format("| {} | +{} | {} | {} | {} |\n", clock.At(t), HumanMillis(t), Esc(type),
                       name.empty() ? "" : InCell(Code(name)), InCell(detail));
   }
@@ -654,10 +620,10 @@ void WriteSupporting(std::string& md, const json& r) {
   const json& journal = Field(r, "journal");
   if (journal.is_object()) {
     md += fmt::format(
-        "- Rollback journal: {} ({})\n", Code(Str(journal, "path")),
+        "- Rollback journal: {} ({})\n", Code(Text(journal, "path")),
         Bool(journal, "closed").value_or(false) ? "closed: everything was undone" : "still open");
   }
-  if (const std::string v = Str(r, "firedrill_version"); !v.empty()) {
+  if (const std::string v = Text(r, "firedrill_version"); !v.empty()) {
     md += fmt::format("- firedrill {}\n", Esc(v));
   }
   const json& parts = Array(r, "score_parts");
@@ -669,7 +635,7 @@ void WriteSupporting(std::string& md, const json& r) {
         const auto v = Num(p, key);
         return v ? fmt::format("{:.4g}", *v) : std::string("-");
       };
-      md += fmt::format("| {} | {} | {} | {} |\n", Esc(Str(p, "part")), fmt_num("weight"),
+      md += fmt::format("| {} | {} | {} | {} |\n", Esc(Text(p, "part")), fmt_num("weight"),
                         fmt_num("value"), fmt_num("contribution"));
     }
   }

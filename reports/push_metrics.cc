@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "probes/http_client.h"
+#include "reports/report_reader.h"
 #include "runner/base/curl.h"
 #include "runner/base/net.h"
 
@@ -17,10 +18,7 @@ namespace {
 
 using nlohmann::json;
 
-std::optional<double> Number(const json& obj, const char* key) {
-  if (!obj.is_object() || !obj.contains(key) || !obj[key].is_number()) return std::nullopt;
-  return obj[key].get<double>();
-}
+using report_json::Number;
 
 // "2026-11-22T00:03:23.466Z" as Unix seconds; nullopt when it is not that shape.
 std::optional<double> UnixSeconds(const std::string& utc) {
