@@ -22,6 +22,7 @@
 #include "runner/base/values.h"
 #include "runner/drill/fault.h"
 #include "runner/drill/probe.h"
+#include "runner/engine/event_bus.h"
 #include "runner/engine/sampler.h"
 #include "runner/engine/services.h"
 #include "runner/engine/workdir.h"
@@ -37,7 +38,12 @@ class Run {
  public:
   Run(const Scenario& s, const EngineOptions& o)
       : drill_(s), options_(o), env_(o.env ? o.env : Env::Default()), timeline_(env_) {
-    if (options_.sink) timeline_.SetSink(options_.sink);
+    // Listeners hear of events through the bus, outside the timeline's and the engine's
+    // locks: a slow or blocked one (a stdout nobody reads) never holds up a probe or fault.
+    if (options_.sink) {
+      bus_ = std::make_unique<EventBus>(std::vector<EventBus::Listener>{options_.sink});
+      timeline_.SetSink([bus = bus_.get()](const Event& e) { bus->Publish(e); });
+    }
     timeline_.SetRedactor(&redactor_);
   }
 
@@ -128,6 +134,7 @@ class Run {
   Env* env_;
   Redactor redactor_;  // before timeline_, which refers to it
   Timeline timeline_;
+  std::unique_ptr<EventBus> bus_;  // null without listeners
   RunRecord rec_;
 
   std::string workdir_;
@@ -201,6 +208,8 @@ RunRecord Run::Execute() {
   Phase("teardown");
   Teardown();
   Phase("done");
+  // Every event reaches the listeners before the run returns (and the summary is printed).
+  if (bus_) bus_->Close();
   rec_.timeline = timeline_.Events();
   RedactRecord();
   return rec_;
