@@ -117,6 +117,11 @@ nlohmann::json ReportJson(const Scenario& scenario, const RunRecord& run, const 
                        {"detail", raw == raw_watches.end() ? std::string()
                                                            : ValidUtf8(raw->second->last_detail)}});
   }
+  if (run.mode == "dry-run") {
+    for (size_t i = 0; i < outcome.watches.size(); ++i) {
+      watches[i]["flagged"] = outcome.watches[i].flagged;
+    }
+  }
   r["watches"] = std::move(watches);
 
   json faults = json::array();
@@ -194,7 +199,7 @@ nlohmann::ordered_json InReadingOrder(const json& j) {
       // objectives, watches, faults, timeline entries
       "t_ms", "type", "kind", "action", "target_ms", "actual_ms", "target", "actual", "unit",
       "within_ms", "passed_after_ms", "injected_at_ms", "rolled_back_at_ms", "rollback", "met",
-      "advice", "detail",
+      "advice", "flagged", "detail",
       // score_parts entries
       "part", "weight", "value", "contribution"};
   static const std::vector<std::string> kLast = {"timeline"};

@@ -237,6 +237,16 @@ Case WatchCase(const json& report, const json& w, std::optional<int64_t> first_f
   } else if (missed && first_fault_ms) {
     c.time_ms = Int(*missed, "t_ms").value_or(0) - *first_fault_ms;
   }
+  // A dry run injects nothing: a watch there is judged only on whether it passes without a
+  // fault (a detection watch that does cannot detect anything).
+  if (Text(report, "mode") == "dry-run") {
+    if (!True(w, "flagged")) return c;
+    c.outcome = Case::Outcome::kFailure;
+    c.type = "watch.passes_without_fault";
+    c.message = "passed " + FormatDuration(Millis(passed.value_or(0))) +
+                " into the dry run with no fault injected: it cannot detect anything";
+    return c;
+  }
   if (True(w, "met")) return c;
 
   if (!passed && !missed && StoppedEarly(report)) {

@@ -238,7 +238,11 @@ std::string TerminalView::FormatSummary(const Scenario& scenario, const RunRecor
   if (!outcome.watches.empty()) {
     s += "\n  " + paint(kBold, "watches") + "\n";
     for (const auto& w : outcome.watches) {
-      fmt::format_to(out, "    {}  {}  {}  passed after {}  within {}\n", status(w.met),
+      // A dry run judges a watch only on passing with no fault (flagged).
+      const std::string judged = run.mode != "dry-run" ? status(w.met)
+                                 : w.flagged           ? paint(kRed, Padded("FLAGGED", 7))
+                                                       : paint(kGreen, Padded("ok", 7));
+      fmt::format_to(out, "    {}  {}  {}  passed after {}  within {}\n", judged,
                      Padded(TerminalSafe(w.name, kMaxName), name_w), Padded(w.kind, 9),
                      Padded(ms_or_null(w.passed_after_ms), 10),
                      FormatDuration(Millis(w.within_ms)));

@@ -51,6 +51,7 @@ struct Options {
   std::string report_dir;
   bool markdown = false;
   bool keep_workdir = false;
+  bool dry_run = false;
   bool quiet = false;
   std::string state_dir;
 };
@@ -172,6 +173,12 @@ Status WriteGateJunit(const std::string& dir, const std::vector<RunResult>& runs
 // verdict: a Pushgateway that is down must not fail a drill that passed.
 void PushIfAsked(const Options& o, nlohmann::json& report, bool live) {
   if (o.push_url.empty()) return;
+  // A dry run is a rehearsal of the drill, not a result of the system: its score of 0 and
+  // missing figures must not replace the last real run's on the dashboards.
+  if (o.dry_run) {
+    if (live) std::printf("  metrics not pushed: a dry run\n");
+    return;
+  }
   Status st = PushMetrics(o.push_url, report);
   int64_t t_ms = 0;
   if (report["timeline"].is_array() && !report["timeline"].empty()) {
@@ -205,6 +212,7 @@ RunResult RunOne(const Options& o, const std::string& file, const Scenario& s,
   eo.report_dir = report_dir;
   eo.interrupt = &g_interrupts;
   eo.keep_workdir = o.keep_workdir;
+  eo.dry_run = o.dry_run;
   eo.state_dir = o.state_dir;
   eo.drill_file = fs::absolute(file, ec).string();
   if (!o.quiet) eo.sink = [&view](const Event& e) { view.OnEvent(e); };
@@ -452,6 +460,9 @@ const Command kCommands[] = {
                      "or ~/.local/share/firedrill/history.db)");
        a->add_flag("--no-history", o->no_history, "do not add this run to the history");
        a->add_flag("--keep-workdir", o->keep_workdir, "keep a temporary workdir after the run");
+       a->add_flag("--dry-run", o->dry_run,
+                   "start the services and watch for as long as the fault phase would last, "
+                   "injecting nothing (mode dry-run)");
        a->add_flag("-q,--quiet", o->quiet, "no live timeline, summary only");
        a->add_option("--state-dir", o->state_dir,
                      "where the rollback journal goes (default $FIREDRILL_STATE_DIR, "

@@ -167,7 +167,7 @@ class Run {
 };
 
 RunRecord Run::Execute() {
-  rec_.mode = "run";
+  rec_.mode = options_.dry_run ? "dry-run" : "run";
   rec_.started_at = env_->WallNow();
   Phase("prepare");
   bool ok = false;
@@ -543,10 +543,32 @@ bool Run::PhaseOver(int64_t now, bool all_injected, const std::vector<std::optio
   return true;
 }
 
+// How long a dry run's fault phase lasts: until the last fault would end (its `at` plus
+// its `duration`), or until the longest watch's `within` from the first fault, if later.
+int64_t DryRunLength(const Scenario& d) {
+  int64_t end = 0, first_at = INT64_MAX, within = 0;
+  for (const auto& f : d.faults) {
+    end = std::max(end, f.at.count() + (f.duration ? f.duration->count() : 0));
+    first_at = std::min(first_at, f.at.count());
+  }
+  for (const auto& w : d.watches) within = std::max(within, w.within.count());
+  if (first_at == INT64_MAX) first_at = 0;
+  return std::max(end, first_at + within);
+}
+
 void Run::FaultPhase() {
   const int64_t t0 = timeline_.Now();
   std::atomic<bool> stop{false};
   const Millis interval = drill_.settings.probe_interval;
+  const bool dry = options_.dry_run;
+  if (dry) {
+    std::lock_guard<std::mutex> l(mu_);
+    rec_.dry_run_from_ms = t0;
+    rec_.dry_run_planned_ms = DryRunLength(drill_);
+    timeline_.AddAt(
+        t0, "dry_run", drill_.name,
+        "nothing is injected; watching for " + FormatDuration(Millis(rec_.dry_run_planned_ms)));
+  }
 
   std::vector<std::unique_ptr<Sampler>> samplers;
   std::string start_failed;  // why a sampler could not start: the run cannot be measured
@@ -575,16 +597,21 @@ void Run::FaultPhase() {
       std::lock_guard<std::mutex> l(mu_);
       WatchRecord& w = rec_.watches[i];
       w.last_detail = out.detail;
-      // Only a pass after the first fault counts: the watch measures a response to it.
-      if (out.passed && rec_.first_fault_ms && t >= *rec_.first_fault_ms) {
+      // Only a pass after the first fault counts: the watch measures a response to it. A
+      // dry run counts from the start of its fault phase: a watch that passes there passes
+      // with nothing injected.
+      const std::optional<int64_t> origin =
+          rec_.dry_run_from_ms ? rec_.dry_run_from_ms : rec_.first_fault_ms;
+      if (out.passed && origin && t >= *origin) {
         w.passed_at_ms = t;
-        int64_t after = t - *rec_.first_fault_ms;
+        int64_t after = t - *origin;
         timeline_.AddAt(t, "watch.met", w.name,
-                        "after " + FormatDuration(Millis(after)) + " (within " +
+                        std::string(rec_.dry_run_from_ms ? "with no fault injected, " : "") +
+                            "after " + FormatDuration(Millis(after)) + " (within " +
                             FormatDuration(Millis(w.within_ms)) + "): " + OneLine(out.detail));
         return false;
       }
-      if (rec_.first_fault_ms && t > *rec_.first_fault_ms + w.within_ms) {
+      if (origin && t > *origin + w.within_ms) {
         timeline_.AddAt(
             t, "watch.missed", w.name,
             "not met within " + FormatDuration(Millis(w.within_ms)) + ": " + OneLine(out.detail));
@@ -603,7 +630,7 @@ void Run::FaultPhase() {
       return false;
     });
   }
-  if (writer_) {
+  if (writer_ && !dry) {
     auto seq = std::make_shared<int64_t>(0);
     start(drill_.data->every, [this, seq] {
       if (*seq >= kMaxDataWrites) return false;
@@ -660,6 +687,11 @@ void Run::FaultPhase() {
         timeline_.Add("abort", "abort_when", *abort_hit_);
         break;
       }
+    }
+    if (dry) {
+      if (now >= t0 + rec_.dry_run_planned_ms) break;
+      env_->SleepMs(5);
+      continue;
     }
     // Inject what is due.
     while (next_fault < order.size() && now >= t0 + drill_.faults[order[next_fault]].at.count()) {
@@ -757,7 +789,7 @@ void Run::Verify() {
   timeline_.Add(held ? "verify.passed" : "verify.failed", "steady_state",
                 held ? "steady state holds after rollback"
                      : "steady state does not hold after rollback: " + why);
-  if (rec_.data) VerifyData();
+  if (rec_.data && !options_.dry_run) VerifyData();
 }
 
 void Run::VerifyData() {

@@ -24,6 +24,10 @@ struct EngineOptions {
   // The journal goes to STATE_DIR/runs/RUN_ID/journal; empty: DefaultStateDir().
   std::string state_dir;
   std::string drill_file;  // recorded in the journal's header
+  // A rehearsal of the drill itself: services, steady state, and every watch and stop
+  // condition sampled for as long as the fault phase would last, with nothing injected,
+  // no remediation and no data writes (mode "dry-run").
+  bool dry_run = false;
 };
 
 // REQUIRES: `scenario` was produced by the loader with require_runnable set.

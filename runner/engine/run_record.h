@@ -67,6 +67,10 @@ struct RunRecord {
   std::optional<int64_t> fault_phase_end_ms;
   std::optional<bool> steady_after_rollback;  // verify phase; nullopt if not reached
   std::optional<int64_t> verify_took_ms;      // how long until it held after rollback
+  // Mode "dry-run": when the fault phase began (watches count from it, as nothing is
+  // injected) and how long it was planned to last.
+  std::optional<int64_t> dry_run_from_ms;
+  int64_t dry_run_planned_ms = 0;
 
   std::vector<FaultRecord> faults;
   std::vector<WatchRecord> watches;

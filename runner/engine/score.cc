@@ -24,9 +24,82 @@ std::optional<int64_t> After(const std::optional<int64_t>& at,
   return *at - *origin;
 }
 
+// A dry run injects nothing, so there is nothing to measure a recovery from. It is judged
+// on what it is for: did the steady state hold throughout the would-be fault phase, and
+// does any detection watch already pass without a fault (then it cannot detect one)? It is
+// not scored (score 0, no parts): a rehearsal of the drill is not a result of the system.
+Outcome ScoreDryRun(const Scenario& s, const RunRecord& run) {
+  Outcome o;
+  const int64_t from = run.dry_run_from_ms.value_or(0);
+  const int64_t planned = run.dry_run_planned_ms;
+  // How long the steady state held: until its first failing sample in the phase.
+  std::optional<int64_t> first_fail;
+  std::string failed_check;
+  for (const auto& c : run.steady) {
+    for (const auto& smp : c.samples) {
+      if (smp.passed || smp.t_ms < from) continue;
+      if (!first_fail || smp.t_ms < *first_fail) {
+        first_fail = smp.t_ms;
+        failed_check = c.name;
+      }
+      break;
+    }
+  }
+  const bool reached = run.dry_run_from_ms.has_value() && run.fault_phase_end_ms.has_value();
+  Objective held{"steady_state.held", planned, std::nullopt, false, "ms", ""};
+  if (reached) {
+    held.actual = first_fail ? *first_fail - from : planned;
+    held.met = !first_fail;
+    if (first_fail) {
+      held.advice =
+          "check " + failed_check + " failed " + FormatDuration(Millis(held.actual.value())) +
+          " into the dry run, with nothing injected: the drill's hypothesis does not hold "
+          "by itself";
+    }
+  }
+  o.objectives.push_back(held);
+  for (const auto& w : run.watches) {
+    WatchVerdict v{w.name, w.kind, w.within_ms, std::nullopt, false, "", false};
+    if (w.passed_at_ms && run.dry_run_from_ms) v.passed_after_ms = *w.passed_at_ms - from;
+    v.met = v.passed_after_ms && *v.passed_after_ms <= v.within_ms;
+    if (w.kind == "detection" && v.passed_after_ms) {
+      v.flagged = true;
+      v.advice = "passes with no fault injected: it cannot detect anything";
+    }
+    o.watches.push_back(v);
+  }
+  for (const auto& w : o.watches) {
+    if (w.flagged) o.reasons.push_back("watch " + w.name + " (detection) " + w.advice);
+  }
+  if (reached && first_fail) {
+    o.reasons.push_back("steady state did not hold during the dry run: " + held.advice);
+  }
+  if (!run.error.empty() || !run.leftovers.empty()) {
+    o.verdict = "error";
+    o.exit_code = 4;
+    o.reasons.clear();
+    if (!run.error.empty()) o.reasons.push_back(run.error);
+    for (const auto& l : run.leftovers) o.reasons.push_back("left behind: " + l);
+  } else if (run.aborted) {
+    o.verdict = "aborted";
+    o.exit_code = 3;
+    o.reasons.assign({"aborted: " + run.abort_reason});
+  } else {
+    o.verdict = o.reasons.empty() ? "passed" : "failed";
+    o.exit_code = o.reasons.empty() ? 0 : 1;
+  }
+  if (o.verdict == "error" || o.verdict == "aborted") {
+    for (auto& obj : o.objectives) obj.advice.clear();
+    for (auto& w : o.watches) w.advice.clear();
+  }
+  (void)s;
+  return o;
+}
+
 }  // namespace
 
 Outcome Score(const Scenario& s, const RunRecord& run) {
+  if (run.mode == "dry-run") return ScoreDryRun(s, run);
   Outcome o;
   const auto& first = run.first_fault_ms;
 
@@ -107,7 +180,7 @@ Outcome Score(const Scenario& s, const RunRecord& run) {
 
   // ---- watches ----
   for (const auto& w : run.watches) {
-    WatchVerdict v{w.name, w.kind, w.within_ms, After(w.passed_at_ms, first), false, ""};
+    WatchVerdict v{w.name, w.kind, w.within_ms, After(w.passed_at_ms, first), false, "", false};
     v.met = v.passed_after_ms && *v.passed_after_ms <= v.within_ms;
     o.watches.push_back(v);
   }

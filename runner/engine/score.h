@@ -27,6 +27,9 @@ struct WatchVerdict {
   std::optional<int64_t> passed_after_ms;
   bool met = false;
   std::string advice;  // one line from what was measured, when missed
+  // Mode dry-run only: a detection watch that passed with no fault injected (it cannot
+  // detect anything). The dry run's verdict fails on it; `met` keeps its meaning.
+  bool flagged = false;
 };
 
 // One term of the score formula (kScoreFormula): `value` is the part's 0..1 figure and

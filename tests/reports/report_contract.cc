@@ -171,7 +171,8 @@ std::vector<std::string> CheckReportKeys(const nlohmann::json& report) {
   }
   c.Field(r, "", "file", Kind::kString);
   const json* mode = c.Field(r, "", "mode", Kind::kString);
-  c.OneOf(mode, "mode", {"run", "train"});
+  c.OneOf(mode, "mode", {"run", "train", "dry-run"});
+  const bool dry_run = mode && mode->is_string() && *mode == "dry-run";
   if (const json* v = c.Field(r, "", "started_at", Kind::kString)) {
     if (!IsUtcMillis(v->get_ref<const std::string&>())) {
       c.Problem("started_at",
@@ -244,8 +245,15 @@ std::vector<std::string> CheckReportKeys(const nlohmann::json& report) {
       const json* passed = c.NonNegative(w, at, "passed_after_ms", Null::kYes);
       const json* met = c.Field(w, at, "met", Kind::kBool);
       c.Optional(w, at, "detail", Kind::kString);
+      const json* flagged = c.Optional(w, at, "flagged", Kind::kBool);
+      if (flagged && !dry_run) c.Problem(at + ".flagged", "is only written in mode dry-run");
+      if (flagged && flagged->is_boolean() && flagged->get<bool>() && IsNull(passed)) {
+        c.Problem(at + ".flagged", "is true but the watch never passed");
+      }
+      const bool is_flagged = flagged && flagged->is_boolean() && flagged->get<bool>();
       const json* advice = c.Optional(w, at, "advice", Kind::kString, Null::kYes);
-      if (met && met->is_boolean() && advice && met->get<bool>() && !advice->is_null()) {
+      if (met && met->is_boolean() && advice && met->get<bool>() && !advice->is_null() &&
+          !is_flagged) {
         c.Problem(at + ".advice", "is given for a watch that was met");
       }
       if (kind && kind->is_string()) {
@@ -255,7 +263,8 @@ std::vector<std::string> CheckReportKeys(const nlohmann::json& report) {
           if (IsNum(passed)) ++failover_passed;
         }
       }
-      if (IsNum(passed) && !any_injected && faults) {
+      // A dry run injects nothing: its watches count from the start of its fault phase.
+      if (IsNum(passed) && !any_injected && faults && !dry_run) {
         c.Problem(at + ".passed_after_ms",
                   fmt::format("is {} but no fault was injected (counts from the first fault: "
                               "must be null)",

@@ -72,8 +72,8 @@ inline ReportFixture PassedRun() {
       {"recovery.max_data_loss", 0, 0, true, "writes", ""},
   };
   o.watches = {
-      {"replica-promoted", "failover", 15000, 2170, true, ""},
-      {"alert-fires", "detection", 30000, 1520, true, ""},
+      {"replica-promoted", "failover", 15000, 2170, true, "", false},
+      {"alert-fires", "detection", 30000, 1520, true, "", false},
   };
   o.verdict = "passed";
   o.score = 87;
