@@ -1,6 +1,7 @@
 #include "reports/terminal.h"
 
 #include <fmt/format.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -10,6 +11,7 @@
 #include <iterator>
 #include <optional>
 #include <string_view>
+#include <system_error>
 
 #include "runner/base/utf8.h"
 #include "runner/base/values.h"
@@ -135,7 +137,75 @@ std::string Availability(double a) {
   return s;
 }
 
+// Erases the line the cursor is on and returns to its start.
+constexpr const char* kClearLine = "\r\x1b[2K";
+// Often enough that the elapsed time (shown in tenths) moves smoothly.
+constexpr auto kRedrawEvery = std::chrono::milliseconds(250);
+
+bool DumbTerminal() {
+  const char* term = std::getenv("TERM");
+  return term != nullptr && std::strcmp(term, "dumb") == 0;
+}
+
+// The terminal's width in columns, less one: a line that reaches the last column leaves
+// some terminals with a pending wrap, and the next clear would miss a row.
+size_t StatusWidth(FILE* f) {
+  struct winsize ws {};
+  size_t cols = 80;
+  if (::ioctl(::fileno(f), TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) cols = ws.ws_col;
+  return cols > 1 ? cols - 1 : 1;
+}
+
 }  // namespace
+
+TerminalView::TerminalView(FILE* out, bool colour, const Scenario* status)
+    : out_(out), colour_(colour) {
+  if (status == nullptr || out_ == nullptr || !::isatty(::fileno(out_)) || DumbTerminal()) return;
+  status_ = std::make_unique<StatusLine>(*status);
+  try {
+    redraw_ = std::thread([this] { Redraw(); });
+  } catch (const std::system_error&) {
+    // No periodic redraw: the line still moves with each event.
+  }
+}
+
+TerminalView::~TerminalView() { Finish(); }
+
+void TerminalView::Finish() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (finished_) return;
+    finished_ = true;
+    if (status_shown_) {
+      std::fputs(kClearLine, out_);
+      std::fflush(out_);
+      status_shown_ = false;
+    }
+    cv_.notify_all();
+  }
+  if (redraw_.joinable()) redraw_.join();
+}
+
+std::string TerminalView::StatusText() {
+  const auto since = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::steady_clock::now() - last_event_at_)
+                         .count();
+  return status_->Render(status_->last_event_ms() + since, StatusWidth(out_), colour_);
+}
+
+void TerminalView::Redraw() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!finished_) {
+    cv_.wait_for(lock, kRedrawEvery);
+    if (finished_ || !status_->started()) continue;
+    // Holding mu_ while writing keeps the line whole between event lines; a terminal that
+    // stops reading stalls only this view, never the engine (the bus delivers events).
+    const std::string line = kClearLine + StatusText();
+    std::fwrite(line.data(), 1, line.size(), out_);
+    std::fflush(out_);
+    status_shown_ = true;
+  }
+}
 
 bool TerminalView::WantColour(FILE* f) {
   if (f == nullptr || !::isatty(::fileno(f))) return false;
@@ -165,7 +235,25 @@ std::string TerminalView::FormatEvent(const Event& e) const {
   return line + paint(rest_style, Padded(name, 14) + " " + detail);
 }
 
-void TerminalView::OnEvent(const Event& e) { Write(FormatEvent(e) + "\n"); }
+void TerminalView::OnEvent(const Event& e) {
+  if (status_ == nullptr) {
+    Write(FormatEvent(e) + "\n");
+    return;
+  }
+  const std::string line = FormatEvent(e);
+  std::lock_guard<std::mutex> lock(mu_);
+  std::string text;
+  if (status_shown_) text = kClearLine;
+  text += line + "\n";
+  if (!finished_) {
+    status_->OnEvent(e);
+    last_event_at_ = std::chrono::steady_clock::now();
+    text += kClearLine + StatusText();
+  }
+  status_shown_ = !finished_;
+  std::fwrite(text.data(), 1, text.size(), out_);
+  std::fflush(out_);
+}
 
 void TerminalView::Write(const std::string& text) {
   std::lock_guard<std::mutex> lock(mu_);
@@ -175,6 +263,7 @@ void TerminalView::Write(const std::string& text) {
 
 void TerminalView::PrintSummary(const Scenario& scenario, const RunRecord& run,
                                 const Outcome& outcome, const std::string& report_dir) {
+  Finish();
   Write(FormatSummary(scenario, run, outcome, report_dir));
 }
 

@@ -207,7 +207,8 @@ RunResult RunOne(const Options& o, const std::string& file, const Scenario& s,
     res.exit_code = kExitInvalid;
     return res;
   }
-  TerminalView view(stdout, TerminalView::WantColour(stdout));
+  // The view adds the status line only on a terminal (a pipe or CI log gets event lines).
+  TerminalView view(stdout, TerminalView::WantColour(stdout), o.quiet ? nullptr : &s);
   EngineOptions eo;
   eo.report_dir = report_dir;
   eo.interrupt = &g_interrupts;
@@ -221,6 +222,7 @@ RunResult RunOne(const Options& o, const std::string& file, const Scenario& s,
     std::fflush(stdout);
   }
   RunRecord rec = RunDrill(s, eo);
+  view.Finish();  // the status line goes before anything else is printed
   Outcome out = Score(s, rec);
 
   res.report = ReportJson(s, rec, out, file);
