@@ -133,6 +133,10 @@ struct Scenario {
   std::string name;
   std::string description;
   std::vector<std::string> tags;
+  // Files to keep from the run (paths or glob patterns, relative to the workdir, inside it
+  // or settings.allow_paths): copied into REPORT_DIR/artifacts/ at teardown, before the
+  // workdir goes.
+  std::vector<std::string> artifacts;
   Settings settings;
   std::vector<ServiceSpec> services;
   std::vector<HostSpec> hosts;

@@ -22,6 +22,7 @@
 #include "runner/base/values.h"
 #include "runner/drill/fault.h"
 #include "runner/drill/probe.h"
+#include "runner/engine/artifacts.h"
 #include "runner/engine/event_bus.h"
 #include "runner/engine/sampler.h"
 #include "runner/engine/services.h"
@@ -33,6 +34,9 @@ namespace firedrill {
 namespace {
 
 constexpr int64_t kMaxDataWrites = 100000;
+// Each artifact keeps at most this much, its end: enough for any drill's logs, and a report
+// directory that stays small enough to attach to a CI job.
+constexpr size_t kArtifactCap = 8 << 20;
 
 class Run {
  public:
@@ -125,6 +129,7 @@ class Run {
   void CheckRecovery(int64_t now);
   void RunRemediation(const RemediationStep& step, const std::string& why);
   void VerifyData();
+  void CollectRunArtifacts();
 
   // Applies the redactor to everything the record says in words.
   void RedactRecord();
@@ -824,6 +829,10 @@ void Run::Teardown() {
     auto left = services_->StopAll(drill_.settings.stop_grace);
     for (auto& l : left) rec_.leftovers.push_back(l);
   }
+  // Once the services are stopped their logs are complete; the workdir goes below.
+  if (!drill_.artifacts.empty() && !workdir_.empty() && !options_.report_dir.empty()) {
+    CollectRunArtifacts();
+  }
   if (journal_) {
     // The safety net: whatever the journal still holds (a change recorded by an injection
     // that then failed, a rollback that failed once) gets one more undo from the journal.
@@ -845,6 +854,24 @@ void Run::Teardown() {
   if (workdir_is_temp_ && !options_.keep_workdir && rec_.leftovers.empty()) {
     std::error_code ec;
     fs::remove_all(workdir_, ec);
+  }
+}
+
+void Run::CollectRunArtifacts() {
+  std::vector<std::string> patterns;
+  for (const auto& a : drill_.artifacts) {
+    auto e = expander_.Expand(a);
+    if (e.ok()) {
+      patterns.push_back(*e);
+    } else {
+      timeline_.Add("artifact.missing", a, e.status().message());
+    }
+  }
+  std::vector<std::string> roots = ctx_.allow_paths;
+  roots.push_back(workdir_);
+  for (const auto& n : CollectArtifacts(patterns, workdir_, roots,
+                                        options_.report_dir + "/artifacts", kArtifactCap)) {
+    timeline_.Add(n.type, n.name, n.detail);
   }
 }
 

@@ -7,6 +7,7 @@
 
 #include "probes/probe_registry.h"
 #include "runner/base/suggest.h"
+#include "runner/loader/checks.h"
 
 namespace firedrill {
 namespace {
@@ -25,11 +26,11 @@ constexpr size_t kMaxCommBytes = 15;
 }  // namespace
 
 void DrillParser::Parse(const YAML::Node& root, Scenario& s) {
-  auto k =
-      in_.Keys(root,
-               Names({"apiVersion", "name", "description", "tags", "settings", "services", "hosts",
-                      "steady_state", "faults", "watches", "data", "recovery", "abort_when"}),
-               "the drill");
+  auto k = in_.Keys(
+      root,
+      Names({"apiVersion", "name", "description", "tags", "settings", "services", "hosts",
+             "steady_state", "faults", "watches", "data", "recovery", "abort_when", "artifacts"}),
+      "the drill");
   ReadTop(k, s);
   // Hosts first: probes and URLs are checked against the hosts a drill names.
   if (k.count("hosts")) ReadHosts(k["hosts"].value, s.hosts);
@@ -54,6 +55,7 @@ void DrillParser::Parse(const YAML::Node& root, Scenario& s) {
   if (k.count("data")) ReadData(k["data"].value, s.data);
   if (k.count("recovery")) ReadRecovery(k["recovery"].value, s.recovery);
   if (k.count("abort_when")) ReadAbort(k["abort_when"].value, s.abort_when);
+  if (k.count("artifacts")) ReadArtifacts(k["artifacts"].value, s);
   s.port_names.assign(in_.ports().begin(), in_.ports().end());
 }
 
@@ -89,6 +91,37 @@ void DrillParser::ReadTop(const Reader::Entries& k, Scenario& s) {
     for (const auto& t : k.at("tags").value) {
       if (auto v = in_.Scalar(t, "tag")) s.tags.push_back(*v);
     }
+  }
+}
+
+// More would be a drill copying half a disk into its report.
+constexpr size_t kMaxArtifacts = 100;
+
+void DrillParser::ReadArtifacts(const YAML::Node& n, Scenario& s) {
+  if (!in_.IsSeq(n, "artifacts")) return;
+  if (n.size() > kMaxArtifacts) {
+    in_.Error(n, "artifacts lists " + std::to_string(n.size()) + " entries; at most " +
+                     std::to_string(kMaxArtifacts));
+    return;
+  }
+  // Read from the workdir or settings.allow_paths only: an artifact is a copy of what the
+  // drill's systems wrote, never a way to take /etc/shadow into a report. Checked here at
+  // the value, and again on the real path of every file copied (runner/engine/artifacts.h).
+  std::vector<std::string> roots = s.settings.allow_paths;
+  roots.push_back("${workdir}");
+  for (const auto& item : n) {
+    auto v = in_.Scalar(item, "artifact");
+    if (!v) continue;
+    if (v->empty()) {
+      in_.Error(item, "an artifact must name a path or a glob pattern");
+      continue;
+    }
+    std::string why = OutsideAllowPathsStatically(*v, roots, s.settings.workdir);
+    if (!why.empty()) {
+      in_.Error(item, "artifact " + why + " and the workdir");
+      continue;
+    }
+    s.artifacts.push_back(*v);
   }
 }
 

@@ -66,6 +66,7 @@ class DrillParser {
   void ReadRecovery(const YAML::Node& n, Recovery& r);
   void ReadRemediation(const YAML::Node& item, std::vector<RemediationStep>& out);
   void ReadAbort(const YAML::Node& n, std::vector<StopCondition>& out);
+  void ReadArtifacts(const YAML::Node& n, Scenario& s);
 
   Reader& in_;
   Locality locality_;
