@@ -413,7 +413,7 @@ TEST(CheckReportKeysTest, WrongTypesAndValuesFail) {
       {"/score", 87.5, "score: expected an integer, got number"},
       {"/score", 101, "score: 101 is outside 0..100"},
       {"/verdict", "ok", "verdict: \"ok\" is not one of passed|failed|aborted|error"},
-      {"/mode", "dry-run", "mode: \"dry-run\" is not one of run|train"},
+      {"/mode", "rehearsal", "mode: \"rehearsal\" is not one of run|train|dry-run"},
       {"/started_at", "2026-11-21T23:18:00Z", "started_at: \"2026-11-21T23:18:00Z\" is not"},
       {"/started_at", "2026-11-21 23:18:00.632", "started_at:"},
       {"/started_at", "2026-11-21T23:18:00.632+00:00", "started_at:"},
