@@ -6,18 +6,19 @@
 #include <string_view>
 #include <utility>
 
+#include "reports/ansi.h"
 #include "runner/base/utf8.h"
 
 namespace firedrill {
 
 namespace {
 
-constexpr const char* kReset = "\x1b[0m";
-constexpr const char* kBold = "\x1b[1m";
-constexpr const char* kDim = "\x1b[2m";
-constexpr const char* kRed = "\x1b[31m";
-constexpr const char* kGreen = "\x1b[32m";
-constexpr const char* kYellow = "\x1b[33m";
+using ansi::kBold;
+using ansi::kDim;
+using ansi::kGreen;
+using ansi::kRed;
+using ansi::kReset;
+using ansi::kYellow;
 
 // Names reach a terminal that obeys control characters: valid UTF-8, controls (C0, DEL,
 // C1) shown as '?'.

@@ -13,6 +13,7 @@
 #include <string_view>
 #include <system_error>
 
+#include "reports/ansi.h"
 #include "runner/base/utf8.h"
 #include "runner/base/values.h"
 
@@ -20,15 +21,15 @@ namespace firedrill {
 
 namespace {
 
-constexpr const char* kReset = "\x1b[0m";
-constexpr const char* kBold = "\x1b[1m";
-constexpr const char* kDim = "\x1b[2m";
-constexpr const char* kRed = "\x1b[31m";
-constexpr const char* kGreen = "\x1b[32m";
-constexpr const char* kYellow = "\x1b[33m";
-constexpr const char* kBoldRed = "\x1b[1;31m";
-constexpr const char* kBoldGreen = "\x1b[1;32m";
-constexpr const char* kBoldYellow = "\x1b[1;33m";
+using ansi::kBold;
+using ansi::kBoldGreen;
+using ansi::kBoldRed;
+using ansi::kBoldYellow;
+using ansi::kDim;
+using ansi::kGreen;
+using ansi::kRed;
+using ansi::kReset;
+using ansi::kYellow;
 
 // Probe details can be whole command outputs; the live view shows the start of them
 // (the report keeps all of it).

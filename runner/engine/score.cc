@@ -24,6 +24,28 @@ std::optional<int64_t> After(const std::optional<int64_t>& at,
   return *at - *origin;
 }
 
+// A run that could not be carried out, or was stopped, is judged on that alone: verdict
+// error (something failed or was left behind) before aborted, each with its reasons, and no
+// advice (nothing was judged). Returns false, changing nothing, for a run that went through.
+bool StoppedVerdict(const RunRecord& run, Outcome& o) {
+  if (!run.error.empty() || !run.leftovers.empty()) {
+    o.verdict = "error";
+    o.exit_code = 4;
+    o.reasons.clear();
+    if (!run.error.empty()) o.reasons.push_back(run.error);
+    for (const auto& l : run.leftovers) o.reasons.push_back("left behind: " + l);
+  } else if (run.aborted) {
+    o.verdict = "aborted";
+    o.exit_code = 3;
+    o.reasons.assign({"aborted: " + run.abort_reason});
+  } else {
+    return false;
+  }
+  for (auto& obj : o.objectives) obj.advice.clear();
+  for (auto& w : o.watches) w.advice.clear();
+  return true;
+}
+
 // A dry run injects nothing, so there is nothing to measure a recovery from. It is judged
 // on what it is for: did the steady state hold throughout the would-be fault phase, and
 // does any detection watch already pass without a fault (then it cannot detect one)? It is
@@ -74,23 +96,9 @@ Outcome ScoreDryRun(const Scenario& s, const RunRecord& run) {
   if (reached && first_fail) {
     o.reasons.push_back("steady state did not hold during the dry run: " + held.advice);
   }
-  if (!run.error.empty() || !run.leftovers.empty()) {
-    o.verdict = "error";
-    o.exit_code = 4;
-    o.reasons.clear();
-    if (!run.error.empty()) o.reasons.push_back(run.error);
-    for (const auto& l : run.leftovers) o.reasons.push_back("left behind: " + l);
-  } else if (run.aborted) {
-    o.verdict = "aborted";
-    o.exit_code = 3;
-    o.reasons.assign({"aborted: " + run.abort_reason});
-  } else {
+  if (!StoppedVerdict(run, o)) {
     o.verdict = o.reasons.empty() ? "passed" : "failed";
     o.exit_code = o.reasons.empty() ? 0 : 1;
-  }
-  if (o.verdict == "error" || o.verdict == "aborted") {
-    for (auto& obj : o.objectives) obj.advice.clear();
-    for (auto& w : o.watches) w.advice.clear();
   }
   (void)s;
   return o;
@@ -255,31 +263,10 @@ Outcome Score(const Scenario& s, const RunRecord& run) {
       o.reasons.push_back("steady state did not hold again after rollback");
     }
   }
-  const bool all_met = o.reasons.empty();
-  if (!run.error.empty() || !run.leftovers.empty()) {
-    o.verdict = "error";
-    o.exit_code = 4;
-    o.reasons.clear();
-    if (!run.error.empty()) o.reasons.push_back(run.error);
-    for (const auto& l : run.leftovers) o.reasons.push_back("left behind: " + l);
-  } else if (run.aborted) {
-    o.verdict = "aborted";
-    o.exit_code = 3;
-    o.reasons.clear();
-    o.reasons.push_back("aborted: " + run.abort_reason);
-  } else if (all_met) {
-    o.verdict = "passed";
-    o.exit_code = 0;
-  } else {
-    o.verdict = "failed";
-    o.exit_code = 1;
-  }
-
-  // Advice is for what was judged: an error or an abort left the objectives unmeasured,
-  // and the reason says why instead.
-  if (o.verdict == "error" || o.verdict == "aborted") {
-    for (auto& obj : o.objectives) obj.advice.clear();
-    for (auto& w : o.watches) w.advice.clear();
+  if (!StoppedVerdict(run, o)) {
+    const bool all_met = o.reasons.empty();
+    o.verdict = all_met ? "passed" : "failed";
+    o.exit_code = all_met ? 0 : 1;
   }
 
   // ---- score ----
