@@ -1,0 +1,325 @@
+// The fault phase of a run: every probe sampled on its own schedule, faults injected at
+// their `at` and rolled back after their `duration`, recovery tracked, remediation run at
+// its moment; and the dry run, which does all of that but inject.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <memory>
+#include <mutex>
+
+#include "runner/engine/run.h"
+
+namespace firedrill::engine_detail {
+
+void Run::RecordSteadySample(size_t i, const ProbeOutcome& out, int64_t t) {
+  std::lock_guard<std::mutex> l(mu_);
+  CheckState& c = checks_[i];
+  rec_.steady[i].samples.push_back(Sample{t, out.passed});
+  if (!c.seen || c.passing != out.passed) {
+    timeline_.AddAt(t, out.passed ? "probe.pass" : "probe.fail", drill_.steady_state[i].name,
+                    OneLine(out.detail));
+  }
+  c.seen = true;
+  c.passing = out.passed;
+  c.last_sample = t;
+  if (!out.passed) {
+    c.pass_since.reset();
+  } else if (!c.pass_since) {
+    int64_t injected = all_injected_at_.load();
+    if (injected >= 0 && t >= injected) c.pass_since = t;
+  }
+}
+
+// REQUIRES: mu_ held.
+void Run::CheckRecovery(int64_t now) {
+  if (rec_.recovered_at_ms || all_injected_at_.load() < 0) return;
+  int64_t since = 0;
+  int64_t confirmed = INT64_MAX;
+  for (const auto& c : checks_) {
+    if (!c.passing || !c.pass_since) return;
+    since = std::max(since, *c.pass_since);
+    confirmed = std::min(confirmed, c.last_sample);
+  }
+  // Holding is proven by samples, not assumed: every check's latest sample must be at
+  // least steady_for after the moment they all started passing.
+  if (confirmed - since >= drill_.recovery.steady_for.count()) {
+    rec_.recovered_at_ms = since;
+    timeline_.AddAt(now, "recovered", "",
+                    "steady state back at +" + FormatDuration(Millis(since)) + " and held for " +
+                        FormatDuration(drill_.recovery.steady_for));
+  }
+}
+
+void Run::RunRemediation(const RemediationStep& step, const std::string& why) {
+  auto text = expander_.Expand(step.run);
+  if (!text.ok()) {
+    timeline_.Add("remediation.failed", "", text.status().message());
+    return;
+  }
+  timeline_.Add("remediation.run", "", why + ": " + OneLine(*text, 160));
+  std::string script = *text;
+  Millis timeout = step.timeout;
+  try {
+    remediation_threads_.emplace_back([this, script, timeout] {
+      auto r = RunShell({.script = script, .cwd = workdir_, .timeout = timeout}, &cancel_);
+      if (!r.ok()) {
+        timeline_.Add("remediation.failed", "", r.status().message());
+      } else {
+        timeline_.Add(r->exit_code == 0 ? "remediation.done" : "remediation.failed", "",
+                      r->Describe() + (r->out.empty() ? "" : ": " + OneLine(r->out, 100)));
+      }
+    });
+  } catch (const std::system_error& e) {
+    // REQUIRES: mu_ held (PhaseOver), as Fail's record is shared with the samplers.
+    const std::string why = std::string("cannot start a thread for remediation: ") + e.what() +
+                            " (the process or thread limit?)";
+    timeline_.Add("remediation.failed", "", why);
+    if (rec_.error.empty()) rec_.error = why;
+    timeline_.Add("error", "", why);
+  }
+}
+
+bool Run::PhaseOver(int64_t now, bool all_injected, const std::vector<std::optional<int64_t>>& ends,
+                    std::vector<bool>& remediated) {
+  std::lock_guard<std::mutex> l(mu_);
+  CheckRecovery(now);
+  std::optional<int64_t> detected;
+  bool all_failover = true, any_failover = false;
+  for (const auto& w : rec_.watches) {
+    if (w.kind == "detection" && w.passed_at_ms && (!detected || *w.passed_at_ms < *detected))
+      detected = w.passed_at_ms;
+    if (w.kind == "failover") {
+      any_failover = true;
+      if (!w.passed_at_ms) all_failover = false;
+    }
+  }
+  for (size_t i = 0; i < remediated.size(); ++i) {
+    if (remediated[i] || !rec_.first_fault_ms) continue;
+    const RemediationStep& step = drill_.recovery.remediation[i];
+    std::string why;
+    if (step.after == RemediationStep::After::kDetection && detected) why = "after detection";
+    if (step.after == RemediationStep::After::kFailover && any_failover && all_failover)
+      why = "after failover";
+    if (step.after == RemediationStep::After::kOffset &&
+        now >= *rec_.first_fault_ms + step.offset.count())
+      why = "at +" + FormatDuration(step.offset) + " after the first fault";
+    if (!why.empty()) {
+      remediated[i] = true;
+      RunRemediation(step, why);
+    }
+  }
+
+  if (!all_injected || !rec_.first_fault_ms) return false;
+  for (size_t i = 0; i < faults_.size(); ++i) {
+    if (fault_active_[i] && ends[i]) return false;  // a timed fault is still on
+  }
+  for (const auto& w : rec_.watches) {
+    if (!w.passed_at_ms && now <= *rec_.first_fault_ms + w.within_ms) return false;
+  }
+  const bool too_late = now > *rec_.first_fault_ms + drill_.recovery.within.count();
+  if (too_late) return true;  // nothing pending can change the verdict any more
+  if (!rec_.recovered_at_ms) return false;
+  // Recovered: remediation still waiting for its moment is no longer needed.
+  return true;
+}
+
+// How long a dry run's fault phase lasts: until the last fault would end (its `at` plus
+// its `duration`), or until the longest watch's `within` from the first fault, if later.
+int64_t DryRunLength(const Scenario& d) {
+  int64_t end = 0, first_at = INT64_MAX, within = 0;
+  for (const auto& f : d.faults) {
+    end = std::max(end, f.at.count() + (f.duration ? f.duration->count() : 0));
+    first_at = std::min(first_at, f.at.count());
+  }
+  for (const auto& w : d.watches) within = std::max(within, w.within.count());
+  if (first_at == INT64_MAX) first_at = 0;
+  return std::max(end, first_at + within);
+}
+
+void Run::FaultPhase() {
+  const int64_t t0 = timeline_.Now();
+  std::atomic<bool> stop{false};
+  const Millis interval = drill_.settings.probe_interval;
+  const bool dry = options_.dry_run;
+  if (dry) {
+    std::lock_guard<std::mutex> l(mu_);
+    rec_.dry_run_from_ms = t0;
+    rec_.dry_run_planned_ms = DryRunLength(drill_);
+    timeline_.AddAt(
+        t0, "dry_run", drill_.name,
+        "nothing is injected; watching for " + FormatDuration(Millis(rec_.dry_run_planned_ms)));
+  }
+
+  std::vector<std::unique_ptr<Sampler>> samplers;
+  std::string start_failed;  // why a sampler could not start: the run cannot be measured
+  auto start = [&](Millis every, Sampler::Fn fn) {
+    if (!start_failed.empty()) return;
+    auto sampler = Sampler::Start(env_, every, &stop, std::move(fn));
+    if (sampler.ok()) {
+      samplers.push_back(std::move(*sampler));
+    } else {
+      start_failed = sampler.status().message();
+    }
+  };
+  for (size_t i = 0; i < steady_probes_.size(); ++i) {
+    start(interval, [this, i] {
+      ProbeOutcome out = steady_probes_[i]->Sample({});
+      if (Cancelled()) return false;
+      RecordSteadySample(i, out, timeline_.Now());
+      return true;
+    });
+  }
+  for (size_t i = 0; i < watch_probes_.size(); ++i) {
+    start(interval, [this, i] {
+      ProbeOutcome out = watch_probes_[i]->Sample({});
+      if (Cancelled()) return false;
+      int64_t t = timeline_.Now();
+      std::lock_guard<std::mutex> l(mu_);
+      WatchRecord& w = rec_.watches[i];
+      w.last_detail = out.detail;
+      // Only a pass after the first fault counts: the watch measures a response to it. A
+      // dry run counts from the start of its fault phase: a watch that passes there passes
+      // with nothing injected.
+      const std::optional<int64_t> origin =
+          rec_.dry_run_from_ms ? rec_.dry_run_from_ms : rec_.first_fault_ms;
+      if (out.passed && origin && t >= *origin) {
+        w.passed_at_ms = t;
+        int64_t after = t - *origin;
+        timeline_.AddAt(t, "watch.met", w.name,
+                        std::string(rec_.dry_run_from_ms ? "with no fault injected, " : "") +
+                            "after " + FormatDuration(Millis(after)) + " (within " +
+                            FormatDuration(Millis(w.within_ms)) + "): " + OneLine(out.detail));
+        return false;
+      }
+      if (origin && t > *origin + w.within_ms) {
+        timeline_.AddAt(
+            t, "watch.missed", w.name,
+            "not met within " + FormatDuration(Millis(w.within_ms)) + ": " + OneLine(out.detail));
+        return false;
+      }
+      return true;
+    });
+  }
+  for (size_t i = 0; i < abort_probes_.size(); ++i) {
+    start(interval, [this, i] {
+      ProbeOutcome out = abort_probes_[i]->Sample({});
+      if (Cancelled()) return false;
+      if (!out.passed) return true;
+      std::lock_guard<std::mutex> l(mu_);
+      if (!abort_hit_) abort_hit_ = drill_.abort_when[i].name + ": " + OneLine(out.detail);
+      return false;
+    });
+  }
+  if (writer_ && !dry) {
+    auto seq = std::make_shared<int64_t>(0);
+    start(drill_.data->every, [this, seq] {
+      if (*seq >= kMaxDataWrites) return false;
+      ++*seq;
+      ProbeOutcome out = writer_->Sample({.seq = *seq});
+      // A write cut short was attempted but never acknowledged: it cannot be lost.
+      int64_t t = timeline_.Now();
+      std::lock_guard<std::mutex> l(mu_);
+      rec_.data->attempted++;
+      if (out.passed) {
+        rec_.data->acknowledged++;
+        acked_.emplace_back(*seq, t);
+      }
+      return true;
+    });
+  }
+
+  if (!start_failed.empty()) {
+    // Nothing is injected into a system that cannot be watched; what did start stops.
+    Fail(start_failed);
+    stop = true;
+    cancel_ = true;
+    samplers.clear();
+    cancel_ = false;
+    rec_.fault_phase_end_ms = timeline_.Now();
+    return;
+  }
+
+  // The schedule: faults in order of `at` (stable for equal times), each with its end.
+  std::vector<size_t> order(drill_.faults.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return drill_.faults[a].at < drill_.faults[b].at; });
+  size_t next_fault = 0;
+  std::vector<std::optional<int64_t>> ends(drill_.faults.size());
+  std::vector<bool> remediated(drill_.recovery.remediation.size(), false);
+  bool injection_failed = false;
+
+  // Bounded by the drill's hard timeout (ShouldStop) even if nothing else ends it.
+  int64_t last_poll = -1000;
+  while (true) {
+    int64_t now = timeline_.Now();
+    // Polling walks /proc; every 100 ms is plenty to notice a service exit.
+    if (now - last_poll >= 100) {
+      services_->Poll();
+      last_poll = now;
+    }
+    if (ShouldStop()) break;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      if (abort_hit_) {
+        rec_.aborted = true;
+        rec_.abort_reason = "stop condition " + *abort_hit_;
+        timeline_.Add("abort", "abort_when", *abort_hit_);
+        break;
+      }
+    }
+    if (dry) {
+      if (now >= t0 + rec_.dry_run_planned_ms) break;
+      env_->SleepMs(5);
+      continue;
+    }
+    // Inject what is due.
+    while (next_fault < order.size() && now >= t0 + drill_.faults[order[next_fault]].at.count()) {
+      size_t i = order[next_fault++];
+      const FaultSpec& f = drill_.faults[i];
+      FaultRecord& r = rec_.faults[i];
+      auto res = faults_[i]->Inject();
+      int64_t t = timeline_.Now();
+      if (!res.ok()) {
+        r.inject_failed = true;
+        r.detail = res.status().message();
+        timeline_.AddAt(t, "fault.failed", f.name, r.detail);
+        Fail("fault " + f.name + " could not be injected: " + r.detail);
+        injection_failed = true;
+        break;
+      }
+      {
+        std::lock_guard<std::mutex> l(mu_);
+        r.injected_at_ms = t;
+        r.detail = *res;
+        if (!rec_.first_fault_ms) rec_.first_fault_ms = t;
+        rec_.last_fault_ms = t;
+      }
+      fault_active_[i] = faults_[i]->Reversible();
+      if (f.duration && f.duration->count() > 0) ends[i] = t + f.duration->count();
+      timeline_.AddAt(t, "fault.injected", f.name, *res);
+    }
+    if (injection_failed) break;
+    if (next_fault == order.size() && all_injected_at_.load() < 0) {
+      all_injected_at_ = *rec_.last_fault_ms;
+    }
+    // Roll back faults whose duration is over.
+    for (size_t i = 0; i < faults_.size(); ++i) {
+      if (fault_active_[i] && ends[i] && now >= *ends[i]) RollbackOne(i);
+    }
+
+    if (PhaseOver(now, next_fault == order.size(), ends, remediated)) break;
+    env_->SleepMs(5);
+  }
+  stop = true;
+  // Probes and remediation steps in the middle of a long command give up now: the phase
+  // is over, so what they would find out can no longer change anything.
+  cancel_ = true;
+  samplers.clear();
+  for (auto& t : remediation_threads_) t.join();
+  remediation_threads_.clear();
+  cancel_ = false;
+  rec_.fault_phase_end_ms = timeline_.Now();
+}
+
+}  // namespace firedrill::engine_detail

@@ -1,0 +1,180 @@
+// The engine's run of one drill, as a class, for the files that define its phases:
+// engine.cc (prepare, services, settle, rollback, verify, teardown) and fault_phase.cc
+// (the fault phase: sampling, injection, recovery, remediation, dry runs). Internal to
+// runner/engine/; RunDrill (engine.h) is the interface.
+#pragma once
+
+#include <fmt/format.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <system_error>
+#include <thread>
+
+#include "injectors/fault_registry.h"
+#include "probes/probe_registry.h"
+#include "runner/base/net.h"
+#include "runner/base/proc.h"
+#include "runner/base/subprocess.h"
+#include "runner/base/text.h"
+#include "runner/base/values.h"
+#include "runner/drill/fault.h"
+#include "runner/drill/probe.h"
+#include "runner/engine/artifacts.h"
+#include "runner/engine/engine.h"
+#include "runner/engine/event_bus.h"
+#include "runner/engine/sampler.h"
+#include "runner/engine/services.h"
+#include "runner/engine/workdir.h"
+
+namespace firedrill::engine_detail {
+
+inline constexpr int64_t kMaxDataWrites = 100000;
+// Each artifact keeps at most this much, its end: enough for any drill's logs, and a report
+// directory that stays small enough to attach to a CI job.
+inline constexpr size_t kArtifactCap = 8 << 20;
+
+class Run {
+ public:
+  Run(const Scenario& s, const EngineOptions& o)
+      : drill_(s), options_(o), env_(o.env ? o.env : Env::Default()), timeline_(env_) {
+    // Listeners hear of events through the bus, outside the timeline's and the engine's
+    // locks: a slow or blocked one (a stdout nobody reads) never holds up a probe or fault.
+    if (options_.sink) {
+      bus_ = std::make_unique<EventBus>(std::vector<EventBus::Listener>{options_.sink});
+      timeline_.SetSink([bus = bus_.get()](const Event& e) { bus->Publish(e); });
+    }
+    timeline_.SetRedactor(&redactor_);
+  }
+
+  RunRecord Execute();
+
+ private:
+  // Phases. Each returns false when the run cannot go on (rec_.error or rec_.aborted set).
+  bool Prepare();
+  bool StartServices();
+  bool BuildProbesAndFaults();
+  bool SettleSteadyState();
+  void FaultPhase();
+  void RollbackFaults();
+  // Undoes fault i and records how that went. REQUIRES: fault_active_[i].
+  void RollbackOne(size_t i);
+  void Verify();
+  void Teardown();
+
+  void Phase(const char* name) { timeline_.Add("phase", name); }
+  void Fail(std::string why) {
+    if (rec_.error.empty()) rec_.error = why;
+    timeline_.Add("error", "", why);
+  }
+  bool Interrupted() const { return options_.interrupt && options_.interrupt->load() > 0; }
+  bool TimedOut() const { return timeline_.Now() >= drill_.settings.timeout.count(); }
+  // Checks the stop conditions every phase honours: operator interrupt and the hard cap.
+  bool ShouldStop() {
+    if (Interrupted() && !rec_.aborted) {
+      rec_.aborted = true;
+      rec_.abort_reason = "interrupted by the operator";
+      timeline_.Add("abort", "operator", "interrupted (signal)");
+    }
+    if (TimedOut() && !rec_.aborted) {
+      rec_.aborted = true;
+      rec_.abort_reason =
+          "settings.timeout (" + FormatDuration(drill_.settings.timeout) + ") reached";
+      timeline_.Add("abort", "timeout", rec_.abort_reason);
+    }
+    // An error (a resource exhausted, a fault that failed) ends the phase as well.
+    return rec_.aborted || !rec_.error.empty();
+  }
+
+  Result<std::unique_ptr<Probe>> MakeProbe(const ProbeSpec& p) {
+    const ProbeKind* k = FindProbeKind(p.kind);
+    if (!k) return Status::Internal("unknown probe kind " + p.kind);
+    if (std::string why = WhyNotRunnable(*k); !why.empty()) {
+      return Status::Unsupported("probe kind " + p.kind + ": " + why);
+    }
+    return k->make(p.params, ctx_);
+  }
+
+  // One round over every steady-state check; true when all pass.
+  bool SteadyRound(std::string* why) {
+    bool all = true;
+    for (size_t i = 0; i < steady_probes_.size(); ++i) {
+      ProbeOutcome out = steady_probes_[i]->Sample({});
+      if (!out.passed) {
+        all = false;
+        if (why) *why = drill_.steady_state[i].name + ": " + out.detail;
+        break;
+      }
+    }
+    return all;
+  }
+
+  // Tracks, per steady-state check, its current passing run (for recovery).
+  struct CheckState {
+    bool passing = false;
+    bool seen = false;
+    std::optional<int64_t> pass_since;  // first passing sample at/after the last injection
+    int64_t last_sample = 0;
+  };
+
+  void RecordSteadySample(size_t i, const ProbeOutcome& out, int64_t t);
+  // Starts due remediation steps and says whether the fault phase has nothing left to
+  // learn: every fault injected and over, every watch settled, recovery seen or too late.
+  bool PhaseOver(int64_t now, bool all_injected, const std::vector<std::optional<int64_t>>& ends,
+                 std::vector<bool>& remediated);
+  void CheckRecovery(int64_t now);
+  void RunRemediation(const RemediationStep& step, const std::string& why);
+  void VerifyData();
+  void CollectRunArtifacts();
+
+  // Applies the redactor to everything the record says in words.
+  void RedactRecord();
+
+  const Scenario& drill_;
+  EngineOptions options_;
+  Env* env_;
+  Redactor redactor_;  // before timeline_, which refers to it
+  Timeline timeline_;
+  std::unique_ptr<EventBus> bus_;  // null without listeners
+  RunRecord rec_;
+
+  std::string workdir_;
+  bool workdir_is_temp_ = false;
+  Expander expander_;
+  NetworkPolicy network_;
+  RunContext ctx_;
+  std::atomic<bool> cancel_{false};
+  // True once the fault phase is over and its probes were told to give up: what a sample
+  // reports then ("cancelled", a killed command) says nothing about the system, so it is
+  // not recorded, neither as a failure of the steady state nor as a watch's last word.
+  bool Cancelled() const { return cancel_.load(); }
+  // Declared before services_: services record into it until they are destroyed.
+  std::unique_ptr<Journal> journal_;
+  std::unique_ptr<Services> services_;
+
+  std::vector<std::unique_ptr<Probe>> steady_probes_;
+  std::vector<std::unique_ptr<Probe>> watch_probes_;
+  std::vector<std::unique_ptr<Probe>> abort_probes_;
+  std::unique_ptr<Probe> writer_, verifier_;
+  std::vector<std::unique_ptr<Fault>> faults_;
+  std::vector<bool> fault_active_;
+
+  std::mutex mu_;  // guards everything below, written by sampler threads
+  std::vector<CheckState> checks_;
+  std::atomic<int64_t> all_injected_at_{-1};
+  std::optional<std::string> abort_hit_;
+  std::vector<std::pair<int64_t, int64_t>> acked_;  // (seq, ack time)
+  std::vector<std::thread> remediation_threads_;
+};
+
+// How long a dry run's fault phase lasts: until the last fault would end (its `at` plus
+// its `duration`), or until the longest watch's `within` from the first fault, if later.
+int64_t DryRunLength(const Scenario& d);
+
+}  // namespace firedrill::engine_detail
