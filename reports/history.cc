@@ -8,10 +8,12 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <thread>
 
 #include "runner/base/values.h"
 
@@ -26,6 +28,7 @@ namespace fs = std::filesystem;
 // Long enough for another run's insert (milliseconds) or a migration to finish, short
 // enough that a wedged writer is reported rather than waited on for ever.
 constexpr int kBusyTimeoutMs = 5000;
+constexpr int kSetupRetryMs = 50;
 
 // kMigrations[v] takes a file at schema version v to v + 1, inside one transaction. Append
 // only: a released step is never edited, since files in the field have already run it.
@@ -135,9 +138,22 @@ Result<Db> Open(const std::string& path, bool create) {
   sqlite3_busy_timeout(db.get(), kBusyTimeoutMs);
   // WAL lets readers go on while a run appends, and writers queue on the busy timeout
   // instead of failing at once. The mode is stored in the file, so this is a no-op after
-  // the first time.
-  FD_RETURN_IF_ERROR(Exec(db.get(), path, "PRAGMA journal_mode = WAL", "switching to WAL"));
-  FD_RETURN_IF_ERROR(Migrate(db.get(), path));
+  // the first time. That first time, and the schema's creation, can meet another run
+  // doing the same to a new file: SQLite then answers "busy" without waiting (switching the
+  // journal mode does not wait on the busy handler), so both steps are tried again, every
+  // 50 ms, for as long as the busy timeout. (4 processes creating one file at once failed
+  // this way in CI before.)
+  Status st = Status::Ok();
+  for (int waited = 0;; waited += kSetupRetryMs) {
+    st = Exec(db.get(), path, "PRAGMA journal_mode = WAL", "switching to WAL");
+    if (st.ok()) st = Migrate(db.get(), path);
+    const int code = sqlite3_errcode(db.get()) & 0xff;
+    if (st.ok() || (code != SQLITE_BUSY && code != SQLITE_LOCKED) || waited >= kBusyTimeoutMs) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(kSetupRetryMs));
+  }
+  if (!st.ok()) return st;
   return db;
 }
 

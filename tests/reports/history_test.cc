@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <sstream>
 #include <string>
@@ -311,7 +312,13 @@ TEST_F(HistoryRealRunsTest, ConcurrentAppendsFromProcessesAllLand) {
     ASSERT_GE(pid, 0);
     if (pid == 0) {
       int failed = 0;
-      for (int i = 0; i < kEach; ++i) failed += !AppendRun(db, Failed().report, "x").ok();
+      for (int i = 0; i < kEach; ++i) {
+        Status s = AppendRun(db, Failed().report, "x");
+        if (!s.ok()) {
+          ++failed;
+          std::fprintf(stderr, "writer %d: %s\n", p, s.ToString().c_str());
+        }
+      }
       _exit(failed == 0 ? 0 : 1);
     }
     children.push_back(pid);
