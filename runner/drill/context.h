@@ -45,7 +45,7 @@ struct RunContext {
   bool cancelled() const {
     return (cancel && cancel->load()) || (interrupt && interrupt->load() > 0);
   }
-  // Where injectors record each change before making it (runner/journal.h). The engine
+  // Where injectors record each change before making it (runner/journal/journal.h). The engine
   // always sets it; a fault refuses to inject without one.
   Journal* journal = nullptr;
   UndoContext undo() const { return UndoContext{env}; }

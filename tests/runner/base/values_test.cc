@@ -117,7 +117,7 @@ TEST(ValuesTest, FormatDurationShortestForm) {
   EXPECT_EQ(FormatDuration(Millis(120000)), "2m");
   EXPECT_EQ(FormatDuration(Millis(3600000)), "1h");
   EXPECT_EQ(FormatDuration(Millis(1001)), "1.001s");
-  // BUG: runner/values.cc FormatDuration formats with "{:.3f}s", which gives "1.500s";
+  // A regression test: FormatDuration once formatted with "{:.3f}s", which gives "1.500s";
   // values.h promises "the shortest exact form", 1500ms -> "1.5s".
   EXPECT_EQ(FormatDuration(Millis(1500)), "1.5s");
   EXPECT_EQ(FormatDuration(Millis(2250)), "2.25s");

@@ -94,8 +94,8 @@ TEST(LoaderTest, MissingFileIsAnError) {
 }
 
 TEST(LoaderTest, DirectoryIsNotReportedAsAnEmptyFile) {
-  // BUG: runner/loader.cc LoadScenarioFile() opens a directory without complaint, reads
-  // nothing, and then reports "the file is empty" at 1:1.
+  // Was a bug, now a regression test: the loader's LoadScenarioFile() opens a directory without
+  // complaint, reads nothing, and then reports "the file is empty" at 1:1.
   LoadResult r = LoadScenarioFile(SourcePath("scenarios"));
   EXPECT_FALSE(r.ok());
   ASSERT_EQ(r.errors.size(), 1u);

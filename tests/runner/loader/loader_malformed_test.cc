@@ -172,8 +172,9 @@ faults:
 )",
      5, 45, "unknown variable '${workdr}'"},
 
-    // BUG: runner/loader.cc OffsetMark() counts the offset from the opening quote, but
-    // in a single-quoted scalar '' stands for one ' and shifts everything after it.
+    // Was a bug, now a regression test: the loader's OffsetMark() counts the offset from the
+    // opening quote, but in a single-quoted scalar '' stands for one ' and shifts everything after
+    // it.
     {"UnknownVariableSingleQuotedWithEscapedQuote", R"(apiVersion: firedrill/v1
 name: t
 steady_state:
@@ -188,8 +189,8 @@ faults:
 )",
      7, 21, "unknown variable '${foo}'"},
 
-    // BUG: runner/loader.cc OffsetMark() treats a folded block scalar that folds to one
-    // line as if its text started at the `>` indicator.
+    // Was a bug, now a regression test: the loader's OffsetMark() treats a folded block scalar that
+    // folds to one line as if its text started at the `>` indicator.
     {"UnknownVariableFoldedBlockScalar", R"(apiVersion: firedrill/v1
 name: t
 steady_state:
@@ -205,8 +206,8 @@ faults:
 )",
      8, 16, "unknown variable '${foo}'"},
 
-    // BUG: runner/loader.cc OffsetMark() treats a multi-line plain scalar (folded to
-    // one line by YAML) as if it were all on its first line.
+    // Was a bug, now a regression test: the loader's OffsetMark() treats a multi-line plain scalar
+    // (folded to one line by YAML) as if it were all on its first line.
     {"UnknownVariableMultiLinePlainScalar", R"(apiVersion: firedrill/v1
 name: t
 steady_state:
@@ -432,8 +433,9 @@ faults:
 )",
      9, 21, "must be between 1 and 1024, got 0"},
 
-    // BUG: runner/loader.cc IntOf() lets 19-digit numbers through to std::stoll, which
-    // throws std::out_of_range; the catch-all in LoadScenarioText reports it at 1:1.
+    // Was a bug, now a regression test: the loader's IntOf() lets 19-digit numbers through to
+    // std::stoll, which throws std::out_of_range; the catch-all in LoadScenarioText reports it at
+    // 1:1.
     {"IntTooLargeForInt64", R"(apiVersion: firedrill/v1
 name: t
 steady_state:
@@ -580,8 +582,8 @@ faults:
 )",
      4, 12, "is a system directory"},
 
-    // BUG: runner/loader.cc ParseSettings() compares the workdir against "/", "/tmp", ...
-    // without normalising it, so "/tmp/.." (which is "/") passes.
+    // Was a bug, now a regression test: the loader's ParseSettings() compares the workdir against
+    // "/", "/tmp", ... without normalising it, so "/tmp/.." (which is "/") passes.
     {"WorkdirDotDotIsRoot", R"(apiVersion: firedrill/v1
 name: t
 settings:
@@ -646,8 +648,8 @@ recovery:
 )",
      11, 3, "recovery.max_data_loss needs a `data:` section"},
 
-    // BUG: runner/loader.cc ParseParams() reports a missing required field at
-    // MarkOf(map), which is "no position" (0:0) when `with:` is absent altogether.
+    // Was a bug, now a regression test: the loader's ParseParams() reports a missing required field
+    // at MarkOf(map), which is "no position" (0:0) when `with:` is absent altogether.
     {"CommandFaultWithoutWith", R"(apiVersion: firedrill/v1
 name: t
 steady_state:
