@@ -58,6 +58,10 @@ Status WriteReportFiles(const std::string& dir, const json& report, const std::s
   return Status::Io(json_status.message() + "; " + rendered.message());
 }
 
+Status WriteCombinedJunit(const std::string& dir, const std::vector<JunitSuite>& suites) {
+  return WriteRendered(dir, {{kJunitFile, JunitXml(suites)}});
+}
+
 Status RenderReportFiles(const std::string& dir) {
   const std::string path = dir + "/" + kReportJsonFile;
   std::optional<std::string> text = Slurp(path);

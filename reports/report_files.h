@@ -11,7 +11,9 @@
 
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
+#include "reports/junit_report.h"
 #include "runner/base/status.h"
 
 namespace firedrill {
@@ -27,6 +29,9 @@ inline constexpr const char* kPostmortemFile = "postmortem.md";
 // REQUIRES: `dir` exists.
 Status WriteReportFiles(const std::string& dir, const nlohmann::json& report,
                         const std::string& summary);
+
+// A gate's one DIR/junit.xml, a <testsuite> per drill in `suites` (their order).
+Status WriteCombinedJunit(const std::string& dir, const std::vector<JunitSuite>& suites);
 
 // Reads DIR/report.json (and DIR/summary.txt when it is there) and writes the rendered
 // files again: for a run whose renderers changed, or whose files were lost.

@@ -23,7 +23,6 @@
 #include "reports/push_metrics.h"
 #include "reports/report_files.h"
 #include "reports/terminal.h"
-#include "runner/base/atomic_file.h"
 #include "runner/base/suggest.h"
 #include "runner/base/values.h"
 #include "runner/engine/engine.h"
@@ -165,7 +164,7 @@ Status WriteGateJunit(const std::string& dir, const std::vector<RunResult>& runs
     }
     suites.push_back({std::move(report), r.summary});
   }
-  return WriteFileAtomically(dir + "/" + kJunitFile, JunitXml(suites), FileMeta{.mode = 0644});
+  return WriteCombinedJunit(dir, suites);
 }
 
 // Pushes the run's figures when asked; the push's result goes on the report's timeline
