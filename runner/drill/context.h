@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "runner/base/env.h"
+#include "runner/base/event_loop.h"
 #include "runner/base/net.h"
 #include "runner/drill/expand.h"
 #include "runner/drill/schema.h"
@@ -48,6 +49,9 @@ struct RunContext {
   // Where injectors record each change before making it (runner/journal/journal.h). The engine
   // always sets it; a fault refuses to inject without one.
   Journal* journal = nullptr;
+  // The run's event loop, which probes that wait on sockets, children or files use (a
+  // webhook listener serves on it). The engine always sets it before building probes.
+  EventLoop* loop = nullptr;
   UndoContext undo() const { return UndoContext{env}; }
 };
 

@@ -4,11 +4,13 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
 #include <string>
 
+#include "runner/base/event_loop.h"
 #include "runner/base/status.h"
 #include "runner/drill/context.h"
 #include "runner/drill/schema.h"
@@ -24,12 +26,20 @@ struct SampleVars {
   std::optional<int64_t> seq;  // set for data-check writers and verifiers
 };
 
+using SampleDone = std::function<void(ProbeOutcome)>;
+
 class Probe {
  public:
   virtual ~Probe() = default;
-  // Takes one sample. Must return within the probe's timeout (plus a little) and must be
-  // safe to call from the probe's own sampling thread.
+  // Takes one sample and waits for it. Must return within the probe's timeout (plus a
+  // little); may be called from any thread, but never twice at once.
   virtual ProbeOutcome Sample(const SampleVars& vars) = 0;
+  // Takes one sample without holding a loop thread while it waits, and calls `done` once
+  // with the outcome (on a loop thread, or before returning). The default runs Sample on
+  // the loop's blocking pool; a kind that waits on sockets, children or files overrides it
+  // to wait through the loop. Never called again before `done` ran.
+  // REQUIRES: `loop` and this probe outlive the sample.
+  virtual void SampleAsync(const SampleVars& vars, EventLoop& loop, SampleDone done);
 };
 
 struct ProbeKind {

@@ -1,0 +1,114 @@
+#include "runner/base/event_loop.h"
+
+#include <boost/asio/post.hpp>
+#include <system_error>
+
+namespace firedrill {
+
+namespace {
+
+// The Env whose clock RunClock reads; null means the real one. A chrono clock's now() is
+// static, so this is process-wide: set by the loop that runs on a test Env.
+std::atomic<Env*> g_clock_env{nullptr};
+
+bool RealClock(Env* e) { return e == nullptr || e == Env::Default(); }
+
+}  // namespace
+
+RunClock::time_point RunClock::now() noexcept {
+  Env* e = g_clock_env.load(std::memory_order_relaxed);
+  if (RealClock(e)) {
+    // The same epoch as PosixEnv::NowMs, finer: FromMs(NowMs()) and now() agree.
+    return time_point(std::chrono::duration_cast<duration>(
+        std::chrono::steady_clock::now().time_since_epoch()));
+  }
+  return FromMs(e->NowMs());
+}
+
+RunClock::duration RunClockWaitTraits::to_wait_duration(const RunClock::duration& d) {
+  if (RealClock(g_clock_env.load(std::memory_order_relaxed))) return d;
+  return std::min<RunClock::duration>(d, std::chrono::milliseconds(1));
+}
+
+RunClock::duration RunClockWaitTraits::to_wait_duration(const RunClock::time_point& t) {
+  return to_wait_duration(t - RunClock::now());
+}
+
+int EventLoop::DefaultThreads() {
+  const int cores = static_cast<int>(std::thread::hardware_concurrency());
+  return std::clamp(2 * cores, 2, 8);
+}
+
+EventLoop::EventLoop(Env* env) : env_(env) {
+  if (!RealClock(env)) previous_clock_env_ = g_clock_env.exchange(env);
+}
+
+Result<std::unique_ptr<EventLoop>> EventLoop::Start(Env* env, int threads, int blocking_threads) {
+  std::unique_ptr<EventLoop> loop(new EventLoop(env));
+  // Kept until the end, so that running out of handlers never stops the io_context (a
+  // stopped one would ignore every later poll and timer).
+  loop->work_.emplace(loop->io_.get_executor());
+  if (threads == 0) return loop;
+  try {
+    for (int i = 0; i < threads; ++i) {
+      loop->threads_.emplace_back([io = &loop->io_] { io->run(); });
+    }
+    if (blocking_threads > 0) {
+      loop->blocking_ = std::make_unique<boost::asio::thread_pool>(blocking_threads);
+    }
+  } catch (const std::system_error& e) {
+    // The destructor stops and joins what did start.
+    return Status::Failed(std::string("cannot start the event loop's threads: ") + e.what() +
+                          " (the process or thread limit?)");
+  }
+  return loop;
+}
+
+EventLoop::~EventLoop() {
+  if (blocking_) blocking_->join();
+  work_.reset();
+  io_.stop();
+  for (auto& t : threads_) t.join();
+  if (!RealClock(env_)) g_clock_env = previous_clock_env_;
+}
+
+std::unique_ptr<RunTimer> EventLoop::At(int64_t at_ms, std::function<void()> fn) {
+  auto timer = std::make_unique<RunTimer>(io_, RunClock::FromMs(at_ms));
+  timer->async_wait([fn = std::move(fn)](const boost::system::error_code& ec) {
+    if (!ec) fn();
+  });
+  return timer;
+}
+
+void EventLoop::Post(std::function<void()> fn) { boost::asio::post(io_, std::move(fn)); }
+
+void EventLoop::Blocking(std::function<void()> fn) {
+  if (blocking_) {
+    boost::asio::post(*blocking_, std::move(fn));
+  } else {
+    fn();
+  }
+}
+
+void EventLoop::Drive(Millis every, const std::function<bool()>& tick) {
+  const int64_t step = std::max<int64_t>(1, every.count());
+  int64_t next = NowMs();
+  while (true) {
+    if (manual()) io_.poll();
+    if (tick()) return;
+    next += step;
+    if (manual()) {
+      // The test clock moves only here: a millisecond at a time, running what fell due.
+      while (NowMs() < next) {
+        env_->SleepMs(1);
+        io_.poll();
+      }
+      continue;
+    }
+    const int64_t now = NowMs();
+    if (next < now) next = now;  // a slow tick delays the next one, never stacks them
+    env_->SleepMs(next - now);
+  }
+}
+
+}  // namespace firedrill
