@@ -20,6 +20,10 @@ namespace firedrill {
 struct ProbeOutcome {
   bool passed = false;
   std::string detail;  // "exit 0, stdout 'OK'", "connection refused", ...
+  // When the system told firedrill what this outcome reports (the run's clock, Env::NowMs
+  // as the timeline keeps it): a log line as it was written, a notification as it arrived.
+  // Unset for a polled probe, whose outcome is as of its sample.
+  std::optional<int64_t> observed_at_ms;
 };
 
 struct SampleVars {
