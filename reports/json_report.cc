@@ -136,6 +136,18 @@ nlohmann::json ReportJson(const Scenario& scenario, const RunRecord& run, const 
   }
   r["faults"] = std::move(faults);
 
+  json probes = json::array();
+  for (const auto& p : run.probes) {
+    probes.push_back({{"name", ValidUtf8(p.name)},
+                      {"role", p.role},
+                      {"interval_ms", p.interval_ms},
+                      {"samples", p.samples},
+                      {"missed", p.missed},
+                      {"lateness_ms",
+                       {{"p50", p.late_p50_ms}, {"p99", p.late_p99_ms}, {"max", p.late_max_ms}}}});
+  }
+  r["probes"] = std::move(probes);
+
   json timeline = json::array();
   for (const auto& e : run.timeline) {
     timeline.push_back({{"t_ms", e.t_ms},
@@ -192,14 +204,15 @@ nlohmann::ordered_json InReadingOrder(const json& j) {
       // top level
       "format", "name", "file", "mode", "started_at", "verdict", "score", "exit_code", "reasons",
       "score_parts", "error", "aborted_reason", "leftovers", "metrics", "objectives", "watches",
-      "faults",
+      "faults", "probes",
       // metrics
       "detected_after_ms", "failed_over_after_ms", "recovered_after_ms", "acknowledged_after_ms",
       "availability", "data_lost", "count", "span_ms",
       // objectives, watches, faults, timeline entries
       "t_ms", "type", "kind", "action", "target_ms", "actual_ms", "target", "actual", "unit",
       "within_ms", "passed_after_ms", "injected_at_ms", "rolled_back_at_ms", "rollback", "met",
-      "advice", "flagged", "detail",
+      "advice", "flagged", "detail", "role", "interval_ms", "samples", "missed", "lateness_ms",
+      "p50", "p99", "max",
       // score_parts entries
       "part", "weight", "value", "contribution"};
   static const std::vector<std::string> kLast = {"timeline"};

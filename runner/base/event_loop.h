@@ -57,7 +57,8 @@ class EventLoop {
   // Starts `threads` loop threads and `blocking_threads` for calls that block (0 and 0: the
   // caller drives the loop with Drive, and blocking calls run inline). A thread that
   // cannot be created is kFailed saying so, never an exception.
-  // REQUIRES: `env` outlives the loop; one loop at a time uses an Env other than the default.
+  // REQUIRES: `env` outlives the loop; one loop at a time uses an Env other than the
+  // default, and such a loop has no threads (its clock moves only in Drive).
   static Result<std::unique_ptr<EventLoop>> Start(Env* env, int threads, int blocking_threads);
   // Stops the loop and joins its threads. Handlers not yet run are dropped.
   ~EventLoop();
@@ -85,6 +86,8 @@ class EventLoop {
 
  private:
   explicit EventLoop(Env* env);
+  // Runs every handler that is ready, and those they make ready. REQUIRES: manual().
+  void PollAll();
 
   Env* env_;
   Env* previous_clock_env_ = nullptr;

@@ -18,6 +18,10 @@
 namespace firedrill {
 
 struct ProbeOutcome {
+  ProbeOutcome() = default;
+  ProbeOutcome(bool p, std::string d, std::optional<int64_t> observed = std::nullopt)
+      : passed(p), detail(std::move(d)), observed_at_ms(observed) {}
+
   bool passed = false;
   std::string detail;  // "exit 0, stdout 'OK'", "connection refused", ...
   // When the system told firedrill what this outcome reports (the run's clock, Env::NowMs

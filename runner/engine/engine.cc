@@ -125,6 +125,17 @@ bool Run::Prepare() {
   timeline_.Add("prepared", drill_.name,
                 "workdir " + workdir_ + (port_list.empty() ? "" : "; ports " + port_list));
 
+  // The loop before anything that samples or serves: a thread limit met here ends the run
+  // before anything was started or injected.
+  auto loop = EventLoop::Start(
+      env_, options_.loop_threads < 0 ? EventLoop::DefaultThreads() : options_.loop_threads,
+      options_.loop_threads < 0 ? EventLoop::DefaultThreads() : options_.loop_threads);
+  if (!loop.ok()) {
+    Fail(loop.status().message());
+    return false;
+  }
+  loop_ = std::move(*loop);
+  ctx_.loop = loop_.get();
   ctx_.env = env_;
   ctx_.expander = &expander_;
   ctx_.workdir = workdir_;
@@ -191,10 +202,15 @@ bool Run::BuildProbesAndFaults() {
     rec_.data = DataRecord{};
   }
   for (const auto& f : drill_.faults) {
-    const FaultAction* a = FindFaultAction(f.action);
-    std::string why = a ? WhyNotRunnable(*a) : "unknown action";
-    if (!why.empty()) return Fail("fault " + f.name + ": " + f.action + ": " + why), false;
-    auto made = a->make(f, ctx_);
+    Result<std::unique_ptr<Fault>> made = Status::Internal("no fault built");
+    if (options_.make_fault) {
+      made = options_.make_fault(f, ctx_);
+    } else {
+      const FaultAction* a = FindFaultAction(f.action);
+      std::string why = a ? WhyNotRunnable(*a) : "unknown action";
+      if (!why.empty()) return Fail("fault " + f.name + ": " + f.action + ": " + why), false;
+      made = a->make(f, ctx_);
+    }
     if (!made.ok()) return Fail("fault " + f.name + ": " + made.status().message()), false;
     faults_.push_back(std::move(*made));
     fault_active_.push_back(false);
@@ -223,7 +239,7 @@ bool Run::StartServices() {
     bool ready = false;
     // Bounded by `within`; a service that dies meanwhile ends the wait at once.
     while (timeline_.Now() - start <= svc.ready_within.count()) {
-      ProbeOutcome out = (*probe)->Sample({});
+      ProbeOutcome out = SampleOnLoop(**probe, {});
       if (out.passed) {
         ready = true;
         timeline_.Add(
@@ -247,6 +263,37 @@ bool Run::StartServices() {
       return Fail("service " + svc.name + " was not ready within " +
                   FormatDuration(svc.ready_within) + ": " + last),
              false;
+    }
+  }
+  return true;
+}
+
+ProbeOutcome Run::SampleOnLoop(Probe& probe, const SampleVars& vars) {
+  ProbeOutcome result;
+  std::atomic<bool> done{false};
+  probe.SampleAsync(vars, *loop_, [&](ProbeOutcome out) {
+    result = std::move(out);
+    done = true;
+  });
+  loop_->Drive(Millis(1), [&] { return done.load(); });
+  return result;
+}
+
+bool Run::SteadyRound(std::string* why) {
+  const size_t n = steady_probes_.size();
+  std::vector<ProbeOutcome> outs(n);
+  std::atomic<size_t> left{n};
+  for (size_t i = 0; i < n; ++i) {
+    steady_probes_[i]->SampleAsync({}, *loop_, [&outs, &left, i](ProbeOutcome out) {
+      outs[i] = std::move(out);
+      --left;
+    });
+  }
+  loop_->Drive(Millis(1), [&] { return left.load() == 0; });
+  for (size_t i = 0; i < n; ++i) {
+    if (!outs[i].passed) {
+      if (why) *why = drill_.steady_state[i].name + ": " + outs[i].detail;
+      return false;
     }
   }
   return true;
@@ -332,7 +379,7 @@ void Run::VerifyData() {
   std::string first_lost;
   for (const auto& [seq, t] : acked_) {
     if (ShouldStop()) break;
-    ProbeOutcome out = verifier_->Sample({.seq = seq});
+    ProbeOutcome out = SampleOnLoop(*verifier_, {.seq = seq});
     if (out.passed) {
       ++verified;
       continue;

@@ -5,9 +5,14 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
+#include <memory>
 #include <string>
 
 #include "runner/base/env.h"
+#include "runner/drill/context.h"
+#include "runner/drill/fault.h"
+#include "runner/drill/probe.h"
 #include "runner/drill/scenario.h"
 #include "runner/engine/run_record.h"
 #include "runner/engine/timeline.h"
@@ -28,6 +33,14 @@ struct EngineOptions {
   // condition sampled for as long as the fault phase would last, with nothing injected,
   // no remediation and no data writes (mode "dry-run").
   bool dry_run = false;
+  // Threads of the run's event loop: -1, EventLoop::DefaultThreads(); 0, none: the thread
+  // that calls RunDrill drives the loop itself, for engine tests on a manual clock.
+  int loop_threads = -1;
+  // Build each probe and fault; empty: the registries (probes/, injectors/). Engine unit
+  // tests give their own, so that the engine's logic runs against probes whose answers
+  // and faults whose effects the test decides.
+  std::function<Result<std::unique_ptr<Probe>>(const ProbeSpec&, const RunContext&)> make_probe;
+  std::function<Result<std::unique_ptr<Fault>>(const FaultSpec&, const RunContext&)> make_fault;
 };
 
 // REQUIRES: `scenario` was produced by the loader with require_runnable set.

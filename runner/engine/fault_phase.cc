@@ -136,12 +136,170 @@ int64_t DryRunLength(const Scenario& d) {
   return std::max(end, first_at + within);
 }
 
+void Run::ScheduleProbes(Scheduler& sched) {
+  const Millis interval = drill_.settings.probe_interval;
+  const int64_t first = env_->NowMs();
+  auto add = [&](const std::string& role, const std::string& name, Millis every,
+                 Scheduler::Body body) {
+    schedule_names_.push_back(ProbeRecord{.name = name, .role = role,
+                                          .interval_ms = every.count()});
+    sched.Add(every, first, std::move(body));
+  };
+  for (size_t i = 0; i < steady_probes_.size(); ++i) {
+    add("steady_state", drill_.steady_state[i].name, interval,
+        [this, i](int64_t, Scheduler::Finished finished) {
+          steady_probes_[i]->SampleAsync({}, *loop_, [this, i, finished](ProbeOutcome out) {
+            if (!Cancelled()) RecordSteadySample(i, out, timeline_.Now());
+            finished(!Cancelled());
+          });
+        });
+  }
+  for (size_t i = 0; i < watch_probes_.size(); ++i) {
+    add("watch", drill_.watches[i].name, interval,
+        [this, i](int64_t, Scheduler::Finished finished) {
+          watch_probes_[i]->SampleAsync({}, *loop_, [this, i, finished](ProbeOutcome out) {
+            finished(!Cancelled() && RecordWatchSample(i, out));
+          });
+        });
+  }
+  for (size_t i = 0; i < abort_probes_.size(); ++i) {
+    add("abort_when", drill_.abort_when[i].name, interval,
+        [this, i](int64_t, Scheduler::Finished finished) {
+          abort_probes_[i]->SampleAsync({}, *loop_, [this, i, finished](ProbeOutcome out) {
+            if (Cancelled() || !out.passed) return finished(!Cancelled());
+            {
+              std::lock_guard<std::mutex> l(mu_);
+              if (!abort_hit_) abort_hit_ = drill_.abort_when[i].name + ": " + OneLine(out.detail);
+            }
+            finished(false);
+          });
+        });
+  }
+  if (writer_ && !options_.dry_run) {
+    // Only the scheduler's thread of the moment touches it: samples never overlap.
+    auto seq = std::make_shared<int64_t>(0);
+    add("data_writer", "data.writer", drill_.data->every,
+        [this, seq](int64_t, Scheduler::Finished finished) {
+          if (*seq >= kMaxDataWrites) return finished(false);
+          const int64_t n = ++*seq;
+          writer_->SampleAsync({.seq = n}, *loop_, [this, n, finished](ProbeOutcome out) {
+            if (!Cancelled()) {
+              // A write cut short was attempted but never acknowledged: it cannot be lost.
+              int64_t t = timeline_.Now();
+              std::lock_guard<std::mutex> l(mu_);
+              rec_.data->attempted++;
+              if (out.passed) {
+                rec_.data->acknowledged++;
+                acked_.emplace_back(n, t);
+              }
+            }
+            finished(!Cancelled());
+          });
+        });
+  }
+}
+
+bool Run::RecordWatchSample(size_t i, const ProbeOutcome& out) {
+  // An event the system reported itself (a log line, a notification) counts from when it
+  // happened, not from when the sample found it.
+  const int64_t t =
+      out.observed_at_ms ? timeline_.FromEnvMs(*out.observed_at_ms) : timeline_.Now();
+  std::lock_guard<std::mutex> l(mu_);
+  WatchRecord& w = rec_.watches[i];
+  w.last_detail = out.detail;
+  // Only a pass after the first fault counts: the watch measures a response to it. A dry
+  // run counts from the start of its fault phase: a watch that passes there passes with
+  // nothing injected.
+  const std::optional<int64_t> origin =
+      rec_.dry_run_from_ms ? rec_.dry_run_from_ms : rec_.first_fault_ms;
+  if (out.passed && origin && t >= *origin) {
+    w.passed_at_ms = t;
+    int64_t after = t - *origin;
+    timeline_.AddAt(t, "watch.met", w.name,
+                    std::string(rec_.dry_run_from_ms ? "with no fault injected, " : "") +
+                        "after " + FormatDuration(Millis(after)) + " (within " +
+                        FormatDuration(Millis(w.within_ms)) + "): " + OneLine(out.detail));
+    return false;
+  }
+  const int64_t now = timeline_.Now();
+  if (origin && now > *origin + w.within_ms) {
+    timeline_.AddAt(
+        now, "watch.missed", w.name,
+        "not met within " + FormatDuration(Millis(w.within_ms)) + ": " + OneLine(out.detail));
+    return false;
+  }
+  return true;
+}
+
+void Run::RecordSchedules(const Scheduler& sched) {
+  for (size_t i = 0; i < schedule_names_.size(); ++i) {
+    ProbeRecord r = schedule_names_[i];
+    const ScheduleStats st = sched.Stats(i);
+    r.samples = st.samples;
+    r.missed = st.missed;
+    r.late_p50_ms = st.late_p50_ms;
+    r.late_p99_ms = st.late_p99_ms;
+    r.late_max_ms = st.late_max_ms;
+    rec_.probes.push_back(std::move(r));
+  }
+}
+
+bool Run::FaultTick(int64_t t0) {
+  int64_t now = timeline_.Now();
+  // Polling walks /proc; every 100 ms is plenty to notice a service exit.
+  if (now - plan_.last_poll >= 100) {
+    services_->Poll();
+    plan_.last_poll = now;
+  }
+  if (ShouldStop()) return true;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (abort_hit_) {
+      rec_.aborted = true;
+      rec_.abort_reason = "stop condition " + *abort_hit_;
+      timeline_.Add("abort", "abort_when", *abort_hit_);
+      return true;
+    }
+  }
+  if (options_.dry_run) return now >= t0 + rec_.dry_run_planned_ms;
+  // Inject what is due.
+  while (plan_.next < plan_.order.size() &&
+         now >= t0 + drill_.faults[plan_.order[plan_.next]].at.count()) {
+    size_t i = plan_.order[plan_.next++];
+    const FaultSpec& f = drill_.faults[i];
+    FaultRecord& r = rec_.faults[i];
+    auto res = faults_[i]->Inject();
+    int64_t t = timeline_.Now();
+    if (!res.ok()) {
+      r.inject_failed = true;
+      r.detail = res.status().message();
+      timeline_.AddAt(t, "fault.failed", f.name, r.detail);
+      Fail("fault " + f.name + " could not be injected: " + r.detail);
+      return true;
+    }
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      r.injected_at_ms = t;
+      r.detail = *res;
+      if (!rec_.first_fault_ms) rec_.first_fault_ms = t;
+      rec_.last_fault_ms = t;
+    }
+    fault_active_[i] = faults_[i]->Reversible();
+    if (f.duration && f.duration->count() > 0) plan_.ends[i] = t + f.duration->count();
+    timeline_.AddAt(t, "fault.injected", f.name, *res);
+  }
+  const bool all_injected = plan_.next == plan_.order.size();
+  if (all_injected && all_injected_at_.load() < 0) all_injected_at_ = *rec_.last_fault_ms;
+  // Roll back faults whose duration is over.
+  for (size_t i = 0; i < faults_.size(); ++i) {
+    if (fault_active_[i] && plan_.ends[i] && now >= *plan_.ends[i]) RollbackOne(i);
+  }
+  return PhaseOver(now, all_injected, plan_.ends, plan_.remediated);
+}
+
 void Run::FaultPhase() {
   const int64_t t0 = timeline_.Now();
-  std::atomic<bool> stop{false};
-  const Millis interval = drill_.settings.probe_interval;
-  const bool dry = options_.dry_run;
-  if (dry) {
+  if (options_.dry_run) {
     std::lock_guard<std::mutex> l(mu_);
     rec_.dry_run_from_ms = t0;
     rec_.dry_run_planned_ms = DryRunLength(drill_);
@@ -149,176 +307,37 @@ void Run::FaultPhase() {
         t0, "dry_run", drill_.name,
         "nothing is injected; watching for " + FormatDuration(Millis(rec_.dry_run_planned_ms)));
   }
+  plan_ = FaultPlan{};
+  plan_.order.resize(drill_.faults.size());
+  for (size_t i = 0; i < plan_.order.size(); ++i) plan_.order[i] = i;
+  std::stable_sort(plan_.order.begin(), plan_.order.end(), [&](size_t a, size_t b) {
+    return drill_.faults[a].at < drill_.faults[b].at;
+  });
+  plan_.ends.resize(drill_.faults.size());
+  plan_.remediated.assign(drill_.recovery.remediation.size(), false);
 
-  std::vector<std::unique_ptr<Sampler>> samplers;
-  std::string start_failed;  // why a sampler could not start: the run cannot be measured
-  auto start = [&](Millis every, Sampler::Fn fn) {
-    if (!start_failed.empty()) return;
-    auto sampler = Sampler::Start(env_, every, &stop, std::move(fn));
-    if (sampler.ok()) {
-      samplers.push_back(std::move(*sampler));
-    } else {
-      start_failed = sampler.status().message();
-    }
-  };
-  for (size_t i = 0; i < steady_probes_.size(); ++i) {
-    start(interval, [this, i] {
-      ProbeOutcome out = steady_probes_[i]->Sample({});
-      if (Cancelled()) return false;
-      RecordSteadySample(i, out, timeline_.Now());
-      return true;
-    });
-  }
-  for (size_t i = 0; i < watch_probes_.size(); ++i) {
-    start(interval, [this, i] {
-      ProbeOutcome out = watch_probes_[i]->Sample({});
-      if (Cancelled()) return false;
-      int64_t t = timeline_.Now();
-      std::lock_guard<std::mutex> l(mu_);
-      WatchRecord& w = rec_.watches[i];
-      w.last_detail = out.detail;
-      // Only a pass after the first fault counts: the watch measures a response to it. A
-      // dry run counts from the start of its fault phase: a watch that passes there passes
-      // with nothing injected.
-      const std::optional<int64_t> origin =
-          rec_.dry_run_from_ms ? rec_.dry_run_from_ms : rec_.first_fault_ms;
-      if (out.passed && origin && t >= *origin) {
-        w.passed_at_ms = t;
-        int64_t after = t - *origin;
-        timeline_.AddAt(t, "watch.met", w.name,
-                        std::string(rec_.dry_run_from_ms ? "with no fault injected, " : "") +
-                            "after " + FormatDuration(Millis(after)) + " (within " +
-                            FormatDuration(Millis(w.within_ms)) + "): " + OneLine(out.detail));
-        return false;
-      }
-      if (origin && t > *origin + w.within_ms) {
-        timeline_.AddAt(
-            t, "watch.missed", w.name,
-            "not met within " + FormatDuration(Millis(w.within_ms)) + ": " + OneLine(out.detail));
-        return false;
-      }
-      return true;
-    });
-  }
-  for (size_t i = 0; i < abort_probes_.size(); ++i) {
-    start(interval, [this, i] {
-      ProbeOutcome out = abort_probes_[i]->Sample({});
-      if (Cancelled()) return false;
-      if (!out.passed) return true;
-      std::lock_guard<std::mutex> l(mu_);
-      if (!abort_hit_) abort_hit_ = drill_.abort_when[i].name + ": " + OneLine(out.detail);
-      return false;
-    });
-  }
-  if (writer_ && !dry) {
-    auto seq = std::make_shared<int64_t>(0);
-    start(drill_.data->every, [this, seq] {
-      if (*seq >= kMaxDataWrites) return false;
-      ++*seq;
-      ProbeOutcome out = writer_->Sample({.seq = *seq});
-      // A write cut short was attempted but never acknowledged: it cannot be lost.
-      int64_t t = timeline_.Now();
-      std::lock_guard<std::mutex> l(mu_);
-      rec_.data->attempted++;
-      if (out.passed) {
-        rec_.data->acknowledged++;
-        acked_.emplace_back(*seq, t);
-      }
-      return true;
-    });
-  }
-
-  if (!start_failed.empty()) {
-    // Nothing is injected into a system that cannot be watched; what did start stops.
-    Fail(start_failed);
-    stop = true;
+  Scheduler sched(loop_.get());
+  // Probes and remediation steps in the middle of a long command give up when the phase
+  // ends: what they would find out can no longer change anything.
+  auto end_phase = [&] {
     cancel_ = true;
-    samplers.clear();
+    sched.Stop();
+    for (auto& t : remediation_threads_) t.join();
+    remediation_threads_.clear();
     cancel_ = false;
-    rec_.fault_phase_end_ms = timeline_.Now();
-    return;
+  };
+  try {
+    ScheduleProbes(sched);
+    // Bounded by the drill's hard timeout (ShouldStop) even if nothing else ends it.
+    loop_->Drive(Millis(5), [&] { return FaultTick(t0); });
+  } catch (...) {
+    // Samples still in flight refer to the scheduler and the probes: they finish first,
+    // then Execute's last resort reports what escaped.
+    end_phase();
+    throw;
   }
-
-  // The schedule: faults in order of `at` (stable for equal times), each with its end.
-  std::vector<size_t> order(drill_.faults.size());
-  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::stable_sort(order.begin(), order.end(),
-                   [&](size_t a, size_t b) { return drill_.faults[a].at < drill_.faults[b].at; });
-  size_t next_fault = 0;
-  std::vector<std::optional<int64_t>> ends(drill_.faults.size());
-  std::vector<bool> remediated(drill_.recovery.remediation.size(), false);
-  bool injection_failed = false;
-
-  // Bounded by the drill's hard timeout (ShouldStop) even if nothing else ends it.
-  int64_t last_poll = -1000;
-  while (true) {
-    int64_t now = timeline_.Now();
-    // Polling walks /proc; every 100 ms is plenty to notice a service exit.
-    if (now - last_poll >= 100) {
-      services_->Poll();
-      last_poll = now;
-    }
-    if (ShouldStop()) break;
-    {
-      std::lock_guard<std::mutex> l(mu_);
-      if (abort_hit_) {
-        rec_.aborted = true;
-        rec_.abort_reason = "stop condition " + *abort_hit_;
-        timeline_.Add("abort", "abort_when", *abort_hit_);
-        break;
-      }
-    }
-    if (dry) {
-      if (now >= t0 + rec_.dry_run_planned_ms) break;
-      env_->SleepMs(5);
-      continue;
-    }
-    // Inject what is due.
-    while (next_fault < order.size() && now >= t0 + drill_.faults[order[next_fault]].at.count()) {
-      size_t i = order[next_fault++];
-      const FaultSpec& f = drill_.faults[i];
-      FaultRecord& r = rec_.faults[i];
-      auto res = faults_[i]->Inject();
-      int64_t t = timeline_.Now();
-      if (!res.ok()) {
-        r.inject_failed = true;
-        r.detail = res.status().message();
-        timeline_.AddAt(t, "fault.failed", f.name, r.detail);
-        Fail("fault " + f.name + " could not be injected: " + r.detail);
-        injection_failed = true;
-        break;
-      }
-      {
-        std::lock_guard<std::mutex> l(mu_);
-        r.injected_at_ms = t;
-        r.detail = *res;
-        if (!rec_.first_fault_ms) rec_.first_fault_ms = t;
-        rec_.last_fault_ms = t;
-      }
-      fault_active_[i] = faults_[i]->Reversible();
-      if (f.duration && f.duration->count() > 0) ends[i] = t + f.duration->count();
-      timeline_.AddAt(t, "fault.injected", f.name, *res);
-    }
-    if (injection_failed) break;
-    if (next_fault == order.size() && all_injected_at_.load() < 0) {
-      all_injected_at_ = *rec_.last_fault_ms;
-    }
-    // Roll back faults whose duration is over.
-    for (size_t i = 0; i < faults_.size(); ++i) {
-      if (fault_active_[i] && ends[i] && now >= *ends[i]) RollbackOne(i);
-    }
-
-    if (PhaseOver(now, next_fault == order.size(), ends, remediated)) break;
-    env_->SleepMs(5);
-  }
-  stop = true;
-  // Probes and remediation steps in the middle of a long command give up now: the phase
-  // is over, so what they would find out can no longer change anything.
-  cancel_ = true;
-  samplers.clear();
-  for (auto& t : remediation_threads_) t.join();
-  remediation_threads_.clear();
-  cancel_ = false;
+  end_phase();
+  RecordSchedules(sched);
   rec_.fault_phase_end_ms = timeline_.Now();
 }
 

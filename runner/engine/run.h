@@ -19,6 +19,7 @@
 
 #include "injectors/fault_registry.h"
 #include "probes/probe_registry.h"
+#include "runner/base/event_loop.h"
 #include "runner/base/net.h"
 #include "runner/base/proc.h"
 #include "runner/base/subprocess.h"
@@ -29,7 +30,7 @@
 #include "runner/engine/artifacts.h"
 #include "runner/engine/engine.h"
 #include "runner/engine/event_bus.h"
-#include "runner/engine/sampler.h"
+#include "runner/engine/scheduler.h"
 #include "runner/engine/services.h"
 #include "runner/engine/workdir.h"
 
@@ -93,6 +94,7 @@ class Run {
   }
 
   Result<std::unique_ptr<Probe>> MakeProbe(const ProbeSpec& p) {
+    if (options_.make_probe) return options_.make_probe(p, ctx_);
     const ProbeKind* k = FindProbeKind(p.kind);
     if (!k) return Status::Internal("unknown probe kind " + p.kind);
     if (std::string why = WhyNotRunnable(*k); !why.empty()) {
@@ -101,19 +103,12 @@ class Run {
     return k->make(p.params, ctx_);
   }
 
-  // One round over every steady-state check; true when all pass.
-  bool SteadyRound(std::string* why) {
-    bool all = true;
-    for (size_t i = 0; i < steady_probes_.size(); ++i) {
-      ProbeOutcome out = steady_probes_[i]->Sample({});
-      if (!out.passed) {
-        all = false;
-        if (why) *why = drill_.steady_state[i].name + ": " + out.detail;
-        break;
-      }
-    }
-    return all;
-  }
+  // Takes one sample through the loop and waits for it (the calling thread drives the
+  // loop when it has no threads of its own).
+  ProbeOutcome SampleOnLoop(Probe& probe, const SampleVars& vars);
+  // One round over every steady-state check, all at once: it costs the slowest check, not
+  // the sum. True when all pass; else `why` names the first that failed.
+  bool SteadyRound(std::string* why);
 
   // Tracks, per steady-state check, its current passing run (for recovery).
   struct CheckState {
@@ -124,6 +119,8 @@ class Run {
   };
 
   void RecordSteadySample(size_t i, const ProbeOutcome& out, int64_t t);
+  // Records a watch's sample; false once the watch is settled (met or missed).
+  bool RecordWatchSample(size_t i, const ProbeOutcome& out);
   // Starts due remediation steps and says whether the fault phase has nothing left to
   // learn: every fault injected and over, every watch settled, recovery seen or too late.
   bool PhaseOver(int64_t now, bool all_injected, const std::vector<std::optional<int64_t>>& ends,
@@ -132,6 +129,13 @@ class Run {
   void RunRemediation(const RemediationStep& step, const std::string& why);
   void VerifyData();
   void CollectRunArtifacts();
+  // Schedules the fault phase's probes; each returns the schedule's index.
+  void ScheduleProbes(Scheduler& sched);
+  // Moves the scheduler's figures into the record. REQUIRES: sched.Stop() returned.
+  void RecordSchedules(const Scheduler& sched);
+  // One step of the fault phase's controller: injects what is due, rolls back what is
+  // over, starts remediation; true when the phase is over.
+  bool FaultTick(int64_t t0);
 
   // Applies the redactor to everything the record says in words.
   void RedactRecord();
@@ -154,6 +158,9 @@ class Run {
   // reports then ("cancelled", a killed command) says nothing about the system, so it is
   // not recorded, neither as a failure of the steady state nor as a watch's last word.
   bool Cancelled() const { return cancel_.load(); }
+  // Declared before the probes, which may serve on it (a webhook listener) until they are
+  // destroyed.
+  std::unique_ptr<EventLoop> loop_;
   // Declared before services_: services record into it until they are destroyed.
   std::unique_ptr<Journal> journal_;
   std::unique_ptr<Services> services_;
@@ -171,6 +178,19 @@ class Run {
   std::optional<std::string> abort_hit_;
   std::vector<std::pair<int64_t, int64_t>> acked_;  // (seq, ack time)
   std::vector<std::thread> remediation_threads_;
+
+  // The fault phase's controller state (FaultTick), on the thread that drives the loop.
+  struct FaultPlan {
+    std::vector<size_t> order;  // faults in order of `at`, stable for equal times
+    size_t next = 0;            // the next fault of `order` to inject
+    std::vector<std::optional<int64_t>> ends;
+    std::vector<bool> remediated;
+    bool injection_failed = false;
+    int64_t last_poll = -1000;
+  };
+  FaultPlan plan_;
+  // (role, name, interval) of each schedule, by its index.
+  std::vector<ProbeRecord> schedule_names_;
 };
 
 // How long a dry run's fault phase lasts: until the last fault would end (its `at` plus

@@ -42,6 +42,18 @@ struct SteadyRecord {
   std::vector<Sample> samples;  // every sample taken during the fault phase
 };
 
+// How one sampled probe kept its schedule in the fault phase (runner/engine/scheduler.h).
+struct ProbeRecord {
+  std::string name;  // the check's, watch's or stop condition's; "data.writer"
+  std::string role;  // steady_state | watch | abort_when | data_writer
+  int64_t interval_ms = 0;
+  int64_t samples = 0;  // started
+  int64_t missed = 0;   // slots that passed with no sample started
+  int64_t late_p50_ms = 0;
+  int64_t late_p99_ms = 0;
+  int64_t late_max_ms = 0;
+};
+
 struct DataRecord {
   int64_t attempted = 0;
   int64_t acknowledged = 0;
@@ -75,6 +87,7 @@ struct RunRecord {
   std::vector<FaultRecord> faults;
   std::vector<WatchRecord> watches;
   std::vector<SteadyRecord> steady;
+  std::vector<ProbeRecord> probes;  // in the order they were scheduled
   std::optional<DataRecord> data;
 
   // Why the run ended early, when it did.

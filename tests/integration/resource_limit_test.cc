@@ -1,7 +1,8 @@
-// A drill that needs more threads than the machine gives it: in a pids cgroup (cgroup v1,
-// /sys/fs/cgroup/pids) too small for one sampling thread per check, `firedrill run` used to
-// die in std::terminate (exit 134, no report, the service left running). Now it is an
-// error like any other: exit 4, report.json saying what was exhausted, nothing injected,
+// A drill that needs more threads than the machine gives it, in a pids cgroup (cgroup v1,
+// /sys/fs/cgroup/pids). With one sampling thread per check, `firedrill run` used to die in
+// std::terminate (exit 134, no report, the service left running). Now the probes share the
+// run's event loop, and a limit met anywhere (the loop's own threads, a remediation step's
+// thread) is an error like any other: exit 4, report.json saying what was exhausted,
 // nothing left running, the journal closed.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -64,9 +65,9 @@ steady_state:
     with: {run: "touch )" + dir.path() +
                                     R"(/INJECTED"}
 )");
-  // The firedrill process and everything it starts: 12 tasks at most. Before the faults it
-  // needs 3 (itself, the service, a check's moment); the fault phase wants 40 threads.
-  PidsCgroup cgroup(12);
+  // The firedrill process and everything it starts: 4 tasks at most. Itself and the event
+  // bus's thread fit; the event loop's pool does not.
+  PidsCgroup cgroup(4);
   ASSERT_TRUE(cgroup.made()) << cgroup.path();
   const std::string script = "echo $$ > " + Quote(cgroup.path() + "/cgroup.procs") +
                              " && NO_COLOR=1 FIREDRILL_STATE_DIR=" + Quote(dir / "state") +
@@ -80,12 +81,65 @@ steady_state:
   ASSERT_TRUE(report.has_value()) << r->out << r->err;
   EXPECT_EQ((*report)["verdict"], "error");
   const std::string error = (*report)["error"].is_string() ? (*report)["error"] : "";
-  EXPECT_NE(error.find("cannot start a sampling thread"), std::string::npos) << error;
+  EXPECT_NE(error.find("cannot start the event loop's threads"), std::string::npos) << error;
   EXPECT_FALSE(std::filesystem::exists(dir / "INJECTED")) << "a fault was injected";
   ASSERT_TRUE((*report)["journal"].is_object()) << report->dump(2);
   EXPECT_EQ((*report)["journal"]["closed"], true) << report->dump(2);
   ExpectNothingSurvives(*report, 0);
   // Nothing of the run is left in the cgroup either.
+  std::ifstream procs(cgroup.path() + "/cgroup.procs");
+  std::string left((std::istreambuf_iterator<char>(procs)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(left, "") << "still in the cgroup: " << left;
+}
+
+// The limit met in the middle of the fault phase, with the service up: the fault lowers
+// the cgroup's limit below what the run already uses, so the remediation step's thread
+// cannot be created. The run ends as an error, rolls back and stops its service.
+TEST(ResourceLimitTest, ALimitMetMidRunEndsItAsAnErrorWithTheServiceStopped) {
+  if (access((std::string(kPidsRoot) + "/cgroup.procs").c_str(), W_OK) != 0) {
+    GTEST_SKIP() << "no writable cgroup v1 pids controller at " << kPidsRoot;
+  }
+  TempDir dir;
+  PidsCgroup cgroup(64);
+  ASSERT_TRUE(cgroup.made()) << cgroup.path();
+  const std::string limit = cgroup.path() + "/pids.max";
+  const std::string current = cgroup.path() + "/pids.current";
+  WriteFile(dir / "drill.yaml", R"(apiVersion: firedrill/v1
+name: limit-mid-run
+settings: {probe_interval: 100ms, settle: 5s, workdir: ")" +
+                                    dir.path() + R"(/work"}
+services:
+  - name: idle
+    run: touch alive && exec sleep 300
+    ready: {file: {path: "${workdir}/alive"}, within: 5s}
+steady_state:
+  - name: alive
+    probe: {file: {path: "${workdir}/alive"}}
+faults:
+  - name: squeeze
+    at: 200ms
+    action: command
+    with: {run: "echo $(( $(cat )" + current + R"() - 1 )) > )" + limit + R"("}
+recovery:
+  within: 10s
+  remediation:
+    - {after: 300ms, run: "true"}
+)");
+  const std::string script = "echo $$ > " + Quote(cgroup.path() + "/cgroup.procs") +
+                             " && NO_COLOR=1 FIREDRILL_STATE_DIR=" + Quote(dir / "state") +
+                             " exec " + Quote(FIREDRILL_BIN) + " run " + Quote(dir / "drill.yaml") +
+                             " --report-dir " + Quote(dir / "report") + " --no-history";
+  auto r = RunShell({.script = script, .cwd = dir.path(), .timeout = Millis(60000)});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->exit_code, 4) << r->Describe() << "\n" << r->out << r->err;
+  auto report = ReadJson(dir / "report/report.json");
+  ASSERT_TRUE(report.has_value()) << r->out << r->err;
+  EXPECT_EQ((*report)["verdict"], "error");
+  const std::string error = (*report)["error"].is_string() ? (*report)["error"] : "";
+  EXPECT_NE(error.find("cannot start a thread for remediation"), std::string::npos) << error;
+  ASSERT_TRUE((*report)["journal"].is_object()) << report->dump(2);
+  EXPECT_EQ((*report)["journal"]["closed"], true) << report->dump(2);
+  ExpectNothingSurvives(*report, 0);
   std::ifstream procs(cgroup.path() + "/cgroup.procs");
   std::string left((std::istreambuf_iterator<char>(procs)), std::istreambuf_iterator<char>());
   EXPECT_EQ(left, "") << "still in the cgroup: " << left;

@@ -1,0 +1,84 @@
+// Every probe of the fault phase on one schedule each, all on the run's event loop: fixed
+// rate from a first planned moment (no drift: slot k is planned at first + k × interval),
+// a sample at most in flight per probe, and every slot accounted for. A slot whose sample
+// could not start before the next slot was due (its probe still busy with the previous one,
+// or the loop too late) is missed and counted, never skipped silently.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "runner/base/event_loop.h"
+#include "runner/base/values.h"
+
+namespace firedrill {
+
+// What one schedule did: the report's per-probe figures.
+struct ScheduleStats {
+  int64_t samples = 0;  // samples started
+  int64_t missed = 0;   // slots that passed with no sample started
+  // How late each started sample began after its planned moment (ms).
+  int64_t late_p50_ms = 0;
+  int64_t late_p99_ms = 0;
+  int64_t late_max_ms = 0;
+};
+
+class Scheduler {
+ public:
+  // Called by a sample once it has finished: `keep` false ends its schedule (a watch met).
+  using Finished = std::function<void(bool keep)>;
+  // Takes one sample planned at `planned_ms` (Env::NowMs) and calls `finished` exactly once,
+  // from any thread, possibly before returning.
+  using Body = std::function<void(int64_t planned_ms, Finished finished)>;
+
+  // REQUIRES: `loop` outlives the scheduler.
+  explicit Scheduler(EventLoop* loop) : loop_(loop) {}
+  // REQUIRES: Stop() has returned (no sample or timer may still refer to the scheduler).
+  ~Scheduler();
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  // Samples every `interval` from `first_ms` (Env::NowMs) on. Returns the schedule's index.
+  // REQUIRES: interval > 0; Stop() not yet called.
+  size_t Add(Millis interval, int64_t first_ms, Body body);
+
+  // Ends every schedule and waits until no sample is in flight and no timer is pending. A
+  // sample finishing now is not a failure of anything: the caller's body decides what to
+  // keep of it (the engine keeps nothing once it has cancelled its probes).
+  // REQUIRES: called from the thread that drives the loop (EventLoop::Drive), not a loop one.
+  void Stop();
+
+  // REQUIRES: Stop() has returned, so the figures are final.
+  ScheduleStats Stats(size_t i) const;
+
+ private:
+  struct Entry {
+    int64_t interval = 0;
+    int64_t first = 0;
+    int64_t next_slot = 0;  // index of the next slot not yet started or missed
+    Body body;
+    std::unique_ptr<RunTimer> timer;
+    bool in_flight = false;
+    bool done = false;
+    int64_t samples = 0;
+    int64_t missed = 0;
+    std::vector<int32_t> lateness;  // per started sample, ms
+  };
+
+  // REQUIRES: mu_ held.
+  void Arm(size_t i);
+  void OnTimer(size_t i);
+  void OnFinished(size_t i, bool keep);
+
+  EventLoop* loop_;
+  mutable std::mutex mu_;
+  std::vector<std::unique_ptr<Entry>> entries_;
+  bool stopped_ = false;
+  int64_t pending_ = 0;  // timer waits armed plus samples in flight
+};
+
+}  // namespace firedrill

@@ -1,0 +1,337 @@
+// The engine's own logic on a manual clock: its phases, fixed-rate sampling and missed-
+// sample accounting, recovery tracking, remediation triggers, stop conditions, the hard
+// timeout and the order of events. Probes and faults are the test's (EngineOptions'
+// factories), the clock is a FakeEnv that only the run's loop moves (a millisecond at a
+// time, running every timer that falls due, on this thread), so every figure is exact and
+// a run of seconds takes milliseconds. The same paths run against real systems in
+// tests/integration/ (run_test, sentinel_drill_test, ...).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "runner/engine/engine.h"
+#include "runner/loader/loader.h"
+#include "tests/fake_env.h"
+#include "tests/testing.h"
+
+namespace firedrill::testing {
+namespace {
+
+// What a test probe answers at a given run time (ms since the fault phase's first fault,
+// or since the start, as the test arranges), and how long its sample takes.
+struct Script {
+  std::function<ProbeOutcome(int64_t now_ms)> answer;
+  int64_t latency_ms = 0;
+};
+
+class ScriptedProbe final : public Probe {
+ public:
+  ScriptedProbe(Script s, const RunContext& ctx) : s_(std::move(s)), ctx_(ctx) {}
+  ProbeOutcome Sample(const SampleVars&) override { return s_.answer(ctx_.env->NowMs()); }
+  void SampleAsync(const SampleVars&, EventLoop& loop, SampleDone done) override {
+    if (s_.latency_ms == 0) return done(s_.answer(loop.NowMs()));
+    // The answer is as of the end of the sample; a cancelled run ends it as a failure, as
+    // a real probe cut short would.
+    timer_ = loop.At(loop.NowMs() + s_.latency_ms, [this, &loop, done] {
+      if (ctx_.cancelled()) return done(ProbeOutcome{false, "cancelled"});
+      done(s_.answer(loop.NowMs()));
+    });
+  }
+
+ private:
+  Script s_;
+  RunContext ctx_;
+  std::unique_ptr<RunTimer> timer_;
+};
+
+// Records what the engine did with it, and when it was injected (Env::NowMs).
+class RecordingFault final : public Fault {
+ public:
+  RecordingFault(std::vector<std::string>* log, Env* env, int64_t* injected_at)
+      : log_(log), env_(env), injected_at_(injected_at) {}
+  Result<std::string> Inject() override {
+    log_->push_back("inject");
+    *injected_at_ = env_->NowMs();
+    return std::string("injected");
+  }
+  Result<std::string> Rollback() override {
+    log_->push_back("rollback");
+    return std::string("rolled back");
+  }
+
+ private:
+  std::vector<std::string>* log_;
+  Env* env_;
+  int64_t* injected_at_;
+};
+
+class EngineTest : public ::testing::Test {
+ protected:
+  // Probes are named by their command's `run` text; every fault is a RecordingFault.
+  RunRecord Run(const std::string& yaml) {
+    LoadResult loaded = LoadScenarioText(yaml, "engine-test.yaml");
+    EXPECT_TRUE(loaded.ok()) << (loaded.errors.empty() ? "" : loaded.errors[0].ToString());
+    if (!loaded.ok()) return {};
+    scenario_ = *loaded.scenario;
+    EngineOptions o;
+    o.env = &env_;
+    o.loop_threads = 0;
+    o.state_dir = dir_ / "state";
+    o.make_probe = [this](const ProbeSpec& p,
+                          const RunContext& ctx) -> Result<std::unique_ptr<Probe>> {
+      const std::string name = p.params.String("run");
+      auto it = scripts_.find(name);
+      if (it == scripts_.end()) return Status::Internal("no script " + name);
+      return std::unique_ptr<Probe>(new ScriptedProbe(it->second, ctx));
+    };
+    o.make_fault = [this](const FaultSpec&, const RunContext&) -> Result<std::unique_ptr<Fault>> {
+      return std::unique_ptr<Fault>(new RecordingFault(&fault_log_, &env_, &injected_at_));
+    };
+    origin_ = env_.NowMs();
+    return RunDrill(scenario_, o);
+  }
+
+  // The drill's text around `body` (steady_state, faults, watches, ... as YAML).
+  std::string Drill(const std::string& settings, const std::string& body) {
+    return "apiVersion: firedrill/v1\nname: engine-test\nsettings: {workdir: \"" +
+           (dir_ / "work") + "\", " + settings + "}\n" + body;
+  }
+
+  // Run time (ms from the run's start) -> a probe answer, for probes that look at the
+  // clock as the engine's timeline does.
+  int64_t RunTime(int64_t env_ms) const { return env_ms - origin_; }
+
+  static const Event* Find(const RunRecord& r, const std::string& type,
+                           const std::string& name = "") {
+    for (const auto& e : r.timeline) {
+      if (e.type == type && (name.empty() || e.name == name)) return &e;
+    }
+    return nullptr;
+  }
+
+  TempDir dir_;
+  FakeEnv env_;
+  Scenario scenario_;
+  int64_t origin_ = 0;
+  std::map<std::string, Script> scripts_;
+  std::vector<std::string> fault_log_;
+  int64_t injected_at_ = -1;  // Env::NowMs of the last injection
+};
+
+ProbeOutcome Pass() { return {true, "ok"}; }
+
+constexpr const char* kOneFault = R"(steady_state:
+  - name: up
+    probe: {command: {run: up}}
+faults:
+  - name: f
+    at: 1s
+    action: command
+    with: {run: "true"}
+recovery: {within: 10s, steady_for: 1s}
+)";
+
+TEST_F(EngineTest, FastProbesKeepAFixedRateWithNothingMissed) {
+  scripts_["up"] = {[](int64_t) { return Pass(); }};
+  RunRecord r = Run(Drill("probe_interval: 100ms", kOneFault));
+  ASSERT_EQ(r.error, "");
+  ASSERT_EQ(r.probes.size(), 1u);
+  const ProbeRecord& p = r.probes[0];
+  EXPECT_EQ(p.role, "steady_state");
+  EXPECT_EQ(p.interval_ms, 100);
+  EXPECT_EQ(p.missed, 0);
+  EXPECT_EQ(p.late_max_ms, 0);
+  // One sample per 100 ms of the fault phase, the first at its start.
+  const Event* start = Find(r, "phase", "faults");
+  ASSERT_NE(start, nullptr);
+  const int64_t phase = *r.fault_phase_end_ms - start->t_ms;
+  EXPECT_NEAR(p.samples, phase / 100 + 1, 1) << "phase " << phase << " ms";
+  // Every sample recorded, each passing: availability counts completed samples only.
+  EXPECT_EQ(static_cast<int64_t>(r.steady[0].samples.size()), p.samples);
+  // A fault without a duration stays until the rollback phase.
+  EXPECT_EQ(fault_log_, (std::vector<std::string>{"inject", "rollback"}));
+}
+
+TEST_F(EngineTest, AProbeSlowerThanItsIntervalMissesTheSlotsItOverran) {
+  // 250 ms per sample at 100 ms: each sample takes slots k, and k+1 and k+2 pass while it
+  // runs (missed), so k+3 is the next to start.
+  scripts_["up"] = {[](int64_t) { return Pass(); }, 250};
+  RunRecord r = Run(Drill("probe_interval: 100ms", kOneFault));
+  ASSERT_EQ(r.error, "");
+  const ProbeRecord& p = r.probes[0];
+  ASSERT_GT(p.samples, 5);
+  EXPECT_NEAR(p.missed, 2 * p.samples, 2);
+  EXPECT_EQ(p.late_max_ms, 0) << "every sample that started, started on its slot";
+}
+
+TEST_F(EngineTest, RecoveryStartsAtTheFirstPassingSampleAndNeedsSteadyFor) {
+  // Down from the fault (at 1 s into the fault phase) until 800 ms after it.
+  scripts_["up"] = {[this](int64_t now) {
+    const bool down = injected_at_ >= 0 && now < injected_at_ + 800;
+    return ProbeOutcome{!down, down ? "down" : "ok"};
+  }};
+  RunRecord r = Run(Drill("probe_interval: 100ms", kOneFault));
+  ASSERT_EQ(r.error, "");
+  ASSERT_TRUE(r.first_fault_ms && r.recovered_at_ms);
+  // The samples are on a 100 ms grid from the start of the fault phase, and the fault is
+  // injected 1 s into it, on the grid: the first passing sample is exactly 800 ms after it.
+  EXPECT_EQ(*r.recovered_at_ms - *r.first_fault_ms, 800);
+  const Event* rec = Find(r, "recovered");
+  ASSERT_NE(rec, nullptr);
+  // Held for steady_for (1 s): confirmed by the sample 1 s after the first passing one.
+  EXPECT_EQ(rec->t_ms - *r.recovered_at_ms, 1000);
+}
+
+TEST_F(EngineTest, AWatchIsStampedWhenTheSystemSaysItHappenedNotWhenSampled) {
+  // The "log line" appears 37 ms after the fault; the probe is sampled every 500 ms and
+  // reports the moment the system gave it.
+  scripts_["up"] = {[](int64_t) { return Pass(); }};
+  scripts_["alert"] = {[this](int64_t now) {
+    if (injected_at_ < 0 || now < injected_at_ + 37) return ProbeOutcome{false, "no line yet"};
+    return ProbeOutcome{true, "matched", injected_at_ + 37};
+  }};
+  RunRecord r = Run(Drill("probe_interval: 500ms", std::string(kOneFault) + R"(watches:
+  - name: paged
+    kind: detection
+    probe: {command: {run: alert}}
+    within: 5s
+)"));
+  ASSERT_EQ(r.error, "");
+  ASSERT_EQ(r.watches.size(), 1u);
+  ASSERT_TRUE(r.watches[0].passed_at_ms);
+  EXPECT_EQ(*r.watches[0].passed_at_ms - *r.first_fault_ms, 37);
+}
+
+TEST_F(EngineTest, RemediationRunsAfterDetectionAndEventsComeInOrder) {
+  scripts_["up"] = {[](int64_t) { return Pass(); }};
+  scripts_["alert"] = {[this](int64_t) {
+    return fault_log_.empty() ? ProbeOutcome{false, "quiet"} : ProbeOutcome{true, "paged"};
+  }};
+  RunRecord r = Run(Drill("probe_interval: 100ms", std::string(R"(steady_state:
+  - name: up
+    probe: {command: {run: up}}
+faults:
+  - name: f
+    at: 1s
+    duration: 2s
+    action: command
+    with: {run: "true"}
+watches:
+  - name: paged
+    kind: detection
+    probe: {command: {run: alert}}
+    within: 5s
+recovery:
+  within: 10s
+  steady_for: 1s
+  remediation:
+    - {after: detection, run: "true"}
+)")));
+  ASSERT_EQ(r.error, "");
+  std::vector<std::string> order;
+  for (const auto& e : r.timeline) {
+    if (e.type == "phase" || e.type == "fault.injected" || e.type == "watch.met" ||
+        e.type == "remediation.run" || e.type == "fault.rolled_back" || e.type == "steady.held")
+      order.push_back(e.type + (e.type == "phase" ? ":" + e.name : ""));
+  }
+  EXPECT_EQ(order, (std::vector<std::string>{
+                       "phase:prepare", "phase:services", "phase:steady_state", "steady.held",
+                       "phase:faults", "fault.injected", "watch.met", "remediation.run",
+                       "fault.rolled_back", "phase:rollback", "phase:verify", "phase:teardown",
+                       "phase:done"}));
+  EXPECT_EQ(fault_log_, (std::vector<std::string>{"inject", "rollback"}));
+  // The fault was rolled back exactly at the end of its duration, on the controller's tick.
+  EXPECT_EQ(*r.faults[0].rolled_back_at_ms - *r.faults[0].injected_at_ms, 2000);
+}
+
+TEST_F(EngineTest, AStopConditionAbortsTheRunAndEverythingIsRolledBack) {
+  scripts_["up"] = {[](int64_t) { return Pass(); }};
+  scripts_["melting"] = {[this](int64_t) {
+    return fault_log_.empty() ? ProbeOutcome{false, "fine"} : ProbeOutcome{true, "on fire"};
+  }};
+  RunRecord r = Run(Drill("probe_interval: 100ms", std::string(R"(steady_state:
+  - name: up
+    probe: {command: {run: up}}
+faults:
+  - name: f
+    at: 1s
+    duration: 30s
+    action: command
+    with: {run: "true"}
+abort_when:
+  - name: melting
+    probe: {command: {run: melting}}
+recovery: {within: 40s}
+)")));
+  EXPECT_TRUE(r.aborted);
+  EXPECT_EQ(r.abort_reason, "stop condition melting: on fire");
+  EXPECT_EQ(fault_log_, (std::vector<std::string>{"inject", "rollback"}));
+  // Noticed on the first sample after the fault, and acted on at the next tick.
+  EXPECT_LE(*r.faults[0].rolled_back_at_ms - *r.faults[0].injected_at_ms, 110);
+}
+
+TEST_F(EngineTest, TheHardTimeoutEndsARunThatNeverRecovers) {
+  scripts_["up"] = {[this](int64_t) {
+    return fault_log_.empty() ? Pass() : ProbeOutcome{false, "down for good"};
+  }};
+  RunRecord r = Run(Drill("probe_interval: 100ms, timeout: 4s", std::string(R"(steady_state:
+  - name: up
+    probe: {command: {run: up}}
+faults:
+  - name: f
+    at: 1s
+    duration: 1m
+    action: command
+    with: {run: "true"}
+recovery: {within: 2m}
+)")));
+  EXPECT_TRUE(r.aborted);
+  EXPECT_EQ(r.abort_reason, "settings.timeout (4s) reached");
+  EXPECT_EQ(fault_log_, (std::vector<std::string>{"inject", "rollback"}));
+  const Event* abort = Find(r, "abort", "timeout");
+  ASSERT_NE(abort, nullptr);
+  EXPECT_GE(abort->t_ms, 4000);
+  EXPECT_LE(abort->t_ms, 4010);
+}
+
+TEST_F(EngineTest, SamplesCutShortByTheEndOfThePhaseAreNotFailures) {
+  // 80 ms samples at 100 ms: when the phase ends, one is almost surely in flight; it
+  // ends as "cancelled" (ScriptedProbe) and must not be recorded.
+  scripts_["up"] = {[](int64_t) { return Pass(); }, 80};
+  RunRecord r = Run(Drill("probe_interval: 100ms", kOneFault));
+  ASSERT_EQ(r.error, "");
+  ASSERT_FALSE(r.steady[0].samples.empty());
+  for (const auto& s : r.steady[0].samples) EXPECT_TRUE(s.passed) << "at " << s.t_ms;
+  EXPECT_EQ(Find(r, "probe.fail"), nullptr);
+  EXPECT_EQ(r.probes[0].missed, 0);
+}
+
+TEST_F(EngineTest, ASettleRoundCostsTheSlowestCheckNotTheSum) {
+  std::string checks = "steady_state:\n";
+  for (int i = 0; i < 5; ++i) {
+    scripts_["c" + std::to_string(i)] = {[](int64_t) { return Pass(); }, 300};
+    checks += "  - name: c" + std::to_string(i) + "\n    probe: {command: {run: c" +
+              std::to_string(i) + "}}\n";
+  }
+  RunRecord r = Run(Drill("probe_interval: 100ms", checks + R"(faults:
+  - name: f
+    at: 0s
+    action: command
+    with: {run: "true"}
+recovery: {within: 5s, steady_for: 500ms}
+)"));
+  ASSERT_EQ(r.error, "");
+  const Event* settle = Find(r, "phase", "steady_state");
+  const Event* held = Find(r, "steady.held");
+  ASSERT_TRUE(settle && held);
+  // Five checks of 300 ms each, at once: one round of 300 ms (not 1.5 s).
+  EXPECT_GE(held->t_ms - settle->t_ms, 300);
+  EXPECT_LE(held->t_ms - settle->t_ms, 302);
+}
+
+}  // namespace
+}  // namespace firedrill::testing
