@@ -19,8 +19,8 @@ RunClock::time_point RunClock::now() noexcept {
   Env* e = g_clock_env.load(std::memory_order_relaxed);
   if (RealClock(e)) {
     // The same epoch as PosixEnv::NowMs, finer: FromMs(NowMs()) and now() agree.
-    return time_point(std::chrono::duration_cast<duration>(
-        std::chrono::steady_clock::now().time_since_epoch()));
+    return time_point(
+        std::chrono::duration_cast<duration>(std::chrono::steady_clock::now().time_since_epoch()));
   }
   return FromMs(e->NowMs());
 }

@@ -11,6 +11,7 @@
 #include <boost/process.hpp>
 #include <boost/process/extend.hpp>
 #include <chrono>
+#include <cstring>
 #include <functional>
 #include <mutex>
 #include <set>
@@ -95,6 +96,12 @@ Result<ShellResult> RunShell(const ShellCommand& cmd, const std::atomic<bool>* c
         bp::std_in<bp::null, bp::std_out> out, bp::std_err > err,
         bp::extend::on_exec_setup = [](auto&) { ::setpgid(0, 0); });
     const pid_t pid = child.id();
+    if (pid <= 0) {
+      // Boost.Process reports a failed fork with a child of no process, not an exception.
+      const int err = errno;
+      return Status::Internal(std::string("cannot start /bin/sh: ") + std::strerror(err) +
+                              " (the process limit?)");
+    }
     guard.Register(pid);
     // The parent sets the group too, so that a kill(-pid) right after spawn cannot miss.
     ::setpgid(pid, pid);

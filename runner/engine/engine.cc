@@ -220,7 +220,8 @@ bool Run::BuildProbesAndFaults() {
     rec_.faults.push_back(r);
   }
   for (const auto& c : drill_.steady_state) rec_.steady.push_back(SteadyRecord{c.name, {}});
-  checks_.resize(drill_.steady_state.size());
+  recovery_ = std::make_unique<RecoveryTracker>(drill_.steady_state.size(),
+                                                drill_.recovery.steady_for.count());
   return true;
 }
 

@@ -13,41 +13,26 @@ namespace firedrill::engine_detail {
 
 void Run::RecordSteadySample(size_t i, const ProbeOutcome& out, int64_t t) {
   std::lock_guard<std::mutex> l(mu_);
-  CheckState& c = checks_[i];
   rec_.steady[i].samples.push_back(Sample{t, out.passed});
-  if (!c.seen || c.passing != out.passed) {
+  const int64_t injected = all_injected_at_.load();
+  if (recovery_->Record(i, out.passed, t,
+                        injected >= 0 ? std::optional<int64_t>(injected) : std::nullopt)) {
     timeline_.AddAt(t, out.passed ? "probe.pass" : "probe.fail", drill_.steady_state[i].name,
                     OneLine(out.detail));
-  }
-  c.seen = true;
-  c.passing = out.passed;
-  c.last_sample = t;
-  if (!out.passed) {
-    c.pass_since.reset();
-  } else if (!c.pass_since) {
-    int64_t injected = all_injected_at_.load();
-    if (injected >= 0 && t >= injected) c.pass_since = t;
   }
 }
 
 // REQUIRES: mu_ held.
 void Run::CheckRecovery(int64_t now) {
-  if (rec_.recovered_at_ms || all_injected_at_.load() < 0) return;
-  int64_t since = 0;
-  int64_t confirmed = INT64_MAX;
-  for (const auto& c : checks_) {
-    if (!c.passing || !c.pass_since) return;
-    since = std::max(since, *c.pass_since);
-    confirmed = std::min(confirmed, c.last_sample);
-  }
-  // Holding is proven by samples, not assumed: every check's latest sample must be at
-  // least steady_for after the moment they all started passing.
-  if (confirmed - since >= drill_.recovery.steady_for.count()) {
-    rec_.recovered_at_ms = since;
-    timeline_.AddAt(now, "recovered", "",
-                    "steady state back at +" + FormatDuration(Millis(since)) + " and held for " +
-                        FormatDuration(drill_.recovery.steady_for));
-  }
+  if (rec_.recovered_at_ms) return;
+  const int64_t injected = all_injected_at_.load();
+  auto since =
+      recovery_->RecoveredSince(injected >= 0 ? std::optional<int64_t>(injected) : std::nullopt);
+  if (!since) return;
+  rec_.recovered_at_ms = *since;
+  timeline_.AddAt(now, "recovered", "",
+                  "steady state back at +" + FormatDuration(Millis(*since)) + " and held for " +
+                      FormatDuration(drill_.recovery.steady_for));
 }
 
 void Run::RunRemediation(const RemediationStep& step, const std::string& why) {
@@ -64,6 +49,12 @@ void Run::RunRemediation(const RemediationStep& step, const std::string& why) {
       auto r = RunShell({.script = script, .cwd = workdir_, .timeout = timeout}, &cancel_);
       if (!r.ok()) {
         timeline_.Add("remediation.failed", "", r.status().message());
+        // A step that could not even start (no process to be had) is not the system's
+        // answer: the run cannot be carried out, and the controller ends it.
+        if (r.status().code() == Status::Code::kInternal) {
+          std::lock_guard<std::mutex> l(mu_);
+          if (!resource_error_) resource_error_ = "remediation: " + r.status().message();
+        }
       } else {
         timeline_.Add(r->exit_code == 0 ? "remediation.done" : "remediation.failed", "",
                       r->Describe() + (r->out.empty() ? "" : ": " + OneLine(r->out, 100)));
@@ -79,34 +70,22 @@ void Run::RunRemediation(const RemediationStep& step, const std::string& why) {
   }
 }
 
-bool Run::PhaseOver(int64_t now, bool all_injected, const std::vector<std::optional<int64_t>>& ends,
-                    std::vector<bool>& remediated) {
+bool Run::PhaseOver(int64_t now, bool all_injected,
+                    const std::vector<std::optional<int64_t>>& ends) {
   std::lock_guard<std::mutex> l(mu_);
   CheckRecovery(now);
-  std::optional<int64_t> detected;
-  bool all_failover = true, any_failover = false;
+  RemediationPlan::Progress progress{.first_fault_ms = rec_.first_fault_ms};
+  bool all_failover = true;
   for (const auto& w : rec_.watches) {
-    if (w.kind == "detection" && w.passed_at_ms && (!detected || *w.passed_at_ms < *detected))
-      detected = w.passed_at_ms;
+    if (w.kind == "detection" && w.passed_at_ms) progress.detected = true;
     if (w.kind == "failover") {
-      any_failover = true;
+      progress.any_failover = true;
       if (!w.passed_at_ms) all_failover = false;
     }
   }
-  for (size_t i = 0; i < remediated.size(); ++i) {
-    if (remediated[i] || !rec_.first_fault_ms) continue;
-    const RemediationStep& step = drill_.recovery.remediation[i];
-    std::string why;
-    if (step.after == RemediationStep::After::kDetection && detected) why = "after detection";
-    if (step.after == RemediationStep::After::kFailover && any_failover && all_failover)
-      why = "after failover";
-    if (step.after == RemediationStep::After::kOffset &&
-        now >= *rec_.first_fault_ms + step.offset.count())
-      why = "at +" + FormatDuration(step.offset) + " after the first fault";
-    if (!why.empty()) {
-      remediated[i] = true;
-      RunRemediation(step, why);
-    }
+  progress.failover_done = all_failover;
+  for (const auto& [i, why] : remediation_plan_->TakeDue(now, progress)) {
+    RunRemediation(drill_.recovery.remediation[i], why);
   }
 
   if (!all_injected || !rec_.first_fault_ms) return false;
@@ -141,8 +120,8 @@ void Run::ScheduleProbes(Scheduler& sched) {
   const int64_t first = env_->NowMs();
   auto add = [&](const std::string& role, const std::string& name, Millis every,
                  Scheduler::Body body) {
-    schedule_names_.push_back(ProbeRecord{.name = name, .role = role,
-                                          .interval_ms = every.count()});
+    schedule_names_.push_back(
+        ProbeRecord{.name = name, .role = role, .interval_ms = every.count()});
     sched.Add(every, first, std::move(body));
   };
   for (size_t i = 0; i < steady_probes_.size(); ++i) {
@@ -202,8 +181,7 @@ void Run::ScheduleProbes(Scheduler& sched) {
 bool Run::RecordWatchSample(size_t i, const ProbeOutcome& out) {
   // An event the system reported itself (a log line, a notification) counts from when it
   // happened, not from when the sample found it.
-  const int64_t t =
-      out.observed_at_ms ? timeline_.FromEnvMs(*out.observed_at_ms) : timeline_.Now();
+  const int64_t t = out.observed_at_ms ? timeline_.FromEnvMs(*out.observed_at_ms) : timeline_.Now();
   std::lock_guard<std::mutex> l(mu_);
   WatchRecord& w = rec_.watches[i];
   w.last_detail = out.detail;
@@ -216,8 +194,8 @@ bool Run::RecordWatchSample(size_t i, const ProbeOutcome& out) {
     w.passed_at_ms = t;
     int64_t after = t - *origin;
     timeline_.AddAt(t, "watch.met", w.name,
-                    std::string(rec_.dry_run_from_ms ? "with no fault injected, " : "") +
-                        "after " + FormatDuration(Millis(after)) + " (within " +
+                    std::string(rec_.dry_run_from_ms ? "with no fault injected, " : "") + "after " +
+                        FormatDuration(Millis(after)) + " (within " +
                         FormatDuration(Millis(w.within_ms)) + "): " + OneLine(out.detail));
     return false;
   }
@@ -253,7 +231,13 @@ bool Run::FaultTick(int64_t t0) {
   }
   if (ShouldStop()) return true;
   {
-    std::lock_guard<std::mutex> l(mu_);
+    std::unique_lock<std::mutex> l(mu_);
+    if (resource_error_) {
+      const std::string why = *resource_error_;
+      l.unlock();
+      Fail(why);
+      return true;
+    }
     if (abort_hit_) {
       rec_.aborted = true;
       rec_.abort_reason = "stop condition " + *abort_hit_;
@@ -294,7 +278,7 @@ bool Run::FaultTick(int64_t t0) {
   for (size_t i = 0; i < faults_.size(); ++i) {
     if (fault_active_[i] && plan_.ends[i] && now >= *plan_.ends[i]) RollbackOne(i);
   }
-  return PhaseOver(now, all_injected, plan_.ends, plan_.remediated);
+  return PhaseOver(now, all_injected, plan_.ends);
 }
 
 void Run::FaultPhase() {
@@ -310,11 +294,10 @@ void Run::FaultPhase() {
   plan_ = FaultPlan{};
   plan_.order.resize(drill_.faults.size());
   for (size_t i = 0; i < plan_.order.size(); ++i) plan_.order[i] = i;
-  std::stable_sort(plan_.order.begin(), plan_.order.end(), [&](size_t a, size_t b) {
-    return drill_.faults[a].at < drill_.faults[b].at;
-  });
+  std::stable_sort(plan_.order.begin(), plan_.order.end(),
+                   [&](size_t a, size_t b) { return drill_.faults[a].at < drill_.faults[b].at; });
   plan_.ends.resize(drill_.faults.size());
-  plan_.remediated.assign(drill_.recovery.remediation.size(), false);
+  remediation_plan_ = std::make_unique<RemediationPlan>(drill_.recovery.remediation);
 
   Scheduler sched(loop_.get());
   // Probes and remediation steps in the middle of a long command give up when the phase

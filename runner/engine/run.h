@@ -30,6 +30,8 @@
 #include "runner/engine/artifacts.h"
 #include "runner/engine/engine.h"
 #include "runner/engine/event_bus.h"
+#include "runner/engine/recovery.h"
+#include "runner/engine/remediation_plan.h"
 #include "runner/engine/scheduler.h"
 #include "runner/engine/services.h"
 #include "runner/engine/workdir.h"
@@ -110,21 +112,12 @@ class Run {
   // the sum. True when all pass; else `why` names the first that failed.
   bool SteadyRound(std::string* why);
 
-  // Tracks, per steady-state check, its current passing run (for recovery).
-  struct CheckState {
-    bool passing = false;
-    bool seen = false;
-    std::optional<int64_t> pass_since;  // first passing sample at/after the last injection
-    int64_t last_sample = 0;
-  };
-
   void RecordSteadySample(size_t i, const ProbeOutcome& out, int64_t t);
   // Records a watch's sample; false once the watch is settled (met or missed).
   bool RecordWatchSample(size_t i, const ProbeOutcome& out);
   // Starts due remediation steps and says whether the fault phase has nothing left to
   // learn: every fault injected and over, every watch settled, recovery seen or too late.
-  bool PhaseOver(int64_t now, bool all_injected, const std::vector<std::optional<int64_t>>& ends,
-                 std::vector<bool>& remediated);
+  bool PhaseOver(int64_t now, bool all_injected, const std::vector<std::optional<int64_t>>& ends);
   void CheckRecovery(int64_t now);
   void RunRemediation(const RemediationStep& step, const std::string& why);
   void VerifyData();
@@ -173,9 +166,12 @@ class Run {
   std::vector<bool> fault_active_;
 
   std::mutex mu_;  // guards everything below, written by sampler threads
-  std::vector<CheckState> checks_;
+  std::unique_ptr<RecoveryTracker> recovery_;
+  std::unique_ptr<RemediationPlan> remediation_plan_;
   std::atomic<int64_t> all_injected_at_{-1};
   std::optional<std::string> abort_hit_;
+  // A resource a remediation step could not get, for the controller to end the run with.
+  std::optional<std::string> resource_error_;
   std::vector<std::pair<int64_t, int64_t>> acked_;  // (seq, ack time)
   std::vector<std::thread> remediation_threads_;
 
@@ -184,7 +180,6 @@ class Run {
     std::vector<size_t> order;  // faults in order of `at`, stable for equal times
     size_t next = 0;            // the next fault of `order` to inject
     std::vector<std::optional<int64_t>> ends;
-    std::vector<bool> remediated;
     bool injection_failed = false;
     int64_t last_poll = -1000;
   };

@@ -72,6 +72,11 @@ TEST(JsonReportTest, PassedRunIsExactlyTheContract) {
     "description": "Kill the Redis primary; Sentinel must promote the replica.",
     "tags": ["redis", "failover"],
     "exit_code": 0,
+    "probes": [
+      {"name": "writes-accepted", "role": "steady_state", "interval_ms": 100, "samples": 96,
+       "missed": 2, "lateness_ms": {"p50": 1, "p99": 7, "max": 12}},
+      {"name": "data.writer", "role": "data_writer", "interval_ms": 50, "samples": 100,
+       "missed": 0, "lateness_ms": {"p50": 0, "p99": 0, "max": 0}}],
     "reasons": [],
     "score_parts": [],
     "error": null,

@@ -59,6 +59,11 @@ inline ReportFixture PassedRun() {
       {"alert-fires", "detection", 30000, 6523, "firing"},
   };
   r.data = DataRecord{100, 98, 98, 0, std::nullopt, std::nullopt};
+  r.probes = {
+      {.name = "writes-accepted", .role = "steady_state", .interval_ms = 100, .samples = 96,
+       .missed = 2, .late_p50_ms = 1, .late_p99_ms = 7, .late_max_ms = 12},
+      {.name = "data.writer", .role = "data_writer", .interval_ms = 50, .samples = 100},
+  };
 
   Outcome& o = f.outcome;
   o.metrics.detected_after_ms = 1520;

@@ -5,6 +5,8 @@
 // time, running every timer that falls due, on this thread), so every figure is exact and
 // a run of seconds takes milliseconds. The same paths run against real systems in
 // tests/integration/ (run_test, sentinel_drill_test, ...).
+#include "runner/engine/engine.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -13,7 +15,6 @@
 #include <memory>
 #include <string>
 
-#include "runner/engine/engine.h"
 #include "runner/loader/loader.h"
 #include "tests/fake_env.h"
 #include "tests/testing.h"
@@ -97,8 +98,8 @@ class EngineTest : public ::testing::Test {
 
   // The drill's text around `body` (steady_state, faults, watches, ... as YAML).
   std::string Drill(const std::string& settings, const std::string& body) {
-    return "apiVersion: firedrill/v1\nname: engine-test\nsettings: {workdir: \"" +
-           (dir_ / "work") + "\", " + settings + "}\n" + body;
+    return "apiVersion: firedrill/v1\nname: engine-test\nsettings: {workdir: \"" + (dir_ / "work") +
+           "\", " + settings + "}\n" + body;
   }
 
   // Run time (ms from the run's start) -> a probe answer, for probes that look at the
@@ -238,11 +239,11 @@ recovery:
         e.type == "remediation.run" || e.type == "fault.rolled_back" || e.type == "steady.held")
       order.push_back(e.type + (e.type == "phase" ? ":" + e.name : ""));
   }
-  EXPECT_EQ(order, (std::vector<std::string>{
-                       "phase:prepare", "phase:services", "phase:steady_state", "steady.held",
-                       "phase:faults", "fault.injected", "watch.met", "remediation.run",
-                       "fault.rolled_back", "phase:rollback", "phase:verify", "phase:teardown",
-                       "phase:done"}));
+  EXPECT_EQ(order,
+            (std::vector<std::string>{"phase:prepare", "phase:services", "phase:steady_state",
+                                      "steady.held", "phase:faults", "fault.injected", "watch.met",
+                                      "remediation.run", "fault.rolled_back", "phase:rollback",
+                                      "phase:verify", "phase:teardown", "phase:done"}));
   EXPECT_EQ(fault_log_, (std::vector<std::string>{"inject", "rollback"}));
   // The fault was rolled back exactly at the end of its duration, on the controller's tick.
   EXPECT_EQ(*r.faults[0].rolled_back_at_ms - *r.faults[0].injected_at_ms, 2000);
