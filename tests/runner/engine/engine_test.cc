@@ -25,15 +25,30 @@ namespace {
 // What a test probe answers at a given run time (ms since the fault phase's first fault,
 // or since the start, as the test arranges), and how long its sample takes.
 struct Script {
+  Script() = default;
+  Script(std::function<ProbeOutcome(int64_t now_ms)> a, int64_t latency = 0)  // NOLINT
+      : answer(std::move(a)), latency_ms(latency) {}
+  static Script ForSeq(std::function<ProbeOutcome(int64_t seq)> f) {
+    Script s;
+    s.for_seq = std::move(f);
+    return s;
+  }
+
   std::function<ProbeOutcome(int64_t now_ms)> answer;
   int64_t latency_ms = 0;
+  // For data writers and verifiers: the answer for write `seq` (instead of `answer`).
+  std::function<ProbeOutcome(int64_t seq)> for_seq;
 };
 
 class ScriptedProbe final : public Probe {
  public:
   ScriptedProbe(Script s, const RunContext& ctx) : s_(std::move(s)), ctx_(ctx) {}
-  ProbeOutcome Sample(const SampleVars&) override { return s_.answer(ctx_.env->NowMs()); }
-  void SampleAsync(const SampleVars&, EventLoop& loop, SampleDone done) override {
+  ProbeOutcome Sample(const SampleVars& vars) override {
+    if (s_.for_seq) return s_.for_seq(*vars.seq);
+    return s_.answer(ctx_.env->NowMs());
+  }
+  void SampleAsync(const SampleVars& vars, EventLoop& loop, SampleDone done) override {
+    if (s_.for_seq) return done(s_.for_seq(*vars.seq));
     if (s_.latency_ms == 0) return done(s_.answer(loop.NowMs()));
     // The answer is as of the end of the sample; a cancelled run ends it as a failure, as
     // a real probe cut short would.
@@ -332,6 +347,40 @@ recovery: {within: 5s, steady_for: 500ms}
   // Five checks of 300 ms each, at once: one round of 300 ms (not 1.5 s).
   EXPECT_GE(held->t_ms - settle->t_ms, 300);
   EXPECT_LE(held->t_ms - settle->t_ms, 302);
+}
+
+TEST_F(EngineTest, TheDataCheckCountsExactlyTheAcknowledgedWritesThatWentMissing) {
+  scripts_["up"] = {[](int64_t) { return Pass(); }};
+  // Every third write is refused (never acknowledged, so it cannot be lost); of the
+  // acknowledged ones, 10 and 11 are gone when the verifier looks.
+  scripts_["write"] = Script::ForSeq([](int64_t seq) {
+    return seq % 3 == 0 ? ProbeOutcome{false, "refused"} : ProbeOutcome{true, "OK"};
+  });
+  scripts_["read"] = Script::ForSeq([](int64_t seq) {
+    return seq == 10 || seq == 11 ? ProbeOutcome{false, "(nil)"} : ProbeOutcome{true, "found"};
+  });
+  RunRecord r = Run(Drill("probe_interval: 100ms", std::string(kOneFault) + R"(data:
+  writer: {command: {run: write}, every: 50ms}
+  verifier: {command: {run: read}}
+)"));
+  ASSERT_EQ(r.error, "");
+  ASSERT_TRUE(r.data);
+  ASSERT_GT(r.data->attempted, 20);
+  EXPECT_EQ(r.data->acknowledged, r.data->attempted - r.data->attempted / 3);
+  EXPECT_EQ(r.data->lost, 2);
+  EXPECT_EQ(r.data->verified, r.data->acknowledged - 2);
+  // Writes every 50 ms from the start of the fault phase: seq 10 is the tenth, at +450 ms.
+  const Event* start = Find(r, "phase", "faults");
+  ASSERT_TRUE(start && r.data->first_lost_ack_ms && r.data->last_lost_ack_ms);
+  EXPECT_EQ(*r.data->first_lost_ack_ms - start->t_ms, 450);
+  EXPECT_EQ(*r.data->last_lost_ack_ms - start->t_ms, 500);
+  const ProbeRecord* writer = nullptr;
+  for (const auto& p : r.probes) {
+    if (p.role == "data_writer") writer = &p;
+  }
+  ASSERT_NE(writer, nullptr);
+  EXPECT_EQ(writer->samples, r.data->attempted);
+  EXPECT_EQ(writer->interval_ms, 50);
 }
 
 }  // namespace
