@@ -53,8 +53,11 @@ json MetricsJson(const Metrics& m) {
   } else {
     json span = OrNull(m.data_lost_span_ms);
     if (*m.data_lost_count == 0 && span.is_null()) span = 0;
-    out["data_lost"] = {{"count", *m.data_lost_count}, {"span_ms", std::move(span)}};
+    out["data_lost"] = {{"count", *m.data_lost_count},
+                        {"span_ms", std::move(span)},
+                        {"first_seqs", m.data_lost_first_seqs}};
   }
+  out["longest_outage_ms"] = OrNull(m.longest_outage_ms);
   return out;
 }
 
@@ -207,7 +210,7 @@ nlohmann::ordered_json InReadingOrder(const json& j) {
       "faults", "probes",
       // metrics
       "detected_after_ms", "failed_over_after_ms", "recovered_after_ms", "acknowledged_after_ms",
-      "availability", "data_lost", "count", "span_ms",
+      "availability", "longest_outage_ms", "data_lost", "count", "span_ms", "first_seqs",
       // objectives, watches, faults, timeline entries
       "t_ms", "type", "kind", "action", "target_ms", "actual_ms", "target", "actual", "unit",
       "within_ms", "passed_after_ms", "injected_at_ms", "rolled_back_at_ms", "rollback", "met",

@@ -386,6 +386,9 @@ void Run::VerifyData() {
       continue;
     }
     ++lost;
+    if (rec_.data->first_lost_seqs.size() < kFirstLostSeqs) {
+      rec_.data->first_lost_seqs.push_back(seq);
+    }
     if (!rec_.data->first_lost_ack_ms) {
       rec_.data->first_lost_ack_ms = t;
       first_lost = fmt::format("; first lost: seq {}, acknowledged at +{:.3f}s: {}", seq,

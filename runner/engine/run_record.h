@@ -62,7 +62,11 @@ struct DataRecord {
   // Acknowledgement times (ms) of the first and last write found missing.
   std::optional<int64_t> first_lost_ack_ms;
   std::optional<int64_t> last_lost_ack_ms;
+  // The sequence numbers of the first lost writes, at most kFirstLostSeqs of them.
+  std::vector<int64_t> first_lost_seqs;
 };
+
+inline constexpr size_t kFirstLostSeqs = 100;
 
 struct RunRecord {
   std::string mode = "run";

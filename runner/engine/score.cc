@@ -50,6 +50,36 @@ bool StoppedVerdict(const RunRecord& run, Outcome& o) {
 // on what it is for: did the steady state hold throughout the would-be fault phase, and
 // does any detection watch already pass without a fault (then it cannot detect one)? It is
 // not scored (score 0, no parts): a rehearsal of the drill is not a result of the system.
+// The longest stretch in [from, to] during which some check's latest sample failed: from
+// the sample that made the first check fail to the one that made the last pass again (or
+// the last sample seen, if none did).
+int64_t LongestOutage(const std::vector<SteadyRecord>& steady, int64_t from, int64_t to) {
+  struct Change {
+    int64_t t;
+    size_t check;
+    bool passed;
+  };
+  std::vector<Change> samples;
+  for (size_t i = 0; i < steady.size(); ++i) {
+    for (const auto& s : steady[i].samples) {
+      if (s.t_ms >= from && s.t_ms <= to) samples.push_back({s.t_ms, i, s.passed});
+    }
+  }
+  std::stable_sort(samples.begin(), samples.end(),
+                   [](const Change& a, const Change& b) { return a.t < b.t; });
+  std::vector<bool> failing(steady.size(), false);
+  size_t down = 0;
+  int64_t since = 0, longest = 0;
+  for (const auto& c : samples) {
+    if (failing[c.check] == !c.passed) continue;
+    failing[c.check] = !c.passed;
+    if (!c.passed && down++ == 0) since = c.t;
+    if (c.passed && --down == 0) longest = std::max(longest, c.t - since);
+  }
+  if (down > 0 && !samples.empty()) longest = std::max(longest, samples.back().t - since);
+  return longest;
+}
+
 Outcome ScoreDryRun(const Scenario& s, const RunRecord& run) {
   Outcome o;
   const int64_t from = run.dry_run_from_ms.value_or(0);
@@ -149,6 +179,7 @@ Outcome Score(const Scenario& s, const RunRecord& run) {
     }
     if (total > 0)
       o.metrics.availability = static_cast<double>(passed) / static_cast<double>(total);
+    o.metrics.longest_outage_ms = LongestOutage(run.steady, *first, end);
   }
   if (run.data && run.steady_after_rollback) {
     o.metrics.data_lost_count = run.data->lost;
@@ -156,6 +187,7 @@ Outcome Score(const Scenario& s, const RunRecord& run) {
         (run.data->lost > 0 && run.data->first_lost_ack_ms && run.data->last_lost_ack_ms)
             ? *run.data->last_lost_ack_ms - *run.data->first_lost_ack_ms
             : 0;
+    o.metrics.data_lost_first_seqs = run.data->first_lost_seqs;
   }
 
   // ---- objectives ----

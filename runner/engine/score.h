@@ -50,6 +50,11 @@ struct Metrics {
   std::optional<double> availability;  // 0..1
   std::optional<int64_t> data_lost_count;
   std::optional<int64_t> data_lost_span_ms;
+  // The first lost writes' sequence numbers (at most kFirstLostSeqs), in order.
+  std::vector<int64_t> data_lost_first_seqs;
+  // The longest stretch, between the first fault and recovery (or the end of observation),
+  // during which some steady-state check's latest sample was failing; null with no fault.
+  std::optional<int64_t> longest_outage_ms;
 };
 
 struct Outcome {

@@ -41,7 +41,8 @@ TEST(JsonReportTest, PassedRunIsExactlyTheContract) {
     "score": 87,
     "metrics": {"detected_after_ms": 1520, "failed_over_after_ms": 2170,
                 "recovered_after_ms": 4300, "acknowledged_after_ms": null,
-                "availability": 0.93, "data_lost": {"count": 0, "span_ms": 0}},
+                "availability": 0.93, "longest_outage_ms": 2000,
+                "data_lost": {"count": 0, "span_ms": 0, "first_seqs": []}},
     "objectives": [
       {"name": "recovery.within", "target_ms": 60000, "actual_ms": 4300, "met": true,
        "unit": "ms", "advice": null},
@@ -95,8 +96,9 @@ TEST(JsonReportTest, WhatNeverHappenedIsNullNotZero) {
   const auto f = FailedRun();
   const json r = ReportJson(f.scenario, f.run, f.outcome, f.scenario.file);
   const json& m = r["metrics"];
-  for (const char* key : {"detected_after_ms", "failed_over_after_ms", "recovered_after_ms",
-                          "acknowledged_after_ms", "availability", "data_lost"}) {
+  for (const char* key :
+       {"detected_after_ms", "failed_over_after_ms", "recovered_after_ms", "acknowledged_after_ms",
+        "availability", "longest_outage_ms", "data_lost"}) {
     EXPECT_TRUE(m.at(key).is_null()) << key << " = " << m.at(key);
   }
   EXPECT_TRUE(r["objectives"][0]["actual_ms"].is_null());
@@ -127,12 +129,13 @@ TEST(JsonReportTest, DataLost) {
   // No loss with an unrecorded span is still a zero span.
   f.outcome.metrics.data_lost_span_ms.reset();
   EXPECT_EQ(ReportJson(f.scenario, f.run, f.outcome, "x")["metrics"]["data_lost"],
-            json({{"count", 0}, {"span_ms", 0}}));
+            json({{"count", 0}, {"span_ms", 0}, {"first_seqs", json::array()}}));
 
   f.outcome.metrics.data_lost_count = 3;
   f.outcome.metrics.data_lost_span_ms = 1200;
+  f.outcome.metrics.data_lost_first_seqs = {17, 18, 40};
   EXPECT_EQ(ReportJson(f.scenario, f.run, f.outcome, "x")["metrics"]["data_lost"],
-            json({{"count", 3}, {"span_ms", 1200}}));
+            json({{"count", 3}, {"span_ms", 1200}, {"first_seqs", {17, 18, 40}}}));
 
   f.outcome.metrics.data_lost_count.reset();
   f.outcome.metrics.data_lost_span_ms.reset();

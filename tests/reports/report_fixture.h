@@ -58,7 +58,7 @@ inline ReportFixture PassedRun() {
       {"replica-promoted", "failover", 15000, 7173, "16380"},
       {"alert-fires", "detection", 30000, 6523, "firing"},
   };
-  r.data = DataRecord{100, 98, 98, 0, std::nullopt, std::nullopt};
+  r.data = DataRecord{.attempted = 100, .acknowledged = 98, .verified = 98, .lost = 0};
   r.probes = {
       {.name = "writes-accepted", .role = "steady_state", .interval_ms = 100, .samples = 96,
        .missed = 2, .late_p50_ms = 1, .late_p99_ms = 7, .late_max_ms = 12},
@@ -70,6 +70,7 @@ inline ReportFixture PassedRun() {
   o.metrics.failed_over_after_ms = 2170;
   o.metrics.recovered_after_ms = 4300;
   o.metrics.availability = 0.93;
+  o.metrics.longest_outage_ms = 2000;
   o.metrics.data_lost_count = 0;
   o.metrics.data_lost_span_ms = 0;
   o.objectives = {

@@ -139,6 +139,27 @@ TEST(ScoreTest, PassingRun) {
   EXPECT_EQ(o.score, 94);
 }
 
+TEST(ScoreTest, LongestOutageIsTheLongestStretchWithSomeCheckFailing) {
+  // PassingRun: writes-accepted fails at 5000 and passes again at 7000: 2000 ms.
+  EXPECT_EQ(Score(BaseScenario(), PassingRun()).metrics.longest_outage_ms, 2000);
+
+  // Two checks overlapping: a fails 5000..6000, b fails 5500..8000, then a fails again
+  // 8500..9000 (and is still failing at the last sample of the window, 9000).
+  RunRecord r = PassingRun();
+  r.recovered_at_ms.reset();
+  r.fault_phase_end_ms = 9000;
+  r.steady = {SteadyRecord{"a", {{5000, false}, {6000, true}, {8500, false}, {9000, false}}},
+              SteadyRecord{"b", {{5000, true}, {5500, false}, {7000, false}, {8000, true}}}};
+  // Out from 5000 (a) until 8000 (b passes; a passed at 6000): 3000; then 8500..9000: 500.
+  EXPECT_EQ(Score(BaseScenario(), r).metrics.longest_outage_ms, 3000);
+
+  r.steady = {SteadyRecord{"a", {{5000, true}, {6000, true}}}};
+  EXPECT_EQ(Score(BaseScenario(), r).metrics.longest_outage_ms, 0);
+  r.first_fault_ms.reset();
+  r.faults[0].injected_at_ms.reset();
+  EXPECT_EQ(Score(BaseScenario(), r).metrics.longest_outage_ms, std::nullopt);
+}
+
 TEST(ScoreTest, EarliestDetectionWatchCounts) {
   RunRecord r = PassingRun();
   r.watches.push_back(Watch("pager", "detection", 30000, 6000));
