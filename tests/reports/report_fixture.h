@@ -58,12 +58,25 @@ inline ReportFixture PassedRun() {
       {"replica-promoted", "failover", 15000, 7173, "16380"},
       {"alert-fires", "detection", 30000, 6523, "firing"},
   };
-  r.data = DataRecord{.attempted = 100, .acknowledged = 98, .verified = 98, .lost = 0};
-  r.probes = {
-      {.name = "writes-accepted", .role = "steady_state", .interval_ms = 100, .samples = 96,
-       .missed = 2, .late_p50_ms = 1, .late_p99_ms = 7, .late_max_ms = 12},
-      {.name = "data.writer", .role = "data_writer", .interval_ms = 50, .samples = 100},
-  };
+  r.data.emplace();
+  r.data->attempted = 100;
+  r.data->acknowledged = 98;
+  r.data->verified = 98;
+  ProbeRecord check;
+  check.name = "writes-accepted";
+  check.role = "steady_state";
+  check.interval_ms = 100;
+  check.samples = 96;
+  check.missed = 2;
+  check.late_p50_ms = 1;
+  check.late_p99_ms = 7;
+  check.late_max_ms = 12;
+  ProbeRecord writer;
+  writer.name = "data.writer";
+  writer.role = "data_writer";
+  writer.interval_ms = 50;
+  writer.samples = 100;
+  r.probes = {check, writer};
 
   Outcome& o = f.outcome;
   o.metrics.detected_after_ms = 1520;
