@@ -75,6 +75,18 @@ EventLoop::~EventLoop() {
   work_.reset();
   io_.stop();
   for (auto& t : threads_) t.join();
+  // No handler runs any more, and io_ is still there for the services' timers and sockets.
+  // Taken out of the list before they go: what a service's callbacks call here meanwhile
+  // must not find one half destroyed.
+  while (true) {
+    std::vector<ServiceSlot> services;
+    {
+      std::lock_guard lock(services_mu_);
+      services.swap(services_);
+    }
+    if (services.empty()) break;
+    while (!services.empty()) services.pop_back();
+  }
   if (!RealClock(env_)) g_clock_env = previous_clock_env_;
 }
 

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -60,7 +61,9 @@ class EventLoop {
   // REQUIRES: `env` outlives the loop; one loop at a time uses an Env other than the
   // default, and such a loop has no threads (its clock moves only in Drive).
   static Result<std::unique_ptr<EventLoop>> Start(Env* env, int threads, int blocking_threads);
-  // Stops the loop and joins its threads. Handlers not yet run are dropped.
+  // Stops the loop and joins its threads. Handlers not yet run are dropped. Then the
+  // services go (Service), newest first; one may end the work still in its hands by
+  // calling its callbacks here, on this thread (CurlMulti does).
   ~EventLoop();
   EventLoop(const EventLoop&) = delete;
   EventLoop& operator=(const EventLoop&) = delete;
@@ -84,10 +87,30 @@ class EventLoop {
   // between ticks. Without, this thread runs the loop and moves the test clock itself.
   void Drive(Millis every, const std::function<bool()>& tick);
 
+  // The loop's one T, made with T(EventLoop&) on first use. It lives as long as the loop
+  // and is destroyed after the loop's threads have stopped and before its io_context, so
+  // its I/O objects are still valid and no handler of it runs meanwhile. This is how a
+  // part of base that waits through the loop (runner/base/curl_multi.h) keeps its state
+  // here without the loop knowing its type. Safe from any thread.
+  // REQUIRES: T's constructor calls no Service() of this loop (the lock is held).
+  template <typename T>
+  T& Service();
+
  private:
   explicit EventLoop(Env* env);
   // Runs every handler that is ready, and those they make ready. REQUIRES: manual().
   void PollAll();
+
+  struct ServiceSlot {
+    const void* type = nullptr;
+    std::unique_ptr<void, void (*)(void*)> object{nullptr, nullptr};
+  };
+  // An address unique to each T: a static in a template is one object program-wide.
+  template <typename T>
+  static const void* ServiceType() {
+    static const char tag = 0;
+    return &tag;
+  }
 
   Env* env_;
   Env* previous_clock_env_ = nullptr;
@@ -95,6 +118,21 @@ class EventLoop {
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
   std::vector<std::thread> threads_;
   std::unique_ptr<boost::asio::thread_pool> blocking_;
+  std::mutex services_mu_;
+  std::vector<ServiceSlot> services_;  // in the order they were made
 };
+
+template <typename T>
+T& EventLoop::Service() {
+  std::lock_guard lock(services_mu_);
+  for (const ServiceSlot& s : services_) {
+    if (s.type == ServiceType<T>()) return *static_cast<T*>(s.object.get());
+  }
+  // Reserved first, so that the push below cannot fail after T is made.
+  services_.reserve(services_.size() + 1);
+  T* made = new T(*this);
+  services_.push_back({ServiceType<T>(), {made, [](void* p) { delete static_cast<T*>(p); }}});
+  return *made;
+}
 
 }  // namespace firedrill
