@@ -68,31 +68,44 @@ Status TransferError(CURL* c, CURLcode rc, const char* errbuf, const Transfer& t
   return Status::Failed(OneLine(errbuf[0] ? errbuf : curl_easy_strerror(rc)));
 }
 
-Result<HttpResponse> Perform(const HttpRequestSpec& spec, const std::atomic<bool>* cancel) {
+// One request: its spec (the body libcurl sends from), and everything libcurl points at
+// while it runs, in one place that lives as long as the transfer.
+struct Call {
+  explicit Call(const HttpRequestSpec& s) : spec(s) {}
+  HttpRequestSpec spec;
+  Transfer t;
+  CurlUrl url;
   std::unique_ptr<curl_slist, SlistDeleter> headers;
+  std::unique_ptr<CURL, CurlDeleter> curl;
+  char errbuf[CURL_ERROR_SIZE] = "";
+};
+
+// Sets up call.curl for call.spec: every option, both ways of waiting share.
+Status Setup(Call& call, const std::atomic<bool>* cancel) {
+  const HttpRequestSpec& spec = call.spec;
   for (const auto& [name, value] : spec.headers) {
     // "Name:" alone would delete a header curl adds itself; "Name;" sends it empty.
     std::string line = value.empty() ? name + ";" : name + ": " + value;
-    curl_slist* next = curl_slist_append(headers.get(), line.c_str());
+    curl_slist* next = curl_slist_append(call.headers.get(), line.c_str());
     if (!next) return Status::Internal("out of memory building headers");
-    headers.release();
-    headers.reset(next);
+    call.headers.release();
+    call.headers.reset(next);
   }
 
   auto url = ParseDrillUrl(spec.url);
   if (!url.ok()) return Status::Invalid("URL " + OneLine(spec.url) + " " + url.status().message());
-  std::unique_ptr<CURL, CurlDeleter> curl(curl_easy_init());
-  if (!curl) return Status::Internal("curl_easy_init failed");
-  CURL* c = curl.get();
-  Transfer t;
+  call.url = std::move(*url);
+  call.curl.reset(curl_easy_init());
+  if (!call.curl) return Status::Internal("curl_easy_init failed");
+  CURL* c = call.curl.get();
+  Transfer& t = call.t;
   t.guard.policy = spec.policy;
   t.cap = spec.max_body_bytes;
   t.cancel = cancel;
-  char errbuf[CURL_ERROR_SIZE] = "";
   ApplyLocalOnly(c, &t.guard);
   // The URL as parsed and checked above, not parsed again from text.
-  curl_easy_setopt(c, CURLOPT_CURLU, url->get());
-  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+  curl_easy_setopt(c, CURLOPT_CURLU, call.url.get());
+  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, call.errbuf);
   curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(spec.timeout.count()));
   // Each request measures a fresh connection, as a new client would see the service.
   curl_easy_setopt(c, CURLOPT_FRESH_CONNECT, 1L);
@@ -113,11 +126,16 @@ Result<HttpResponse> Perform(const HttpRequestSpec& spec, const std::atomic<bool
     // POSTFIELDS turns the request into a POST; keep the method the caller asked for.
     if (spec.method == "GET") curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, "GET");
   }
-  if (headers) curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers.get());
+  if (call.headers) curl_easy_setopt(c, CURLOPT_HTTPHEADER, call.headers.get());
+  return Status::Ok();
+}
 
-  CURLcode rc = curl_easy_perform(c);
+// What the transfer that ended with `rc` comes to.
+Result<HttpResponse> Finish(Call& call, CURLcode rc) {
+  CURL* c = call.curl.get();
+  Transfer& t = call.t;
   if (rc != CURLE_OK && !(rc == CURLE_WRITE_ERROR && t.truncated)) {
-    return TransferError(c, rc, errbuf, t, spec.timeout);
+    return TransferError(c, rc, call.errbuf, t, call.spec.timeout);
   }
   HttpResponse r;
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
@@ -127,6 +145,12 @@ Result<HttpResponse> Perform(const HttpRequestSpec& spec, const std::atomic<bool
   r.body = std::move(t.body);
   r.truncated = t.truncated;
   return r;
+}
+
+Result<HttpResponse> Perform(const HttpRequestSpec& spec, const std::atomic<bool>* cancel) {
+  Call call(spec);
+  FD_RETURN_IF_ERROR(Setup(call, cancel));
+  return Finish(call, curl_easy_perform(call.curl.get()));
 }
 
 }  // namespace
@@ -139,6 +163,47 @@ Result<HttpResponse> HttpRequest(const HttpRequestSpec& spec, const std::atomic<
   } catch (const std::bad_alloc&) {
     return Status::Internal("out of memory");
   }
+}
+
+void HttpCall::Cancel() const {
+  if (multi_) multi_->Cancel(id_);
+}
+
+HttpCall HttpRequestAsync(const HttpRequestSpec& spec, EventLoop& loop,
+                          const std::atomic<bool>* cancel, HttpDone done) {
+  // As in HttpRequest: running out of memory here must not unwind through a sampler.
+  std::shared_ptr<Call> call;
+  Status setup = InitCurl();
+  if (setup.ok()) {
+    try {
+      call = std::make_shared<Call>(spec);
+      setup = Setup(*call, cancel);
+    } catch (const std::bad_alloc&) {
+      setup = Status::Internal("out of memory");
+    }
+  }
+  if (!setup.ok()) {
+    loop.Post([setup, done = std::move(done)] { done(setup); });
+    return HttpCall();
+  }
+  CurlMulti& multi = CurlMulti::Of(loop);
+  HttpCall handle;
+  handle.multi_ = &multi;
+  // `call` lives in the callback, so until the transfer has ended, whoever started it.
+  CURL* easy = call->curl.get();
+  handle.id_ = multi.Perform(
+      easy,
+      [call, done = std::move(done)](CURLcode rc) {
+        done([&]() -> Result<HttpResponse> {
+          try {
+            return Finish(*call, rc);
+          } catch (const std::bad_alloc&) {
+            return Status::Internal("out of memory");
+          }
+        }());
+      },
+      cancel);
+  return handle;
 }
 
 Result<std::string> UrlEscape(std::string_view text) {

@@ -1,16 +1,22 @@
-// One HTTP request through libcurl, for the probes that speak HTTP (http, prometheus).
+// One HTTP request through libcurl, for the probes that speak HTTP (http, prometheus):
+// waited for on the calling thread (HttpRequest), or through the run's event loop
+// (HttpRequestAsync), with the same options, policy and errors either way.
 // libcurl is an edge: it is C, so nothing is thrown through it, and every failure comes
 // back as a Status whose message reads well as a probe detail ("connection refused").
 #pragma once
 
 #include <atomic>
 #include <cstddef>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "runner/base/curl_multi.h"
+#include "runner/base/event_loop.h"
 #include "runner/base/net.h"
 #include "runner/base/status.h"
 #include "runner/base/values.h"
@@ -49,6 +55,33 @@ struct HttpResponse {
 // when libcurl cannot start at all.
 // REQUIRES: spec.url is an http(s) URL; spec.timeout > 0. Safe to call from any thread.
 Result<HttpResponse> HttpRequest(const HttpRequestSpec& spec, const std::atomic<bool>* cancel);
+
+using HttpDone = std::function<void(Result<HttpResponse>)>;
+
+// A request HttpRequestAsync started. Copyable.
+class HttpCall {
+ public:
+  // Ends the request at once if it has not ended (`done` gets kFailed "cancelled"); else,
+  // or for a call never started, nothing. Safe from any thread.
+  // REQUIRES: the request's loop has not been destroyed.
+  void Cancel() const;
+
+ private:
+  friend HttpCall HttpRequestAsync(const HttpRequestSpec&, EventLoop&, const std::atomic<bool>*,
+                                   HttpDone);
+  CurlMulti* multi_ = nullptr;
+  CurlMulti::Id id_ = 0;
+};
+
+// HttpRequest without a thread waiting for it: the transfer runs on `loop`'s CurlMulti
+// (runner/base/curl_multi.h), and `done` gets what HttpRequest would have returned, once,
+// on a loop thread, never before this returns; "cancelled" when the loop is destroyed
+// first (on the thread destroying it). `cancel` is also checked every 100 ms while the
+// request waits. Safe from any thread.
+// REQUIRES: as HttpRequest; `loop` outlives the call, `*cancel` the request; `done` does not
+// throw.
+HttpCall HttpRequestAsync(const HttpRequestSpec& spec, EventLoop& loop,
+                          const std::atomic<bool>* cancel, HttpDone done);
 
 // Percent-encodes `text` for a URL query component (curl_easy_escape).
 Result<std::string> UrlEscape(std::string_view text);
