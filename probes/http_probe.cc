@@ -25,10 +25,13 @@ std::string RangeText(StatusRange r) {
   return std::to_string(r.lo) + "-" + std::to_string(r.hi);
 }
 
-class HttpProbe final : public Probe {
+// What an http probe sends and how it judges the answer. Shared with the samples in
+// flight, so that a probe destroyed meanwhile leaves none of them pointing at it. Used by
+// one sample at a time (the Probe contract): the body pattern caches its expansion.
+class HttpCheck {
  public:
-  // REQUIRES: ctx.expander is set and ctx outlives the probe.
-  HttpProbe(const Params& p, const RunContext& ctx)
+  // REQUIRES: ctx.expander is set and ctx outlives the check.
+  HttpCheck(const Params& p, const RunContext& ctx)
       : url_(p.String("url")),
         method_(p.String("method")),
         timeout_(p.Duration("timeout")),
@@ -41,13 +44,16 @@ class HttpProbe final : public Probe {
     if (e.Has("max_latency")) max_latency_ = e.Duration("max_latency");
   }
 
-  ProbeOutcome Sample(const SampleVars& vars) override {
+  const RunContext& ctx() const { return ctx_; }
+
+  // The request for this sample, its references expanded.
+  Result<HttpRequestSpec> Request(const SampleVars& vars) const {
     auto url = ctx_.expander->Expand(url_, vars.seq);
-    if (!url.ok()) return {false, url.status().message()};
+    if (!url.ok()) return url.status();
     std::optional<std::string> body;
     if (body_) {
       auto b = ctx_.expander->Expand(*body_, vars.seq);
-      if (!b.ok()) return {false, b.status().message()};
+      if (!b.ok()) return b.status();
       body = std::move(*b);
     } else if (method_ == "POST" || method_ == "PUT" || method_ == "PATCH") {
       // An empty body still gets "Content-Length: 0", which some servers insist on.
@@ -61,11 +67,13 @@ class HttpProbe final : public Probe {
                         .policy = ctx_.network};
     for (const auto& [name, value] : headers_) {
       auto v = ctx_.expander->Expand(value, vars.seq);
-      if (!v.ok()) return {false, v.status().message()};
+      if (!v.ok()) return v.status();
       req.headers.emplace_back(name, std::move(*v));
     }
+    return req;
+  }
 
-    auto resp = HttpRequest(req, ctx_.cancel);
+  ProbeOutcome Judge(const SampleVars& vars, const Result<HttpResponse>& resp) {
     if (!resp.ok()) return {false, resp.status().message()};
     const long code = resp->status;
     const int64_t ms = resp->elapsed.count();
@@ -97,6 +105,30 @@ class HttpProbe final : public Probe {
   std::optional<Pattern> body_re_;
   std::optional<Millis> max_latency_;
   const RunContext& ctx_;
+};
+
+class HttpProbe final : public Probe {
+ public:
+  // REQUIRES: ctx.expander is set and ctx outlives the probe and its samples.
+  HttpProbe(const Params& p, const RunContext& ctx) : check_(std::make_shared<HttpCheck>(p, ctx)) {}
+
+  ProbeOutcome Sample(const SampleVars& vars) override {
+    auto req = check_->Request(vars);
+    if (!req.ok()) return {false, req.status().message()};
+    return check_->Judge(vars, HttpRequest(*req, check_->ctx().cancel));
+  }
+
+  void SampleAsync(const SampleVars& vars, EventLoop& loop, SampleDone done) override {
+    auto req = check_->Request(vars);
+    if (!req.ok()) return done({false, req.status().message()});
+    HttpRequestAsync(*req, loop, check_->ctx().cancel,
+                     [check = check_, vars, done = std::move(done)](Result<HttpResponse> resp) {
+                       done(check->Judge(vars, resp));
+                     });
+  }
+
+ private:
+  std::shared_ptr<HttpCheck> check_;
 };
 
 constexpr const char* kMethods[] = {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"};

@@ -128,11 +128,13 @@ std::string StringMember(const json& j, const char* key) {
   return m && m->is_string() ? m->get_ref<const std::string&>() : std::string();
 }
 
-class PrometheusProbe final : public Probe {
+// What a prometheus probe asks and how it judges the answer. Shared with the samples in
+// flight, so that a probe destroyed meanwhile leaves none of them pointing at it.
+class PrometheusCheck {
  public:
-  // REQUIRES: ctx.expander is set and ctx outlives the probe; exactly one of `query`
+  // REQUIRES: ctx.expander is set and ctx outlives the check; exactly one of `query`
   // (with `comparison`) or `alert` is set (Check guarantees it).
-  PrometheusProbe(const Params& p, std::optional<Comparison> comparison, const RunContext& ctx)
+  PrometheusCheck(const Params& p, std::optional<Comparison> comparison, const RunContext& ctx)
       : url_(p.String("url")),
         comparison_(std::move(comparison)),
         state_(p.String("state")),
@@ -142,25 +144,35 @@ class PrometheusProbe final : public Probe {
     if (p.Has("alert")) alert_ = p.String("alert");
   }
 
-  ProbeOutcome Sample(const SampleVars& vars) override {
+  const RunContext& ctx() const { return ctx_; }
+
+  // This sample's request, and the query it asks (expanded; "" for an alert).
+  struct Request {
+    HttpRequestSpec http;
+    std::string query;
+  };
+  Result<Request> MakeRequest(const SampleVars& vars) const {
     auto base = ctx_.expander->Expand(url_, vars.seq);
-    if (!base.ok()) return {false, base.status().message()};
+    if (!base.ok()) return base.status();
     while (!base->empty() && base->back() == '/') base->pop_back();
     std::string url;
     std::string query;
     if (query_) {
       auto q = ctx_.expander->Expand(*query_, vars.seq);
-      if (!q.ok()) return {false, q.status().message()};
+      if (!q.ok()) return q.status();
       query = std::move(*q);
       auto escaped = UrlEscape(query);
-      if (!escaped.ok()) return {false, escaped.status().message()};
+      if (!escaped.ok()) return escaped.status();
       url = *base + "/api/v1/query?query=" + *escaped;
     } else {
       url = *base + "/api/v1/alerts";
     }
-    auto resp = HttpRequest(
+    return Request{
         {.url = url, .timeout = timeout_, .max_body_bytes = kAnswerCap, .policy = ctx_.network},
-        ctx_.cancel);
+        std::move(query)};
+  }
+
+  ProbeOutcome Judge(const Result<HttpResponse>& resp, const std::string& query) const {
     if (!resp.ok()) return {false, resp.status().message()};
     // nlohmann is an edge: its accessors throw on a type they were not asked about.
     try {
@@ -281,6 +293,30 @@ class PrometheusProbe final : public Probe {
   std::string state_;
   Millis timeout_;
   const RunContext& ctx_;
+};
+
+class PrometheusProbe final : public Probe {
+ public:
+  // REQUIRES: as PrometheusCheck's; ctx also outlives the probe's samples.
+  PrometheusProbe(const Params& p, std::optional<Comparison> comparison, const RunContext& ctx)
+      : check_(std::make_shared<const PrometheusCheck>(p, std::move(comparison), ctx)) {}
+
+  ProbeOutcome Sample(const SampleVars& vars) override {
+    auto req = check_->MakeRequest(vars);
+    if (!req.ok()) return {false, req.status().message()};
+    return check_->Judge(HttpRequest(req->http, check_->ctx().cancel), req->query);
+  }
+
+  void SampleAsync(const SampleVars& vars, EventLoop& loop, SampleDone done) override {
+    auto req = check_->MakeRequest(vars);
+    if (!req.ok()) return done({false, req.status().message()});
+    HttpRequestAsync(req->http, loop, check_->ctx().cancel,
+                     [check = check_, query = std::move(req->query), done = std::move(done)](
+                         Result<HttpResponse> resp) { done(check->Judge(resp, query)); });
+  }
+
+ private:
+  std::shared_ptr<const PrometheusCheck> check_;
 };
 
 constexpr const char* kAlertStates[] = {"firing", "pending", "inactive"};

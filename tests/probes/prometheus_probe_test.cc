@@ -20,13 +20,19 @@
 #include "runner/drill/probe.h"
 #include "tests/integration/harness.h"
 #include "tests/probes/daemon.h"
+#include "tests/probes/sample_ways.h"
 #include "tests/testing.h"
 
 namespace firedrill {
 namespace {
 
 using ::firedrill::testing::Daemon;
+using ::firedrill::testing::Failed;
+using ::firedrill::testing::SampleBy;
 using ::firedrill::testing::TempDir;
+using ::firedrill::testing::TestLoop;
+using ::firedrill::testing::Way;
+using ::firedrill::testing::WayName;
 using ::firedrill::testing::WriteFile;
 
 constexpr const char* kPrometheus = "/usr/bin/prometheus";
@@ -56,12 +62,14 @@ Params PromParams(const PromSpec& s) {
   return p;
 }
 
+// Makes probes and samples them `way`: Sample, or SampleAsync on an event loop of its own.
 class ProbeRunner {
  public:
-  ProbeRunner() {
+  explicit ProbeRunner(Way way = Way::kSample) : way_(way) {
     ctx_.env = Env::Default();
     ctx_.expander = &expander_;
     ctx_.workdir = "/tmp";
+    if (way_ == Way::kSampleAsync) loop_ = TestLoop();
   }
 
   Result<std::unique_ptr<Probe>> Make(const PromSpec& s) {
@@ -73,7 +81,7 @@ class ProbeRunner {
   ProbeOutcome SampleOnce(const PromSpec& s) {
     auto probe = Make(s);
     if (!probe.ok()) return {false, "make: " + probe.status().ToString()};
-    return (*probe)->Sample({});
+    return Sample(**probe);
   }
 
   // Samples every 100 ms until the probe passes or `budget` runs out; the last outcome.
@@ -81,10 +89,10 @@ class ProbeRunner {
     auto probe = Make(s);
     if (!probe.ok()) return {false, "make: " + probe.status().ToString()};
     const auto deadline = std::chrono::steady_clock::now() + budget;
-    ProbeOutcome out = (*probe)->Sample({});
+    ProbeOutcome out = Sample(**probe);
     while (!out.passed && std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      out = (*probe)->Sample({});
+      out = Sample(**probe);
     }
     return out;
   }
@@ -92,15 +100,22 @@ class ProbeRunner {
   RunContext& ctx() { return ctx_; }
 
  private:
+  ProbeOutcome Sample(Probe& probe) {
+    if (way_ == Way::kSampleAsync && !loop_) return Failed("no event loop");
+    return SampleBy(way_, probe, loop_.get());
+  }
+
+  Way way_;
   Expander expander_{"/tmp", {}};
   RunContext ctx_;
+  std::unique_ptr<EventLoop> loop_;
 };
 
 // ---------------------------------------------------------------------------------------
 // The real Prometheus.
 
 // One Prometheus per test, scraping itself every second and evaluating rules every second.
-class RealPrometheusTest : public ::testing::Test {
+class RealPrometheusTest : public ::testing::TestWithParam<Way> {
  protected:
   void SetUp() override {
     if (::access(kPrometheus, X_OK) != 0)
@@ -138,12 +153,15 @@ class RealPrometheusTest : public ::testing::Test {
   TempDir dir_;
   int port_ = 0;
   std::unique_ptr<Daemon> daemon_;
-  ProbeRunner runner_;
+  ProbeRunner runner_{GetParam()};
 };
+
+INSTANTIATE_TEST_SUITE_P(Ways, RealPrometheusTest,
+                         ::testing::Values(Way::kSample, Way::kSampleAsync), WayName);
 
 // `up` exists only once the first scrape happened (Prometheus delays target discovery by
 // up to 5 s), so this is the one test that waits for data.
-TEST_F(RealPrometheusTest, QueryUpComparesItsValue) {
+TEST_P(RealPrometheusTest, QueryUpComparesItsValue) {
   auto up = runner_.SampleUntilPass({.url = Url(), .query = "up", .value = "== 1"}, Millis(30000));
   EXPECT_TRUE(up.passed) << up.detail << "\n" << daemon_->LogTail();
   EXPECT_EQ(up.detail, "1 series, all == 1 (1)");
@@ -152,7 +170,7 @@ TEST_F(RealPrometheusTest, QueryUpComparesItsValue) {
   EXPECT_EQ(above.detail, "1 of 1 series not > 1: 1");
 }
 
-TEST_F(RealPrometheusTest, SeveralSeriesMustAllPass) {
+TEST_P(RealPrometheusTest, SeveralSeriesMustAllPass) {
   const std::string two = R"(label_replace(vector(1), "n", "a", "", "") or )"
                           R"(label_replace(vector(3), "n", "b", "", ""))";
   auto all = runner_.SampleOnce({.url = Url(), .query = two, .value = "> 0"});
@@ -163,26 +181,26 @@ TEST_F(RealPrometheusTest, SeveralSeriesMustAllPass) {
   EXPECT_EQ(one.detail, "1 of 2 series not >= 2: 1");
 }
 
-TEST_F(RealPrometheusTest, QueryWithoutSeriesFails) {
+TEST_P(RealPrometheusTest, QueryWithoutSeriesFails) {
   auto out = runner_.SampleOnce({.url = Url(), .query = R"(up{job="x"})", .value = "> 0"});
   EXPECT_FALSE(out.passed);
   EXPECT_EQ(out.detail, R"(no series for up{job="x"})");
 }
 
-TEST_F(RealPrometheusTest, ScalarQueryIsOneValue) {
+TEST_P(RealPrometheusTest, ScalarQueryIsOneValue) {
   auto out =
       runner_.SampleOnce({.url = Url() + "/", .query = "scalar(vector(0.25))", .value = "< 0.5"});
   EXPECT_TRUE(out.passed) << out.detail;
   EXPECT_EQ(out.detail, "1 series, all < 0.5 (0.25)");
 }
 
-TEST_F(RealPrometheusTest, BadQueryFailsWithPrometheusMessage) {
+TEST_P(RealPrometheusTest, BadQueryFailsWithPrometheusMessage) {
   auto out = runner_.SampleOnce({.url = Url(), .query = "up{", .value = "> 0"});
   EXPECT_FALSE(out.passed);
   EXPECT_EQ(out.detail.rfind("HTTP 400: invalid parameter", 0), 0u) << out.detail;
 }
 
-TEST_F(RealPrometheusTest, AlertStates) {
+TEST_P(RealPrometheusTest, AlertStates) {
   auto firing = runner_.SampleUntilPass({.url = Url(), .alert = "AlwaysFiring"}, Millis(30000));
   EXPECT_TRUE(firing.passed) << firing.detail << "\n" << daemon_->LogTail();
   EXPECT_EQ(firing.detail, R"(AlwaysFiring firing {severity="page"})");
@@ -207,7 +225,7 @@ TEST_F(RealPrometheusTest, AlertStates) {
 }
 
 // Prometheus gone: the probe fails at once, with the reason.
-TEST_F(RealPrometheusTest, StoppedPrometheusIsRefused) {
+TEST_P(RealPrometheusTest, StoppedPrometheusIsRefused) {
   daemon_->Stop();
   auto out = runner_.SampleOnce({.url = Url(), .query = "up", .value = "> 0"});
   EXPECT_FALSE(out.passed);
@@ -275,7 +293,7 @@ std::string Series(const std::string& value) {
   return R"({"metric":{"job":"x"},"value":[1700000000.5,")" + value + R"("]})";
 }
 
-class FakePrometheusTest : public ::testing::Test {
+class FakePrometheusTest : public ::testing::TestWithParam<Way> {
  protected:
   void SetUp() override { ASSERT_GT(fake_.port(), 0); }
 
@@ -284,10 +302,13 @@ class FakePrometheusTest : public ::testing::Test {
   }
 
   FakePrometheus fake_;
-  ProbeRunner runner_;
+  ProbeRunner runner_{GetParam()};
 };
 
-TEST_F(FakePrometheusTest, QueryIsUrlEncoded) {
+INSTANTIATE_TEST_SUITE_P(Ways, FakePrometheusTest,
+                         ::testing::Values(Way::kSample, Way::kSampleAsync), WayName);
+
+TEST_P(FakePrometheusTest, QueryIsUrlEncoded) {
   fake_.Answer(200, Vector(Series("1")));
   const std::string q = R"(sum by (job) (rate(x{job="a b",path=~"/x?&y=1"}[1m])) + 1)";
   auto out = Query("> 0", q);
@@ -295,21 +316,21 @@ TEST_F(FakePrometheusTest, QueryIsUrlEncoded) {
   EXPECT_EQ(fake_.last_query(), q);
 }
 
-TEST_F(FakePrometheusTest, MalformedJsonFails) {
+TEST_P(FakePrometheusTest, MalformedJsonFails) {
   fake_.Answer(200, R"({"status":"success","data":)");
   auto out = Query("> 0");
   EXPECT_FALSE(out.passed);
   EXPECT_EQ(out.detail, R"(answer is not JSON: "{"status":"success","data":")");
 }
 
-TEST_F(FakePrometheusTest, ErrorStatusFails) {
+TEST_P(FakePrometheusTest, ErrorStatusFails) {
   fake_.Answer(200, R"({"status":"error","errorType":"execution","error":"query timed out"})");
   auto out = Query("> 0");
   EXPECT_FALSE(out.passed);
   EXPECT_EQ(out.detail, R"(Prometheus answered "error": query timed out)");
 }
 
-TEST_F(FakePrometheusTest, HttpErrorFails) {
+TEST_P(FakePrometheusTest, HttpErrorFails) {
   fake_.Answer(503, "Service Unavailable");
   auto plain = Query("> 0");
   EXPECT_FALSE(plain.passed);
@@ -320,7 +341,7 @@ TEST_F(FakePrometheusTest, HttpErrorFails) {
   EXPECT_EQ(api.detail, "HTTP 422: too many samples");
 }
 
-TEST_F(FakePrometheusTest, NanNeverSatisfiesAComparison) {
+TEST_P(FakePrometheusTest, NanNeverSatisfiesAComparison) {
   fake_.Answer(200, Vector(Series("NaN")));
   for (const char* cmp : {"!= 0", "> 0", "< 0", "== 0"}) {
     auto out = Query(cmp);
@@ -329,7 +350,7 @@ TEST_F(FakePrometheusTest, NanNeverSatisfiesAComparison) {
   }
 }
 
-TEST_F(FakePrometheusTest, InfinitiesCompare) {
+TEST_P(FakePrometheusTest, InfinitiesCompare) {
   fake_.Answer(200, Vector(Series("+Inf") + "," + Series("-Inf")));
   auto out = Query("> 0");
   EXPECT_FALSE(out.passed);
@@ -339,7 +360,7 @@ TEST_F(FakePrometheusTest, InfinitiesCompare) {
   EXPECT_EQ(ne.detail, "2 series, all != 0 (+Inf, -Inf)");
 }
 
-TEST_F(FakePrometheusTest, ManyValuesAreCutShort) {
+TEST_P(FakePrometheusTest, ManyValuesAreCutShort) {
   fake_.Answer(200, Vector(Series("1") + "," + Series("2") + "," + Series("3") + "," + Series("4") +
                            "," + Series("5") + "," + Series("6e+00")));
   auto out = Query(">= 1");
@@ -347,7 +368,7 @@ TEST_F(FakePrometheusTest, ManyValuesAreCutShort) {
   EXPECT_EQ(out.detail, "6 series, all >= 1 (1, 2, 3, 4, 5, ...)");
 }
 
-TEST_F(FakePrometheusTest, MatrixAndStringResultsCannotBeCompared) {
+TEST_P(FakePrometheusTest, MatrixAndStringResultsCannotBeCompared) {
   fake_.Answer(200, R"({"status":"success","data":{"resultType":"matrix","result":[]}})");
   auto matrix = Query("> 0", "up[5m]");
   EXPECT_FALSE(matrix.passed);
@@ -358,7 +379,7 @@ TEST_F(FakePrometheusTest, MatrixAndStringResultsCannotBeCompared) {
   EXPECT_FALSE(Query("> 0").passed);
 }
 
-TEST_F(FakePrometheusTest, OddShapesFailWithoutCrashing) {
+TEST_P(FakePrometheusTest, OddShapesFailWithoutCrashing) {
   const char* bodies[] = {
       R"([])",
       R"({"status":1})",
@@ -385,7 +406,7 @@ TEST_F(FakePrometheusTest, OddShapesFailWithoutCrashing) {
   EXPECT_EQ(alerts.detail, "answer has no `data.alerts` list");
 }
 
-TEST_F(FakePrometheusTest, AlertDetailsAreBrief) {
+TEST_P(FakePrometheusTest, AlertDetailsAreBrief) {
   fake_.Answer(200, R"({"status":"success","data":{"alerts":[
       {"labels":{"alertname":"Other"},"state":"firing"},
       {"labels":{"alertname":"RedisDown","instance":"127.0.0.1:9121","job":"redis",
@@ -401,14 +422,14 @@ TEST_F(FakePrometheusTest, AlertDetailsAreBrief) {
             "(and 1 more)");
 }
 
-TEST_F(FakePrometheusTest, OversizedAnswerIsNotJudged) {
+TEST_P(FakePrometheusTest, OversizedAnswerIsNotJudged) {
   fake_.Answer(200, Vector(Series("1")) + std::string(9 << 20, ' '));
   auto out = Query("> 0");
   EXPECT_FALSE(out.passed);
   EXPECT_EQ(out.detail, "answer larger than 8.0MiB, not judged");
 }
 
-TEST_F(FakePrometheusTest, SlowAnswerTimesOut) {
+TEST_P(FakePrometheusTest, SlowAnswerTimesOut) {
   fake_.Answer(200, Vector(Series("1")));
   fake_.Delay(Millis(300));
   auto out = runner_.SampleOnce(
