@@ -21,9 +21,12 @@
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
 #include <functional>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -35,6 +38,7 @@
 #include "runner/base/net.h"
 #include "runner/base/subprocess.h"
 #include "tests/probes/probe_test_base.h"
+#include "tests/probes/sample_ways.h"
 
 namespace firedrill::testing {
 namespace {
@@ -473,6 +477,73 @@ TEST_F(ConnectGuardTest, TcpProbeConnectsWhenThePolicyNamesTheHost) {
   auto probe = MakeProbe("tcp", TcpParams());
   ASSERT_TRUE(probe);
   ProbeOutcome out = probe->Sample({});
+  EXPECT_TRUE(out.passed) << out.detail;
+  EXPECT_THAT(out.detail, StartsWith("connected in "));
+  EXPECT_GE(Accept(Millis(2000)).get(), 0) << "the probe's connection did not arrive";
+}
+
+// The asynchronous paths (the run's event loop, libcurl's multi interface, Asio's connect)
+// check the same address at the same moment.
+
+Result<HttpResponse> HttpRequestThroughLoop(const HttpRequestSpec& spec) {
+  auto loop = TestLoop();
+  if (!loop) return Status::Internal("no event loop");
+  std::mutex mu;
+  std::condition_variable cv;
+  std::optional<Result<HttpResponse>> got;
+  HttpRequestAsync(spec, *loop, nullptr, [&](Result<HttpResponse> r) {
+    std::lock_guard lock(mu);
+    got.emplace(std::move(r));
+    cv.notify_all();
+  });
+  std::unique_lock lock(mu);
+  if (!cv.wait_for(lock, std::chrono::seconds(10), [&] { return got.has_value(); })) {
+    return Status::Timeout("no answer from HttpRequestAsync");
+  }
+  return std::move(*got);
+}
+
+TEST_F(ConnectGuardTest, HttpRequestAsyncRefusesANonLoopbackAddress) {
+  const int64_t before = net_->SettledTcpSegmentsIn();
+  auto r = HttpRequestThroughLoop({.url = "http://" + address_ + "/", .timeout = Millis(2000)});
+  ASSERT_FALSE(r.ok()) << "HTTP " << r->status;
+  EXPECT_EQ(r.status().code(), Status::Code::kFailed);
+  EXPECT_EQ(r.status().message(), refusal_);
+  ExpectNothingArrived(before);
+}
+
+TEST_F(ConnectGuardTest, HttpRequestAsyncConnectsWhenThePolicyNamesTheHost) {
+  NetworkPolicy policy;
+  ASSERT_TRUE(policy.AllowHost(net_->ns_addr()).ok());
+  // Nobody answers: the connection arriving is what is looked for.
+  auto r = HttpRequestThroughLoop(
+      {.url = "http://" + address_ + "/", .timeout = Millis(500), .policy = &policy});
+  EXPECT_GE(Accept(Millis(2000)).get(), 0) << "no connection arrived";
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(), "timed out after 500ms");
+}
+
+TEST_F(ConnectGuardTest, TcpProbeSampleAsyncRefusesANonLoopbackAddress) {
+  auto probe = MakeProbe("tcp", TcpParams());
+  ASSERT_TRUE(probe);
+  auto loop = TestLoop();
+  ASSERT_TRUE(loop);
+  const int64_t before = net_->SettledTcpSegmentsIn();
+  ProbeOutcome out = SampleAsyncAndWait(*probe, *loop);
+  EXPECT_FALSE(out.passed) << out.detail;
+  EXPECT_EQ(out.detail, refusal_);
+  ExpectNothingArrived(before);
+}
+
+TEST_F(ConnectGuardTest, TcpProbeSampleAsyncConnectsWhenThePolicyNamesTheHost) {
+  NetworkPolicy policy;
+  ASSERT_TRUE(policy.AllowHost(net_->ns_addr()).ok());
+  ctx_.network = &policy;
+  auto probe = MakeProbe("tcp", TcpParams());
+  ASSERT_TRUE(probe);
+  auto loop = TestLoop();
+  ASSERT_TRUE(loop);
+  ProbeOutcome out = SampleAsyncAndWait(*probe, *loop);
   EXPECT_TRUE(out.passed) << out.detail;
   EXPECT_THAT(out.detail, StartsWith("connected in "));
   EXPECT_GE(Accept(Millis(2000)).get(), 0) << "the probe's connection did not arrive";
