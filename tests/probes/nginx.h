@@ -41,6 +41,7 @@ http {
     listen 127.0.0.1:)" + std::to_string(port_) +
                                        R"(;
     location = /status { stub_status; }
+    location = /echo { return 200 "ok $arg_n"; }
     location / { return 200 "ok\n"; }
   }
 }
