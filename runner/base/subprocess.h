@@ -1,6 +1,8 @@
 // Running `/bin/sh -c SCRIPT` the way the drill format promises: in the workdir, in its
-// own process group, with the drill's environment, bounded in time and in captured output.
-// Boost.Process is the edge here; its exceptions stop in subprocess.cc.
+// own process group, with the drill's environment, bounded in time and in captured output;
+// and the bookkeeping that keeps owned children apart from orphans. RunShell waits on the
+// calling thread; runner/base/async_shell.h runs the same command on the run's loop.
+// Boost.Process is the edge there; its exceptions stop in async_shell.cc.
 #pragma once
 
 #include <sys/types.h>
@@ -35,7 +37,8 @@ struct ShellResult {
 
 // Runs the command to completion (or timeout/cancel). When the shell ends, whatever it
 // left running in its process group is killed too, so a command never leaves a
-// process behind. Fails only when the command could not be started.
+// process behind. Fails only when the command could not be started (or, after SIGKILL,
+// would not die). The machinery is StartShell's, on an io_context of this call's own.
 Result<ShellResult> RunShell(const ShellCommand& cmd, const std::atomic<bool>* cancel = nullptr);
 
 // Marks this process as a child subreaper, so that orphaned descendants (a daemon that

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -14,6 +16,7 @@
 #include <regex>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "runner/base/proc.h"
@@ -75,6 +78,35 @@ inline bool Gone(pid_t pid) {
   auto st = ReadProcStat(pid);
   return !st || st->state == 'Z' || st->state == 'X';
 }
+
+// Calls ReapOrphans over and over on a thread of its own, as the engine does while it polls
+// its services, until destroyed. Makes this process a subreaper first, so that orphans of
+// the test's commands come here to be reaped.
+class ReaperThread {
+ public:
+  ReaperThread() {
+    BecomeSubreaper();
+    thread_ = std::thread([this] {
+      while (!stop_) {
+        ReapOrphans();
+        ++calls_;
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+    });
+  }
+  ~ReaperThread() {
+    stop_ = true;
+    thread_.join();
+  }
+  ReaperThread(const ReaperThread&) = delete;
+  ReaperThread& operator=(const ReaperThread&) = delete;
+  int calls() const { return calls_; }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::atomic<int> calls_{0};
+  std::thread thread_;
+};
 
 // PIDs of live processes whose command line contains `needle`.
 inline std::vector<pid_t> ProcessesWithArg(const std::string& needle) {
