@@ -2,6 +2,7 @@
 #include <chrono>
 #include <optional>
 
+#include "runner/base/async_shell.h"
 #include "runner/base/regex.h"
 #include "runner/base/subprocess.h"
 #include "runner/base/text.h"
@@ -28,7 +29,25 @@ class CommandProbe final : public Probe {
   ProbeOutcome Sample(const SampleVars& vars) override {
     auto script = ctx_.expander->Expand(run_, vars.seq);
     if (!script.ok()) return {false, script.status().message()};
-    auto r = RunShell({.script = *script, .cwd = ctx_.workdir, .timeout = timeout_}, ctx_.cancel);
+    return Judge(RunShell(Command(*script), ctx_.cancel), vars);
+  }
+
+  // The same command with the same outcome, waited for by the loop rather than a thread.
+  void SampleAsync(const SampleVars& vars, EventLoop& loop, SampleDone done) override {
+    auto script = ctx_.expander->Expand(run_, vars.seq);
+    if (!script.ok()) return done({false, script.status().message()});
+    RunShellAsync(
+        loop, Command(*script), ctx_.cancel,
+        [this, vars, done = std::move(done)](Result<ShellResult> r) { done(Judge(r, vars)); });
+  }
+
+ private:
+  ShellCommand Command(std::string script) const {
+    return {.script = std::move(script), .cwd = ctx_.workdir, .timeout = timeout_};
+  }
+
+  // The outcome of one run of the command, however it was waited for.
+  ProbeOutcome Judge(const Result<ShellResult>& r, const SampleVars& vars) {
     if (!r.ok()) return {false, r.status().message()};
     // Describe() reports the elapsed time, a little over the limit; the limit reads better.
     if (r->timed_out) return {false, "timed out after " + FormatDuration(timeout_)};
@@ -53,7 +72,6 @@ class CommandProbe final : public Probe {
     return {true, detail};
   }
 
- private:
   // The failing outcome when `text` does not match, nullopt when it does.
   std::optional<ProbeOutcome> Mismatch(Pattern& pattern, const char* stream,
                                        const std::string& text, const SampleVars& vars) {
