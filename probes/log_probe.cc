@@ -6,8 +6,11 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <memory>
+#include <mutex>
 #include <optional>
 
+#include "runner/base/file_watch.h"
 #include "runner/base/regex.h"
 #include "runner/base/text.h"
 #include "runner/drill/pattern.h"
@@ -16,8 +19,8 @@
 namespace firedrill {
 namespace {
 
-// A sample reads at most this much new text, so a log that grows fast cannot stall a
-// sample; the rest waits for the next one.
+// A read takes at most this much new text, so a log that grows fast cannot stall a sample
+// (or a loop thread); the rest waits for the next read.
 constexpr size_t kReadCap = 16 << 20;
 // A "line" that never ends (binary data, a runaway writer) is judged in pieces this long.
 constexpr size_t kMaxLine = 1 << 20;
@@ -31,18 +34,59 @@ struct Position {
   uint64_t offset = 0;
 };
 
+// Read at each sample, and, where the run has a loop, also as soon as the file changes
+// (runner/base/file_watch.h): a matching line is then stamped with the moment its write was
+// reported, not the moment of the next sample. Both read under one lock, so a line is judged
+// once whoever reads it.
 class LogProbe final : public Probe {
  public:
   // REQUIRES: ctx.expander is set and ctx outlives the probe.
   LogProbe(std::string path, std::string matches, Position start, const RunContext& ctx)
-      : path_(std::move(path)), pattern_(std::move(matches)), pos_(start), ctx_(ctx) {}
+      : path_(std::move(path)), ctx_(ctx), pattern_(std::move(matches)), pos_(start) {}
+
+  // Before the members the callback uses go.
+  ~LogProbe() override { watch_.reset(); }
+
+  // Follows the file through `loop` from now on. Without a watch (no such directory yet,
+  // no inotify instance left) the probe reads at its samples, and tries again at each.
+  // REQUIRES: `loop` outlives the probe.
+  void Watch(EventLoop* loop) {
+    std::lock_guard<std::mutex> lock(mu_);
+    loop_ = loop;
+    StartWatch();
+  }
 
   ProbeOutcome Sample(const SampleVars& vars) override {
+    std::lock_guard<std::mutex> lock(mu_);
     // Latched: the question is whether such a line was appended, and one was.
-    if (matched_) return {true, *matched_};
+    if (matched_) return Matched();
+    if (loop_ && !watch_) StartWatch();
     auto re = pattern_.Compile(*ctx_.expander, vars.seq);
     if (!re.ok()) return {false, re.status().message()};
+    return Scan(**re);
+  }
 
+ private:
+  // REQUIRES: mu_ held.
+  void StartWatch() {
+    auto w = FileWatch::Start(*loop_, path_, [this] { OnChange(); });
+    if (w.ok()) watch_ = std::move(*w);
+  }
+
+  // On a loop thread, as the kernel reports a change.
+  void OnChange() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (matched_) return;
+    // Watched probes have no ${seq} in their pattern (Make sees to it).
+    auto re = pattern_.Compile(*ctx_.expander, std::nullopt);
+    if (re.ok()) Scan(**re);  // a bad pattern is reported by the next sample
+  }
+
+  ProbeOutcome Matched() const { return {true, *matched_, matched_at_}; }
+
+  // Reads what is new and judges it.
+  // REQUIRES: mu_ held.
+  ProbeOutcome Scan(const RE2& re) {
     int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
       const int err = errno;
@@ -54,6 +98,10 @@ class LogProbe final : public Probe {
     Status read = ReadNew(fd);
     ::close(fd);
     if (!read.ok()) return {false, read.message()};
+    // Taken after the read, so never before the write of any line it read: a change
+    // reported by the watch is read at once, so this is when the matching line's write was
+    // reported (to within the read). A sample's read says only "by now".
+    const int64_t read_at = ctx_.env->NowMs();
 
     std::string_view rest = pending_;
     // Only complete lines are judged: a line still being written could match its
@@ -69,11 +117,13 @@ class LogProbe final : public Probe {
       rest.remove_prefix(consumed);
       if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
       ++lines_seen_;
-      // RE2 is linear in the line, so a sample's cost is bounded by kReadCap.
-      if (RegexSearch(**re, line)) {
+      // RE2 is linear in the line, so a read's cost is bounded by kReadCap.
+      if (RegexSearch(re, line)) {
         matched_ = "matched " + Quoted(line);
+        // Polled (no watch): as of the sample, which the engine knows already.
+        if (watch_) matched_at_ = read_at;
         pending_.clear();
-        return {true, *matched_};
+        return Matched();
       }
     }
     pending_.erase(0, pending_.size() - rest.size());
@@ -81,7 +131,6 @@ class LogProbe final : public Probe {
                        (lines_seen_ == 1 ? " new line)" : " new lines)")};
   }
 
- private:
   void Restart(Position p) {
     pos_ = p;
     pending_.clear();
@@ -122,13 +171,17 @@ class LogProbe final : public Probe {
     return Status::Ok();
   }
 
-  std::string path_;
+  const std::string path_;
+  const RunContext& ctx_;
+  std::mutex mu_;  // guards everything below: samples and the watch's callback both read
   Pattern pattern_;
   Position pos_;
   std::string pending_;  // read, not yet judged: an unfinished last line, or lines left over
   int64_t lines_seen_ = 0;
   std::optional<std::string> matched_;
-  const RunContext& ctx_;
+  std::optional<int64_t> matched_at_;  // when a watched probe read the matching line
+  EventLoop* loop_ = nullptr;
+  std::unique_ptr<FileWatch> watch_;
 };
 
 constexpr FieldSpec kFields[] = {
@@ -151,7 +204,10 @@ Result<std::unique_ptr<Probe>> Make(const Params& p, const RunContext& ctx) {
   if (::stat(full.c_str(), &st) == 0) {
     start = Position{true, st.st_dev, st.st_ino, static_cast<uint64_t>(st.st_size)};
   }
-  return std::unique_ptr<Probe>(new LogProbe(full, p.String("matches"), start, ctx));
+  auto probe = std::make_unique<LogProbe>(full, p.String("matches"), start, ctx);
+  // A data verifier's pattern changes with each sample's ${seq}: only its samples can judge.
+  if (ctx.loop && p.String("matches").find("${seq") == std::string::npos) probe->Watch(ctx.loop);
+  return std::unique_ptr<Probe>(std::move(probe));
 }
 
 }  // namespace
