@@ -21,6 +21,7 @@
 // the receiver's mutex. The receiver is owned by shared_ptr and every handler in flight holds
 // it, so none can outlive what it touches, whenever the probe is destroyed.
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <boost/asio/dispatch.hpp>
@@ -30,6 +31,7 @@
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -90,6 +92,7 @@ constexpr size_t kLingerMax = 8 << 20;
 constexpr size_t kReadChunk = 16 << 10;
 // Out of descriptors, the listener tries again after this.
 constexpr auto kAcceptRetry = std::chrono::milliseconds(50);
+constexpr int kAcceptBatch = 64;
 // How long destroying the probe waits for its handlers to finish; past it they finish later,
 // harmlessly (they hold the receiver, not the probe).
 constexpr auto kStopBudget = std::chrono::seconds(5);
@@ -185,7 +188,10 @@ class Receiver : public std::enable_shared_from_this<Receiver> {
   };
 
   void Accept();
-  void OnAccept(beast::error_code ec, tcp::socket socket);
+  void AcceptLater();
+  void OnReadable(beast::error_code ec);
+  // Takes a new connection in, making room for it at the cap.
+  void Admit(tcp::socket socket);
   // Makes room for one more connection. Returns the connection to close (to be closed
   // outside the lock: a connection's last reference may go with it), or sets *room to false
   // when every entry holds a complete request.
@@ -198,6 +204,7 @@ class Receiver : public std::enable_shared_from_this<Receiver> {
   // Used only on the acceptor's strand (its executor), after Listen.
   tcp::acceptor acceptor_;
   asio::steady_timer retry_;
+  tcp protocol_ = tcp::v4();
 
   std::mutex mu_;  // guards everything below
   std::condition_variable stopped_;
@@ -263,7 +270,19 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
 Status Receiver::Listen(const tcp::endpoint& at, const std::string& shown) {
   beast::error_code ec;
-  acceptor_.open(at.protocol(), ec);
+  // Opened close-on-exec, which Asio's open() does not do: a child the drill starts (a
+  // service, a remediation's daemon) would otherwise keep the port bound after the probe
+  // stops. Non-blocking, for OnReadable's accept4.
+  const int fd = ::socket(at.protocol().family(), SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+                          at.protocol().protocol());
+  if (fd < 0) {
+    ec.assign(errno, boost::system::system_category());
+  } else {
+    acceptor_.assign(at.protocol(), fd, ec);
+    if (ec) ::close(fd);
+  }
+  protocol_ = at.protocol();
+  if (!ec) acceptor_.non_blocking(true, ec);
   // SO_REUSEADDR only, so that a port left in TIME_WAIT by the last run can be bound again.
   // Never SO_REUSEPORT (cpp-httplib set it): a second receiver would share the port
   // silently and get half the notifications; a taken port must be an error. Asio sets
@@ -284,34 +303,61 @@ Status Receiver::Listen(const tcp::endpoint& at, const std::string& shown) {
 
 void Receiver::Accept() {
   if (stopping()) return;
-  // Each connection gets a strand of its own: its handlers never run at once, while
-  // different connections are served on different loop threads.
-  acceptor_.async_accept(asio::make_strand(loop_->io()),
-                         beast::bind_front_handler(&Receiver::OnAccept, shared_from_this()));
+  // Waits for the listener to be readable and accepts itself (OnReadable): Asio's accept
+  // gives a socket without close-on-exec, and setting it after would race a fork.
+  acceptor_.async_wait(tcp::acceptor::wait_read,
+                       beast::bind_front_handler(&Receiver::OnReadable, shared_from_this()));
 }
 
-void Receiver::OnAccept(beast::error_code ec, tcp::socket socket) {
+void Receiver::AcceptLater() {
+  retry_.expires_after(kAcceptRetry);
+  retry_.async_wait([self = shared_from_this()](beast::error_code e) {
+    if (!e) self->Accept();
+  });
+}
+
+void Receiver::OnReadable(beast::error_code ec) {
   if (ec == asio::error::operation_aborted || stopping()) return;
-  if (ec) {
-    // A connection that died in the backlog is no reason to stop; out of descriptors, an
-    // idle connection of ours makes room, and the listener tries again shortly (at once
-    // would spin while the backlog still holds the connection).
-    if (ec == asio::error::connection_aborted) return Accept();
-    if (ec == asio::error::no_descriptors || ec.value() == ENFILE) {
-      std::shared_ptr<Connection> victim;
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        bool room = false;
-        victim = EvictLocked(&room);
+  if (ec) return AcceptLater();
+  // Takes what the backlog holds, a batch at a time, so that a flood is taken in quickly
+  // and this strand still yields between batches.
+  for (int i = 0; i < kAcceptBatch; ++i) {
+    const int fd =
+        ::accept4(acceptor_.native_handle(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd < 0) {
+      const int err = errno;
+      // A connection that died in the backlog is no reason to stop.
+      if (err == EINTR || err == ECONNABORTED || err == EPROTO) continue;
+      if (err == EAGAIN || err == EWOULDBLOCK) return Accept();
+      // Out of descriptors: an idle connection of ours makes room, and the listener tries
+      // again shortly (at once would spin while the backlog still holds the connection).
+      // Out of memory or buffers, the same pause.
+      if (err == EMFILE || err == ENFILE) {
+        std::shared_ptr<Connection> victim;
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          bool room = false;
+          victim = EvictLocked(&room);
+        }
+        if (victim) asio::post(victim->executor(), [victim] { victim->Close(); });
       }
-      if (victim) asio::post(victim->executor(), [victim] { victim->Close(); });
+      return AcceptLater();
     }
-    retry_.expires_after(kAcceptRetry);
-    retry_.async_wait([self = shared_from_this()](beast::error_code e) {
-      if (!e) self->Accept();
-    });
-    return;
+    // Each connection gets a strand of its own: its handlers never run at once, while
+    // different connections are served on different loop threads.
+    tcp::socket socket(asio::make_strand(loop_->io()));
+    beast::error_code assigned;
+    socket.assign(protocol_, fd, assigned);
+    if (assigned) {
+      ::close(fd);
+      continue;
+    }
+    Admit(std::move(socket));
   }
+  Accept();
+}
+
+void Receiver::Admit(tcp::socket socket) {
   std::shared_ptr<Connection> victim;
   std::shared_ptr<Connection> conn;
   {
@@ -324,12 +370,12 @@ void Receiver::OnAccept(beast::error_code ec, tcp::socket socket) {
       entries_[id] = Entry{conn, Phase::kIdle, std::chrono::steady_clock::now()};
       ++live_;
     }
-    // Else `socket` closes as it goes: every entry holds a complete request being answered
-    // (they finish in microseconds), and those are never given up for a new connection.
+    // Else `socket` closes as it goes: the receiver is stopping, or every entry holds a
+    // complete request being answered (they finish in microseconds), and those are never
+    // given up for a new connection.
   }
   if (victim) asio::post(victim->executor(), [victim] { victim->Close(); });
   if (conn) conn->Start();
-  Accept();
 }
 
 // The cap's policy: a new connection is always admitted if anything can give way, so a

@@ -30,6 +30,7 @@
 #include "runner/base/env.h"
 #include "runner/base/event_loop.h"
 #include "runner/base/net.h"
+#include "runner/base/subprocess.h"
 #include "runner/base/unique_fd.h"
 #include "runner/drill/context.h"
 #include "runner/drill/expand.h"
@@ -533,6 +534,34 @@ TEST_F(WebhookProbeTest, SampleAsyncAnswersAtOnce) {
   ASSERT_TRUE(got.has_value());
   EXPECT_TRUE(got->passed) << got->detail;
   EXPECT_TRUE(got->observed_at_ms.has_value());
+}
+
+// The sockets a child sees, by /proc/PID/fd of the child itself.
+int SocketsAChildInherits() {
+  auto r = RunShell({.script = "ls -l /proc/self/fd", .cwd = "/", .timeout = Millis(10000)});
+  if (!r.ok() || r->exit_code != 0) return -1;
+  int n = 0;
+  for (size_t at = r->out.find("socket:"); at != std::string::npos;
+       at = r->out.find("socket:", at + 1)) {
+    ++n;
+  }
+  return n;
+}
+
+// The listener and its connections are close-on-exec: a service or a remediation's daemon
+// started while the probe runs would otherwise hold the port, and every connection, open
+// after the probe closed them.
+TEST(WebhookProbeSocketTest, ChildrenDoNotInheritTheReceiversSockets) {
+  const int before = SocketsAChildInherits();
+  ASSERT_GE(before, 0);
+  Receivers receivers({"hook"});
+  auto probe = receivers.Make("127.0.0.1:${port:hook}", "RedisDown");
+  ASSERT_TRUE(probe.ok()) << probe.status().ToString();
+  UniqueFd fd = Connect(receivers.port("hook"));
+  ASSERT_TRUE(fd.valid());
+  ASSERT_TRUE(SendAll(fd.get(), PostRequest(Notification("firing", {{"Other", "firing"}}))));
+  ASSERT_EQ(ReadStatus(fd.get(), Millis(5000)), 200);  // accepted, and kept alive
+  EXPECT_EQ(SocketsAChildInherits(), before);
 }
 
 TEST(WebhookProbeLoopTest, WithoutALoopMakeFails) {
