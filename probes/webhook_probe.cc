@@ -296,7 +296,10 @@ Status Receiver::Listen(const tcp::endpoint& at, const std::string& shown) {
     return Status::Failed("cannot listen on " + shown +
                           ": the port is taken, or the address is not local");
   }
-  start_ms_ = loop_->NowMs();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    start_ms_ = loop_->NowMs();
+  }
   asio::post(acceptor_.get_executor(), [self = shared_from_this()] { self->Accept(); });
   return Status::Ok();
 }

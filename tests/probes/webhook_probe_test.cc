@@ -564,6 +564,34 @@ TEST(WebhookProbeSocketTest, ChildrenDoNotInheritTheReceiversSockets) {
   EXPECT_EQ(SocketsAChildInherits(), before);
 }
 
+// On a loop nobody else runs (no threads: the caller drives it), the receiver serves while
+// the loop is driven, and destroying the probe runs the loop itself until it is closed.
+TEST(WebhookProbeLoopTest, ServesAndStopsOnADrivenLoop) {
+  auto loop = EventLoop::Start(Env::Default(), 0, 0);
+  ASSERT_TRUE(loop.ok()) << loop.status().ToString();
+  Receivers receivers({"hook"});
+  receivers.ctx().loop = loop->get();
+  auto probe = receivers.Make("127.0.0.1:${port:hook}", "RedisDown");
+  ASSERT_TRUE(probe.ok()) << probe.status().ToString();
+  const int port = receivers.port("hook");
+  std::atomic<int> status{0};
+  std::thread sender([&] {
+    status = Post(port, Notification("firing", {{"RedisDown", "firing"}}));
+  });
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  (*loop)->Drive(Millis(5),
+                 [&] { return status.load() != 0 || std::chrono::steady_clock::now() > deadline; });
+  sender.join();
+  EXPECT_EQ(status.load(), 200);
+  EXPECT_TRUE((*probe)->Sample({}).passed);
+  const auto start = std::chrono::steady_clock::now();
+  probe->reset();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
+  EXPECT_EQ(Post(port, "{}"), -1);  // the port is closed at once
+  auto again = receivers.Make("127.0.0.1:${port:hook}", "RedisDown");
+  EXPECT_TRUE(again.ok()) << again.status().ToString();
+}
+
 TEST(WebhookProbeLoopTest, WithoutALoopMakeFails) {
   Receivers receivers({"hook"});
   receivers.ctx().loop = nullptr;
