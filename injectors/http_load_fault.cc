@@ -4,6 +4,7 @@
 
 #include "injectors/journaled_fault.h"
 #include "injectors/support/http_load_engine.h"
+#include "runner/base/curl.h"
 #include "runner/drill/fault.h"
 
 namespace firedrill {
@@ -16,6 +17,19 @@ class HttpLoadFault final : public JournaledFault {
  public:
   HttpLoadFault(std::string name, HttpLoadSpec spec, const RunContext& ctx)
       : JournaledFault(std::move(name), ctx), spec_(std::move(spec)) {}
+
+  // libcurl's one-off global set-up (TLS libraries included) happens here, not while the
+  // fault clock runs; and a URL that a ${...} reference made unusable stops the run
+  // before anything starts, not when the load is due.
+  Status Prepare() override {
+    FD_RETURN_IF_ERROR(InitCurl());
+    auto url = ctx().expander->Expand(spec_.url);
+    if (!url.ok()) return url.status();
+    if (auto parsed = ParseDrillUrl(*url); !parsed.ok()) {
+      return Status::Invalid("URL " + *url + " " + parsed.status().message());
+    }
+    return Status::Ok();
+  }
 
   Result<std::string> Rollback() override {
     return Finish("stopped: " + DescribeHttpLoad(load_->Stop()));

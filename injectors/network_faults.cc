@@ -131,6 +131,7 @@ class FilterFault final : public JournaledFault {
       (void)Undo();
       return s;
     }
+    MarkEffective(ctx().env);
     std::string what;
     switch (rules_.verdict) {
       case Verdict::kDrop:
@@ -209,7 +210,9 @@ Result<std::unique_ptr<Fault>> MakePartition(const FaultSpec& f, const RunContex
 }
 
 // Would `tc ... netem` work here? Asked once, in a network namespace of its own that
-// dies with the probe, so the machine's `lo` is never touched.
+// dies with the probe, so the machine's `lo` is never touched. It takes tens of
+// milliseconds (up to its 5 s timeout on a loaded machine), so DelayFault::Prepare asks
+// before the fault phase, and Apply then finds the answer cached.
 std::string NetemNote() {
   static std::once_flag once;
   static std::string note;
@@ -270,6 +273,12 @@ class DelayFault final : public JournaledFault {
     if (proxy_) proxy_->Stop();
   }
 
+  // The netem check, once per process, before the fault clock starts (NetemNote).
+  Status Prepare() override {
+    (void)NetemNote();
+    return Status::Ok();
+  }
+
   // The proxy goes first. Its resets reach the clients only while the redirect's NAT still
   // rewrites them: once the last nat chain is gone the kernel stops translating, a reset
   // from the proxy's port is not for the client's socket, and the client hangs until it
@@ -307,6 +316,9 @@ class DelayFault final : public JournaledFault {
       (void)Finish(proxy_id_, ProxyReport(proxy_->Stop()));
       return s.Annotate(fmt::format("redirecting port {} to the fault proxy", opts_.target_port));
     }
+    // New connections go through the proxy from here on; anything after this (the netem
+    // note, when Prepare did not ask) must not count as the fault's moment.
+    MarkEffective(ctx().env);
     return fmt::format(
         "tcp port {} on loopback redirected to fault proxy 127.0.0.1:{} ({}; {}), {}",
         opts_.target_port, proxy_->port(), DelaySettings(opts_), NetemNote(), TableNote(table, ""));

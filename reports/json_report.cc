@@ -161,6 +161,7 @@ nlohmann::json ReportJson(const Scenario& scenario, const RunRecord& run, const 
   r["timeline"] = std::move(timeline);
 
   // Extensions.
+  r["started_monotonic_ms"] = run.started_monotonic_ms;
   r["firedrill_version"] = FIREDRILL_VERSION;
   r["description"] = ValidUtf8(scenario.description);
   r["tags"] = Strings(scenario.tags);

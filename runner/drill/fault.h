@@ -4,11 +4,13 @@
 // `firedrill faults` and the docs all read.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <span>
 #include <string>
 
+#include "runner/base/env.h"
 #include "runner/base/status.h"
 #include "runner/drill/context.h"
 #include "runner/drill/scenario.h"
@@ -18,6 +20,13 @@ namespace firedrill {
 class Fault {
  public:
   virtual ~Fault() = default;
+  // Runs while the run prepares, before any fault is injected and before the fault clock
+  // starts: one-off checks too slow for Inject (asking the kernel what it supports) go
+  // here, so that they neither delay the fault nor shift its timestamp. A failure ends
+  // the run before anything is injected, with the exit of a fault that cannot be
+  // injected (verdict error, exit 4). The engine calls it once, before Inject; a fault
+  // still injects without it (injector tests call Inject alone), only more slowly.
+  virtual Status Prepare() { return Status::Ok(); }
   // Applies the fault; on success returns a detail for the timeline ("SIGKILL to
   // process group 4242 (service primary)").
   virtual Result<std::string> Inject() = 0;
@@ -25,6 +34,21 @@ class Fault {
   virtual Result<std::string> Rollback() = 0;
   // false for faults nothing can undo (a killed process stays dead).
   virtual bool Reversible() const { return true; }
+
+  // When the last successful Inject's effect was in place (Env::NowMs: a redirect rule
+  // committed), for a fault that does more after that moment; nullopt: when Inject
+  // returned, as the engine sees it.
+  std::optional<int64_t> effective_at_ms() const { return effective_at_ms_; }
+
+ protected:
+  // Stamps effective_at_ms() now; without an Env (a test's bare context) the engine's own
+  // stamp stands.
+  void MarkEffective(Env* env) {
+    if (env) effective_at_ms_ = env->NowMs();
+  }
+
+ private:
+  std::optional<int64_t> effective_at_ms_;
 };
 
 enum class Use { kForbidden, kOptional, kRequired };

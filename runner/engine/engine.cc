@@ -13,6 +13,7 @@ namespace engine_detail {
 RunRecord Run::Execute() {
   rec_.mode = options_.dry_run ? "dry-run" : "run";
   rec_.started_at = env_->WallNow();
+  rec_.started_monotonic_ms = timeline_.origin_env_ms();
   Phase("prepare");
   bool ok = false;
   try {
@@ -218,6 +219,13 @@ bool Run::BuildProbesAndFaults() {
     r.name = f.name;
     r.action = f.action;
     rec_.faults.push_back(r);
+  }
+  // Slow one-off checks happen now, while nothing is started: inside the fault phase they
+  // would delay the fault and its timestamp.
+  for (size_t i = 0; i < faults_.size(); ++i) {
+    if (Status st = faults_[i]->Prepare(); !st.ok()) {
+      return Fail("fault " + drill_.faults[i].name + ": " + st.message()), false;
+    }
   }
   for (const auto& c : drill_.steady_state) rec_.steady.push_back(SteadyRecord{c.name, {}});
   recovery_ = std::make_unique<RecoveryTracker>(drill_.steady_state.size(),

@@ -254,6 +254,8 @@ bool Run::FaultTick(int64_t t0) {
     FaultRecord& r = rec_.faults[i];
     auto res = faults_[i]->Inject();
     int64_t t = timeline_.Now();
+    // A fault that did more after its effect was in place says when that was.
+    if (auto at = faults_[i]->effective_at_ms(); res.ok() && at) t = timeline_.FromEnvMs(*at);
     if (!res.ok()) {
       r.inject_failed = true;
       r.detail = res.status().message();

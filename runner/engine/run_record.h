@@ -71,6 +71,9 @@ inline constexpr size_t kFirstLostSeqs = 100;
 struct RunRecord {
   std::string mode = "run";
   std::chrono::system_clock::time_point started_at;
+  // Env::NowMs at the timeline's origin (CLOCK_MONOTONIC for the real Env): origin plus a
+  // *_ms value is the moment on that clock, to line the run up with other monotonic logs.
+  int64_t started_monotonic_ms = 0;
   std::vector<Event> timeline;
 
   // Phases reached.

@@ -31,6 +31,8 @@ class Timeline {
   int64_t Now() const { return env_->NowMs() - origin_ms_; }
   // The run's time of a moment on the Env's clock (ProbeOutcome::observed_at_ms).
   int64_t FromEnvMs(int64_t env_ms) const { return env_ms - origin_ms_; }
+  // The Env's clock at the origin: what turns the run's times back into that clock's.
+  int64_t origin_env_ms() const { return origin_ms_; }
 
   // Stamps the event now and returns its time.
   int64_t Add(std::string type, std::string name, std::string detail = "");

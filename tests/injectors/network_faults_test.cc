@@ -397,8 +397,15 @@ TEST(NetworkFaultTest, DelayAddsLatencyThroughATransparentProxyUntilRollback) {
       Make(Spec("network.delay", {{"port", std::to_string(target.port())}, {"delay", Millis(100)}}),
            fx.ctx);
   ASSERT_TRUE(fault);
+  ASSERT_TRUE(fault->Prepare().ok());
+  const int64_t before_inject = Env::Default()->NowMs();
   auto injected = fault->Inject();
+  const int64_t after_inject = Env::Default()->NowMs();
   ASSERT_TRUE(injected.ok()) << injected.status().ToString();
+  // The moment the redirect was committed, inside Inject.
+  ASSERT_TRUE(fault->effective_at_ms().has_value());
+  EXPECT_GE(*fault->effective_at_ms(), before_inject);
+  EXPECT_LE(*fault->effective_at_ms(), after_inject);
   const int proxy = ProxyPortIn(*injected);
   ASSERT_GT(proxy, 0) << *injected;
   EXPECT_THAT(*injected,

@@ -212,6 +212,47 @@ faults:
   EXPECT_FALSE(std::filesystem::exists(dir / "report/report.json"));
 }
 
+// A fault's Prepare runs while the run prepares: when it fails, the run ends there, as
+// for a fault that cannot be built (verdict error, exit 4), with nothing started and
+// nothing injected. Here an http.load URL that an ${env:...} made unusable (a space).
+TEST(RunTest, AFaultThatCannotBePreparedEndsTheRunBeforeAnythingStarts) {
+  TempDir dir;
+  WriteFile(dir / "drill.yaml", R"(apiVersion: firedrill/v1
+name: bad-load-url
+settings: {probe_interval: 100ms, settle: 1s}
+services:
+  - name: marker
+    run: touch )" + dir.path() + R"(/STARTED; exec sleep 300
+steady_state:
+  - name: ok
+    probe: {command: {run: "true"}}
+faults:
+  - name: spike
+    action: http.load
+    with: {url: "http://127.0.0.1:9/${env:FD_TEST_LOAD_PATH}"}
+    duration: 1s
+)");
+  ASSERT_EQ(setenv("FD_TEST_LOAD_PATH", "a b", 1), 0);
+  CliResult r =
+      RunFiredrill({"run", dir / "drill.yaml", "--report-dir", dir / "report"}, dir.path());
+  unsetenv("FD_TEST_LOAD_PATH");
+  EXPECT_EQ(r.exit_code, 4) << r.out << r.err;
+  EXPECT_FALSE(std::filesystem::exists(dir / "STARTED")) << "a service was started";
+  auto report = ReadJson(dir / "report/report.json");
+  ASSERT_TRUE(report.has_value()) << r.out << r.err;
+  EXPECT_TRUE(CheckReportKeys(*report).empty())
+      << ::testing::PrintToString(CheckReportKeys(*report));
+  EXPECT_EQ((*report)["verdict"], "error");
+  const std::string error = (*report)["error"];
+  EXPECT_TRUE(error.starts_with("fault spike: URL http://127.0.0.1:9/a b ")) << error;
+  const auto& fault = (*report)["faults"][0];
+  EXPECT_TRUE(fault["injected_at_ms"].is_null()) << fault.dump();
+  EXPECT_EQ(fault["inject_failed"], false) << fault.dump();
+  for (const auto& e : (*report)["timeline"]) {
+    EXPECT_NE(e["name"], "services") << "the run went on past prepare: " << e.dump();
+  }
+}
+
 TEST(RunTest, ValidateReportsEveryErrorWithPositionAndExit2) {
   TempDir dir;
   WriteFile(dir / "bad.yaml", R"(apiVersion: firedrill/v1

@@ -70,6 +70,7 @@ TEST(JsonReportTest, PassedRunIsExactlyTheContract) {
       {"t_ms": 7173, "type": "watch.met", "name": "replica-promoted", "detail": "16380"},
       {"t_ms": 8000, "type": "fault.rolled_back", "name": "pause-replica", "detail": "SIGCONT"},
       {"t_ms": 9303, "type": "recovered", "name": "steady-state", "detail": ""}],
+    "started_monotonic_ms": 0,
     "description": "Kill the Redis primary; Sentinel must promote the replica.",
     "tags": ["redis", "failover"],
     "exit_code": 0,
@@ -150,6 +151,14 @@ TEST(JsonReportTest, ErrorAndAbortReason) {
   const json r = ReportJson(f.scenario, f.run, f.outcome, "x");
   EXPECT_EQ(r["error"], "service primary did not become ready within 10s");
   EXPECT_EQ(r["aborted_reason"], "stop condition 1: free space below 5%");
+}
+
+TEST(JsonReportTest, StartedMonotonicMsIsTheRunsOriginOnTheMonotonicClock) {
+  auto f = PassedRun();
+  f.run.started_monotonic_ms = 187043466;
+  const json r = ReportJson(f.scenario, f.run, f.outcome, "x");
+  EXPECT_EQ(r["started_monotonic_ms"], 187043466);
+  EXPECT_THAT(CheckReportKeys(json::parse(r.dump())), IsEmpty());
 }
 
 TEST(JsonReportTest, StartedAtIsUtcWithMilliseconds) {
@@ -433,6 +442,7 @@ TEST(CheckReportKeysTest, WrongTypesAndValuesFail) {
       {"/watches/0/kind", "alerting", "watches[0].kind: \"alerting\" is not one of"},
       {"/watches/0/met", "true", "watches[0].met: expected a boolean, got string"},
       {"/faults/0/rollback", "skipped", "faults[0].rollback: \"skipped\" is not one of"},
+      {"/started_monotonic_ms", 1.5, "started_monotonic_ms: expected an integer, got number"},
       {"/timeline", json::object(), "timeline: expected an array, got object"},
       {"/timeline/0", "phase", "timeline[0]: expected an object, got string"},
       {"/timeline/3/t_ms", 5, "timeline[3].t_ms: 5 is earlier than the event before it (6000)"},

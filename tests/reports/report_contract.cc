@@ -180,6 +180,7 @@ std::vector<std::string> CheckReportKeys(const nlohmann::json& report) {
                             v->dump()));
     }
   }
+  c.Optional(r, "", "started_monotonic_ms", Kind::kInteger);
   const json* verdict = c.Field(r, "", "verdict", Kind::kString);
   c.OneOf(verdict, "verdict", {"passed", "failed", "aborted", "error"});
   if (const json* v = c.Field(r, "", "score", Kind::kInteger)) {
