@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
@@ -31,6 +32,21 @@ namespace {
 
 json OrNull(const std::optional<int64_t>& v) { return v ? json(*v) : json(nullptr); }
 json OrNull(const std::optional<double>& v) { return v ? json(*v) : json(nullptr); }
+
+// Counts and sizes come out as integers (`ballast_bytes: 5242880`, not 5242880.0); a
+// fraction stays a number with its decimals.
+json Figures(const std::map<std::string, double>& figures) {
+  json out = json::object();
+  for (const auto& [name, v] : figures) {
+    constexpr double kExact = 9007199254740992.0;  // 2^53: every integer below is a double
+    if (std::trunc(v) == v && std::fabs(v) < kExact) {
+      out[ValidUtf8(name)] = static_cast<int64_t>(v);
+    } else {
+      out[ValidUtf8(name)] = v;
+    }
+  }
+  return out;
+}
 
 json Strings(const std::vector<std::string>& v) {
   json out = json::array();
@@ -135,6 +151,7 @@ nlohmann::json ReportJson(const Scenario& scenario, const RunRecord& run, const 
                       {"rolled_back_at_ms", OrNull(f.rolled_back_at_ms)},
                       {"rollback", f.rollback},
                       {"detail", ValidUtf8(f.detail)},
+                      {"figures", Figures(f.figures)},
                       {"inject_failed", f.inject_failed}});
   }
   r["faults"] = std::move(faults);
@@ -215,8 +232,8 @@ nlohmann::ordered_json InReadingOrder(const json& j) {
       // objectives, watches, faults, timeline entries
       "t_ms", "type", "kind", "action", "target_ms", "actual_ms", "target", "actual", "unit",
       "within_ms", "passed_after_ms", "injected_at_ms", "rolled_back_at_ms", "rollback", "met",
-      "advice", "flagged", "detail", "role", "interval_ms", "samples", "missed", "lateness_ms",
-      "p50", "p99", "max",
+      "advice", "flagged", "detail", "figures", "role", "interval_ms", "samples", "missed",
+      "lateness_ms", "p50", "p99", "max",
       // score_parts entries
       "part", "weight", "value", "contribution"};
   static const std::vector<std::string> kLast = {"timeline"};

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -16,6 +17,12 @@
 #include "runner/drill/scenario.h"
 
 namespace firedrill {
+
+// Numbers a fault measured, by name, with the unit in the name (`rate_per_s`,
+// `ballast_bytes`): what report.json carries as a fault's `figures`, so that readers
+// compare numbers instead of parsing the detail text. Quantities only (counts, sizes,
+// rates, durations, shares), never identifiers such as ports or seeds.
+using FaultFigures = std::map<std::string, double>;
 
 class Fault {
  public:
@@ -39,6 +46,9 @@ class Fault {
   // committed), for a fault that does more after that moment; nullopt: when Inject
   // returned, as the engine sees it.
   std::optional<int64_t> effective_at_ms() const { return effective_at_ms_; }
+  // What the fault measured so far. Read after Inject, and again after Rollback for what
+  // is only known once the fault is over (a load's requests and latencies).
+  const FaultFigures& figures() const { return figures_; }
 
  protected:
   // Stamps effective_at_ms() now; without an Env (a test's bare context) the engine's own
@@ -46,9 +56,13 @@ class Fault {
   void MarkEffective(Env* env) {
     if (env) effective_at_ms_ = env->NowMs();
   }
+  // Sets (or replaces) one figure. A value that is not finite is dropped: JSON has no
+  // NaN, and a figure that was not measured is left out rather than written as 0.
+  void SetFigure(const std::string& name, double value);
 
  private:
   std::optional<int64_t> effective_at_ms_;
+  FaultFigures figures_;
 };
 
 enum class Use { kForbidden, kOptional, kRequired };

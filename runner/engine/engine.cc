@@ -352,6 +352,8 @@ void Run::RollbackOne(size_t i) {
   FaultRecord& r = rec_.faults[i];
   r.rolled_back_at_ms = t;
   r.rollback = res.ok() ? "ok" : "failed";
+  // Some figures exist only once the fault is over (a load's latencies over its duration).
+  r.figures = faults_[i]->figures();
   if (!res.ok()) rec_.leftovers.push_back("fault " + r.name + ": " + res.status().message());
   // Until here the fault was active: the availability window reaches this far.
   rec_.faults_ended_ms = std::max(rec_.faults_ended_ms.value_or(0), t);

@@ -267,6 +267,7 @@ bool Run::FaultTick(int64_t t0) {
       std::lock_guard<std::mutex> l(mu_);
       r.injected_at_ms = t;
       r.detail = *res;
+      r.figures = faults_[i]->figures();
       if (!rec_.first_fault_ms) rec_.first_fault_ms = t;
       rec_.last_fault_ms = t;
     }

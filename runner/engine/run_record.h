@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -22,6 +23,9 @@ struct FaultRecord {
   std::string rollback = "none";
   std::string detail;  // what was done, or why it failed
   bool inject_failed = false;
+  // What the fault measured: after injection, then after rollback (Fault::figures). The
+  // initializer spares aggregate initialisers a trailing {} (-Wmissing-field-initializers).
+  std::map<std::string, double> figures = {};
 };
 
 struct WatchRecord {

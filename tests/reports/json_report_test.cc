@@ -56,10 +56,11 @@ TEST(JsonReportTest, PassedRunIsExactlyTheContract) {
     "faults": [
       {"name": "kill-primary", "action": "process.kill", "injected_at_ms": 5003,
        "rolled_back_at_ms": null, "rollback": "none",
-       "detail": "SIGKILL to process group 4242 (service primary)", "inject_failed": false},
+       "detail": "SIGKILL to process group 4242 (service primary)", "figures": {},
+       "inject_failed": false},
       {"name": "pause-replica", "action": "process.pause", "injected_at_ms": 6000,
        "rolled_back_at_ms": 8000, "rollback": "ok",
-       "detail": "SIGSTOP to process group 4243", "inject_failed": false}],
+       "detail": "SIGSTOP to process group 4243", "figures": {}, "inject_failed": false}],
     "timeline": [
       {"t_ms": 0, "type": "phase", "name": "prepare", "detail": ""},
       {"t_ms": 5003, "type": "fault.injected", "name": "kill-primary",
@@ -158,6 +159,20 @@ TEST(JsonReportTest, StartedMonotonicMsIsTheRunsOriginOnTheMonotonicClock) {
   f.run.started_monotonic_ms = 187043466;
   const json r = ReportJson(f.scenario, f.run, f.outcome, "x");
   EXPECT_EQ(r["started_monotonic_ms"], 187043466);
+  EXPECT_THAT(CheckReportKeys(json::parse(r.dump())), IsEmpty());
+}
+
+TEST(JsonReportTest, FiguresAreNumbersWithCountsAsIntegers) {
+  auto f = PassedRun();
+  f.run.faults[1].figures = {{"requests", 19998}, {"rate_per_s", 1999.8}, {"bytes", 5242880}};
+  const json r = ReportJson(f.scenario, f.run, f.outcome, "x");
+  const json& figs = r["faults"][1]["figures"];
+  EXPECT_EQ(figs, json({{"requests", 19998}, {"rate_per_s", 1999.8}, {"bytes", 5242880}}));
+  // Integers in the text, as a reader of a count expects: not 19998.0.
+  EXPECT_TRUE(figs["requests"].is_number_integer());
+  EXPECT_TRUE(figs["bytes"].is_number_integer());
+  EXPECT_TRUE(figs["rate_per_s"].is_number_float());
+  EXPECT_EQ(r["faults"][0]["figures"], json::object());
   EXPECT_THAT(CheckReportKeys(json::parse(r.dump())), IsEmpty());
 }
 
@@ -442,6 +457,9 @@ TEST(CheckReportKeysTest, WrongTypesAndValuesFail) {
       {"/watches/0/kind", "alerting", "watches[0].kind: \"alerting\" is not one of"},
       {"/watches/0/met", "true", "watches[0].met: expected a boolean, got string"},
       {"/faults/0/rollback", "skipped", "faults[0].rollback: \"skipped\" is not one of"},
+      {"/faults/0/figures", json::array(), "faults[0].figures: expected an object, got array"},
+      {"/faults/0/figures/requests", "12", "faults[0].figures.requests: expected a number"},
+      {"/faults/0/figures/latency_p99_ms", nullptr, "faults[0].figures.latency_p99_ms: expected"},
       {"/started_monotonic_ms", 1.5, "started_monotonic_ms: expected an integer, got number"},
       {"/timeline", json::object(), "timeline: expected an array, got object"},
       {"/timeline/0", "phase", "timeline[0]: expected an object, got string"},

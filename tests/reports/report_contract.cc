@@ -208,6 +208,15 @@ std::vector<std::string> CheckReportKeys(const nlohmann::json& report) {
       c.OneOf(rb, at + ".rollback", {"none", "ok", "failed"});
       c.Optional(f, at, "detail", Kind::kString);
       c.Optional(f, at, "inject_failed", Kind::kBool);
+      // Numbers only: a figure that was not measured is left out, never null or text.
+      if (const json* figs = c.Optional(f, at, "figures", Kind::kObject)) {
+        for (const auto& [k, v] : figs->items()) {
+          if (!v.is_number()) {
+            c.Problem(at + ".figures." + k,
+                      fmt::format("expected a number, got {}", v.type_name()));
+          }
+        }
+      }
       if (IsNum(inj)) any_injected = true;
       if (rb && rb->is_string()) {
         if (*rb == "none" && IsNum(back)) {
