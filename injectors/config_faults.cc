@@ -88,6 +88,7 @@ class ConfigFault final : public JournaledFault {
         FileMeta{
             .mode = static_cast<mode_t>(st.st_mode & 07777), .uid = st.st_uid, .gid = st.st_gid});
     if (!written.ok()) return RestoreAfterFailure(written, id(), ctx());
+    SetFigure("replacements", static_cast<double>(r->matches));
     return "replaced " + std::to_string(r->matches) + " match(es) of " + pattern_.Shown() + " in " +
            shown + ": " + Quoted(r->first_before, 30) + " -> " + Quoted(r->first_after, 30);
   }

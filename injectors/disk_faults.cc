@@ -98,6 +98,7 @@ class FillFault final : public JournaledFault {
     auto bytes = goal_.Ballast(*before);
     if (!bytes.ok()) return bytes.status();
     if (*bytes == 0) {
+      RecordSpace(0, *before);
       return "nothing to fill: " + Shown(*dir_path, ctx()) + " has " + Describe(*before) +
              ", already past " + goal_.Asked();
     }
@@ -117,6 +118,7 @@ class FillFault final : public JournaledFault {
     }
     auto after = SpaceOf(dir->get(), *dir_path);
     if (!after.ok()) return after.status();
+    RecordSpace(filled->bytes, *after);
     std::string how = filled->wrote ? "zeros written: no fallocate here" : "fallocate";
     if (filled->disk_full) how += "; the filesystem filled up first";
     return "ballast " + Shown(ballast, ctx()) + " of " + FormatBytes(filled->bytes) + " (" + how +
@@ -124,6 +126,13 @@ class FillFault final : public JournaledFault {
   }
 
   std::string NothingRecorded() const override { return "nothing was filled"; }
+
+  // "Ballast", not "written": fallocate reserves the blocks without writing them.
+  void RecordSpace(uint64_t ballast, const Space& now) {
+    SetFigure("ballast_bytes", static_cast<double>(ballast));
+    SetFigure("free_bytes", static_cast<double>(now.free));
+    SetFigure("used_percent", now.used_percent());
+  }
 
   Result<Filled> Fill(int dir, const std::string& name, uint64_t bytes) {
     UniqueFd fd(

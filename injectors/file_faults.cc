@@ -182,6 +182,14 @@ class CorruptFault final : public JournaledFault {
     }
     if (!st_damage.ok())
       return RestoreAfterFailure(st_damage.Annotate("corrupting " + shown), id(), ctx());
+    if (damage_.mode == Mode::kFlip) {
+      SetFigure("bits_flipped", static_cast<double>(damage_.count));
+    } else if (damage_.mode == Mode::kTruncate) {
+      SetFigure("bytes_cut", static_cast<double>(size - damage_.offset));
+    } else {
+      SetFigure("bytes_overwritten", static_cast<double>(length));
+    }
+    SetFigure("file_bytes", static_cast<double>(size));
     return detail;
   }
 
@@ -206,6 +214,9 @@ class DeleteFault final : public JournaledFault {
     if (::unlink(path->c_str()) != 0 && errno != ENOENT) {
       return RestoreAfterFailure(Status::Io("cannot delete " + shown + ": " + ErrnoText(errno)),
                                  id(), ctx());
+    }
+    if (struct stat st{}; ::fstat(fd->get(), &st) == 0) {
+      SetFigure("file_bytes", static_cast<double>(st.st_size));
     }
     return "deleted " + shown + " (a copy is saved in the journal)";
   }

@@ -2,6 +2,8 @@
 // multi handle (injectors/load_http.h).
 #include <fmt/format.h>
 
+#include <cmath>
+
 #include "injectors/journaled_fault.h"
 #include "injectors/support/http_load_engine.h"
 #include "runner/base/curl.h"
@@ -32,7 +34,21 @@ class HttpLoadFault final : public JournaledFault {
   }
 
   Result<std::string> Rollback() override {
-    return Finish("stopped: " + DescribeHttpLoad(load_->Stop()));
+    const HttpLoadStats st = load_->Stop();
+    // Known only now: the figures cover the whole duration of the load.
+    SetFigure("requests", static_cast<double>(st.requests));
+    SetFigure("errors", static_cast<double>(st.transport_errors + st.server_errors));
+    SetFigure("transport_errors", static_cast<double>(st.transport_errors));
+    SetFigure("server_errors", static_cast<double>(st.server_errors));
+    SetFigure("connections", static_cast<double>(st.connections));
+    SetFigure("duration_ms", std::round(st.seconds * 1000));
+    if (st.seconds > 0) SetFigure("rate_per_s", static_cast<double>(st.requests) / st.seconds);
+    // Without a single response there is no latency to speak of: left out, not 0.
+    if (st.latency.count() > 0) {
+      SetFigure("latency_p50_ms", st.latency.Percentile(0.5) / 1000);
+      SetFigure("latency_p99_ms", st.latency.Percentile(0.99) / 1000);
+    }
+    return Finish("stopped: " + DescribeHttpLoad(st));
   }
 
  private:

@@ -285,7 +285,13 @@ class DelayFault final : public JournaledFault {
   // next sends. The price: a client that connects in the few milliseconds before the
   // redirect is gone is refused.
   Result<std::string> Rollback() override {
-    std::string report = ProxyReport(proxy_->Stop());
+    const ProxyStats st = proxy_->Stop();
+    SetFigure("connections", static_cast<double>(st.connections));
+    SetFigure("bytes_to_server", static_cast<double>(st.bytes_up));
+    SetFigure("bytes_to_client", static_cast<double>(st.bytes_down));
+    SetFigure("resets", static_cast<double>(st.resets));
+    SetFigure("upstream_failures", static_cast<double>(st.upstream_failures));
+    std::string report = ProxyReport(st);
     auto done = Finish(proxy_id_, report);
     auto undone = Undo();
     if (!undone.ok()) return undone.status().Annotate(report + "; removing the redirect");

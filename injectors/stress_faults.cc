@@ -32,6 +32,11 @@ class CpuStressFault final : public JournaledFault {
 
   Result<std::string> Rollback() override {
     CpuBurnStats st = burn_->Stop();
+    SetFigure("workers", st.workers);
+    SetFigure("load_percent", st.load());
+    // The kernel's figures that explain a shortfall, where it gives them.
+    if (st.waited_seconds >= 0) SetFigure("cpu_wait_percent", st.waited());
+    if (st.stolen_percent >= 0) SetFigure("steal_percent", st.stolen_percent);
     std::string detail = fmt::format("stopped {} worker{}; measured load {:.1f}% (asked {:g}%)",
                                      st.workers, st.workers == 1 ? "" : "s", st.load(), load_);
     // Short of the asked load (beyond the workers' accuracy) only because the machine did
@@ -132,6 +137,9 @@ class MemoryStressFault final : public JournaledFault {
     auto ms =
         std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
             .count();
+    SetFigure("bytes_resident", static_cast<double>(size_));
+    SetFigure("pages_touched", static_cast<double>((size_ + kPage - 1) / kPage));
+    SetFigure("touch_ms", static_cast<double>(ms));
     return fmt::format("holding {} resident ({} pages touched in {} ms)", FormatBytes(size_),
                        (size_ + kPage - 1) / kPage, ms);
   }

@@ -343,6 +343,30 @@ TEST(DocsTest, EveryReportKeyIsDocumented) {
   }
 }
 
+// Every figure a fault sets (the literal name of each SetFigure call in injectors/) is a
+// key of report.json's faults[].figures, and documented like every other key.
+TEST(DocsTest, EveryFaultFigureIsDocumented) {
+  std::set<std::string> figures;
+  for (const auto& e : fs::recursive_directory_iterator(kSource + "/injectors")) {
+    if (!e.is_regular_file() || e.path().extension() != ".cc") continue;
+    const std::string code = Read(fs::relative(e.path(), kSource).string());
+    const std::string call = "SetFigure(\"";
+    for (size_t at = code.find(call); at != std::string::npos; at = code.find(call, at + 1)) {
+      const size_t begin = at + call.size();
+      figures.insert(code.substr(begin, code.find('"', begin) - begin));
+    }
+  }
+  // http.load's, the fault proxy's, cpu.stress's and disk.fill's at least.
+  for (const char* k : {"rate_per_s", "bytes_to_client", "load_percent", "ballast_bytes"}) {
+    EXPECT_TRUE(figures.count(k)) << "no SetFigure(\"" << k << "\" found in injectors/";
+  }
+  const Outline o = OutlineOf(Read(kReportDoc));
+  for (const auto& k : figures) {
+    EXPECT_TRUE(Documents(o, k)) << "fault figure `" << k << "` is not documented in " << kReportDoc
+                                 << " (as a heading or a table row)";
+  }
+}
+
 // The first ```LANG block after `heading` in `doc`, or "" when there is none.
 std::string FirstBlock(const std::string& doc, const std::string& heading,
                        const std::string& lang) {

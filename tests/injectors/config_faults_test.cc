@@ -51,6 +51,7 @@ TEST(ConfigSetTest, ReplacesExactlyTheMatchedTextAndRestoresIt) {
   EXPECT_EQ(ReadFile(t.target), "port 6379\nreplicaof 127.0.0.1 1\nsave \"\"\n");
   EXPECT_EQ(*injected, R"(replaced 1 match(es) of /^replicaof (\S+) \d+$/ in replica.conf: )"
                        R"("replicaof 127.0.0.1 6379" -> "replicaof 127.0.0.1 1")");
+  EXPECT_EQ((*fault)->figures(), (FaultFigures{{"replacements", 1}}));
   // Written as a config tool would: same mode and owner, a new mtime, nothing left over.
   const Meta drifted = MetaOf(t.target);
   EXPECT_EQ(drifted.mode, t.meta.mode);
@@ -77,6 +78,7 @@ TEST(ConfigSetTest, EveryMatchIsReplacedAndAMatchMaySpanLines) {
   EXPECT_EQ(ReadFile(t.target), "port 7000 [replicaof] $ 6379\nreplicaof " + w +
                                     " 127.0.0.1 7000 [save] $ 6379\nsave " + w + " \"\"\n");
   EXPECT_TRUE(injected->starts_with("replaced 2 match(es) of ")) << *injected;
+  EXPECT_EQ((*fault)->figures(), (FaultFigures{{"replacements", 2}}));
   ASSERT_TRUE((*fault)->Rollback().ok());
   t.ExpectRestored();
 }

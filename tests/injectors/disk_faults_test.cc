@@ -61,6 +61,9 @@ TEST(DiskFillTest, AbsoluteSizeTakesExactlyThatMuchAndRollbackGivesItBack) {
   EXPECT_EQ(st.st_size, 5 << 20);
   EXPECT_EQ(*injected, "ballast " + names[0] + " of 5.0MiB (fallocate): 11.0MiB of 16.0MiB free " +
                            "(31.2% used)");
+  EXPECT_EQ(Figure(**fault, "ballast_bytes"), 5 << 20);
+  EXPECT_EQ(Figure(**fault, "free_bytes"), during.free);
+  EXPECT_DOUBLE_EQ(Figure(**fault, "used_percent"), 100.0 * 5 / 16);
   // Journaled before the ballast existed, with its path.
   auto entries = t.fx.journal->Entries();
   ASSERT_EQ(entries.size(), 1u);
@@ -89,7 +92,13 @@ TEST(DiskFillTest, PercentFillsUntilTheFilesystemIsThatFull) {
       static_cast<uint64_t>(std::llround(0.1 * static_cast<double>(before.total)));
   ExpectWithinBlock(during.free, want_free, before.block);
   EXPECT_LE(during.free, want_free);
-  EXPECT_NE(injected->find("(90.0% used)"), std::string::npos) << *injected;
+  // The file's size: the filesystem takes whole blocks for it.
+  ExpectWithinBlock(static_cast<uint64_t>(Figure(**fault, "ballast_bytes")),
+                    before.free - during.free, before.block);
+  EXPECT_EQ(Figure(**fault, "free_bytes"), during.free) << *injected;
+  // Within one block (4 KiB of 16 MiB is 0.025 %) of the asked 90 %, never short of it.
+  EXPECT_GE(Figure(**fault, "used_percent"), 90.0) << *injected;
+  EXPECT_LE(Figure(**fault, "used_percent"), 90.03) << *injected;
   ASSERT_TRUE((*fault)->Rollback().ok());
   ExpectWithinBlock(SpaceOf(t.fx.workdir).free, before.free, before.block);
 }
@@ -106,6 +115,9 @@ TEST(DiskFillTest, LeaveFreeLeavesExactlyThatMuch) {
   const Space during = SpaceOf(t.fx.workdir);
   EXPECT_LE(during.free, 3000u << 10);
   ExpectWithinBlock(during.free, 3000u << 10, before.block);
+  EXPECT_EQ(Figure(**fault, "free_bytes"), during.free);
+  ExpectWithinBlock(static_cast<uint64_t>(Figure(**fault, "ballast_bytes")),
+                    before.free - during.free, before.block);
   ASSERT_TRUE((*fault)->Rollback().ok());
   ExpectWithinBlock(SpaceOf(t.fx.workdir).free, before.free, before.block);
 }
@@ -120,6 +132,10 @@ TEST(DiskFillTest, AFilesystemAlreadyThatFullIsLeftAlone) {
   ASSERT_TRUE(injected.ok()) << injected.status().ToString();
   EXPECT_EQ(*injected,
             "nothing to fill: . has 8.0MiB of 16.0MiB free (50.0% used), already past 40% used");
+  // Measured all the same: no ballast, and the filesystem as it was.
+  EXPECT_EQ(Figure(**fault, "ballast_bytes"), 0);
+  EXPECT_EQ(Figure(**fault, "free_bytes"), 8 << 20);
+  EXPECT_DOUBLE_EQ(Figure(**fault, "used_percent"), 50.0);
   EXPECT_TRUE(Ballasts(t.fx.workdir).empty());
   EXPECT_TRUE(t.fx.journal->Entries().empty());
   auto rolled = (*fault)->Rollback();
@@ -341,6 +357,9 @@ TEST(DiskFillTest, AHundredPercentLeavesNothingFree) {
   ASSERT_TRUE(injected.ok()) << injected.status().ToString();
   EXPECT_EQ(SpaceOf(t.fx.workdir).free, 0u);
   EXPECT_TRUE(injected->ends_with("(fallocate): 0B of 16.0MiB free (100.0% used)")) << *injected;
+  EXPECT_EQ(Figure(**fault, "free_bytes"), 0);
+  EXPECT_DOUBLE_EQ(Figure(**fault, "used_percent"), 100.0);
+  EXPECT_EQ(Figure(**fault, "ballast_bytes"), (16u << 20) - 4096);
   ASSERT_TRUE((*fault)->Rollback().ok());
   EXPECT_EQ(SpaceOf(t.fx.workdir).free, (16u << 20) - 4096);
 }

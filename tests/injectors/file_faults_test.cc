@@ -74,14 +74,16 @@ struct FileFixture : TmpfsFixture {
   FD_SKIP_UNLESS_MOUNTED(t.tmpfs); \
   t.SetUp()
 
-// Injects file.corrupt with `with`, checks the damage is `want` and the rollback.
+// Injects file.corrupt with `with`, checks the damage is `want` (and what the fault says
+// of it, in words and in figures) and the rollback.
 void CorruptAndRestore(FileFixture& t, const std::string& with, const std::string& want,
-                       const std::string& want_detail) {
+                       const std::string& want_detail, const FaultFigures& want_figures) {
   auto fault = MakeFault("file.corrupt", with, t.fx.ctx);
   ASSERT_TRUE(fault.ok()) << fault.status().ToString();
   auto injected = (*fault)->Inject();
   ASSERT_TRUE(injected.ok()) << injected.status().ToString();
   EXPECT_EQ(*injected, want_detail);
+  EXPECT_EQ((*fault)->figures(), want_figures);
   EXPECT_EQ(ReadFile(t.target), want);
   EXPECT_EQ(MetaOf(t.target).ino, t.meta.ino) << "corrupted in place";
   auto rolled = (*fault)->Rollback();
@@ -98,13 +100,15 @@ TEST(FileCorruptTest, FlipFlipsExactlyTheSeededBits) {
   CorruptAndRestore(t,
                     R"({path: "${workdir}/a.db", mode: flip, offset: 100B, length: 200B, count: 16,
                         seed: 42})",
-                    want, "flipped 16 bit(s) in bytes 100..299 of a.db (seed 42)");
+                    want, "flipped 16 bit(s) in bytes 100..299 of a.db (seed 42)",
+                    {{"bits_flipped", 16}, {"file_bytes", 4096}});
 }
 
 TEST(FileCorruptTest, FlipDefaultsToOneBitAnywhere) {
   FD_FILE_FIXTURE(t);
   CorruptAndRestore(t, R"({path: a.db, seed: 1})", RefFlip(Original(), 0, 4096, 1, 1),
-                    "flipped 1 bit(s) in bytes 0..4095 of a.db (seed 1)");
+                    "flipped 1 bit(s) in bytes 0..4095 of a.db (seed 1)",
+                    {{"bits_flipped", 1}, {"file_bytes", 4096}});
 }
 
 TEST(FileCorruptTest, ZeroZeroesTheRange) {
@@ -112,7 +116,8 @@ TEST(FileCorruptTest, ZeroZeroesTheRange) {
   std::string want = Original();
   std::fill(want.begin() + 1000, want.begin() + 1024, '\0');
   CorruptAndRestore(t, R"({path: "${workdir}/a.db", mode: zero, offset: 1000B, length: 24B})", want,
-                    "zeroed bytes 1000..1023 of a.db");
+                    "zeroed bytes 1000..1023 of a.db",
+                    {{"bytes_overwritten", 24}, {"file_bytes", 4096}});
 }
 
 TEST(FileCorruptTest, ZeroWithoutLengthGoesToTheEnd) {
@@ -120,7 +125,8 @@ TEST(FileCorruptTest, ZeroWithoutLengthGoesToTheEnd) {
   std::string want = Original();
   std::fill(want.begin() + 4000, want.end(), '\0');
   CorruptAndRestore(t, R"({path: "${workdir}/a.db", mode: zero, offset: 4000B})", want,
-                    "zeroed bytes 4000..4095 of a.db");
+                    "zeroed bytes 4000..4095 of a.db",
+                    {{"bytes_overwritten", 96}, {"file_bytes", 4096}});
 }
 
 TEST(FileCorruptTest, GarbageWritesTheSeededBytes) {
@@ -128,13 +134,15 @@ TEST(FileCorruptTest, GarbageWritesTheSeededBytes) {
   const std::string want = RefGarbage(Original(), 10, 13, 7);
   CorruptAndRestore(
       t, R"({path: "${workdir}/a.db", mode: garbage, offset: 10B, length: 13B, seed: 7})", want,
-      "random bytes over 10..22 of a.db (seed 7)");
+      "random bytes over 10..22 of a.db (seed 7)",
+      {{"bytes_overwritten", 13}, {"file_bytes", 4096}});
 }
 
 TEST(FileCorruptTest, TruncateCutsAtTheOffset) {
   FD_FILE_FIXTURE(t);
   CorruptAndRestore(t, R"({path: "${workdir}/a.db", mode: truncate, offset: 100B})",
-                    Original().substr(0, 100), "truncated a.db from 4096 to 100 bytes");
+                    Original().substr(0, 100), "truncated a.db from 4096 to 100 bytes",
+                    {{"bytes_cut", 3996}, {"file_bytes", 4096}});
 }
 
 TEST(FileCorruptTest, WithoutASeedTheDetailNamesOneThatReproducesTheDamage) {
@@ -216,6 +224,7 @@ TEST(FileDeleteTest, DeletedThenRestoredWithItsMetadata) {
   auto injected = (*fault)->Inject();
   ASSERT_TRUE(injected.ok()) << injected.status().ToString();
   EXPECT_EQ(*injected, "deleted a.db (a copy is saved in the journal)");
+  EXPECT_EQ((*fault)->figures(), (FaultFigures{{"file_bytes", 4096}}));
   EXPECT_FALSE(fs::exists(t.target));
   auto rolled = (*fault)->Rollback();
   ASSERT_TRUE(rolled.ok()) << rolled.status().ToString();

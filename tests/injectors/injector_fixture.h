@@ -56,4 +56,11 @@ struct InjectorFixture {
   std::string journal_path() const { return state_dir + "/runs/test/journal"; }
 };
 
+// The figure `name` of `fault` (Fault::figures), or -1 when it has none of that name: no
+// figure is negative, so a missing one fails any bound a test sets.
+inline double Figure(const Fault& fault, const std::string& name) {
+  auto it = fault.figures().find(name);
+  return it == fault.figures().end() ? -1 : it->second;
+}
+
 }  // namespace firedrill::testing

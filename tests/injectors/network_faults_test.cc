@@ -422,8 +422,14 @@ TEST(NetworkFaultTest, DelayAddsLatencyThroughATransparentProxyUntilRollback) {
   }
   auto rolled = fault->Rollback();
   ASSERT_TRUE(rolled.ok()) << rolled.status().ToString();
-  EXPECT_THAT(*rolled, MatchesRegex("fault proxy stopped after 1 connection\\(s\\), 12B up, 12B "
-                                    "down; deleted nft table inet firedrill_[0-9]+_[0-9]+"));
+  EXPECT_THAT(*rolled, MatchesRegex("fault proxy stopped after .*; deleted nft table inet "
+                                    "firedrill_[0-9]+_[0-9]+"));
+  // Three 4-byte pings, echoed.
+  EXPECT_EQ(fault->figures(), (FaultFigures{{"connections", 1},
+                                            {"bytes_to_server", 12},
+                                            {"bytes_to_client", 12},
+                                            {"resets", 0},
+                                            {"upstream_failures", 0}}));
   // The proxied connection ends with the proxy; new ones go straight to the server.
   EXPECT_EQ(slow.WaitEnd(1000), ECONNRESET);
   Client fast;
@@ -507,7 +513,9 @@ TEST(NetworkFaultTest, BandwidthCapSlowsABulkTransfer) {
   EXPECT_TRUE(got == data) << "bytes reordered or lost";
   auto rolled = fault->Rollback();
   ASSERT_TRUE(rolled.ok());
-  EXPECT_THAT(*rolled, HasSubstr("1 connection(s), 256.0KiB up, 256.0KiB down"));
+  EXPECT_EQ(Figure(*fault, "connections"), 1);
+  EXPECT_EQ(Figure(*fault, "bytes_to_server"), 256 * 1024);
+  EXPECT_EQ(Figure(*fault, "bytes_to_client"), 256 * 1024);
 }
 
 TEST(NetworkFaultTest, ResetAfterResetsProxiedConnections) {
@@ -532,7 +540,11 @@ TEST(NetworkFaultTest, ResetAfterResetsProxiedConnections) {
   EXPECT_LT(ms, 1000.0);
   auto rolled = fault->Rollback();
   ASSERT_TRUE(rolled.ok());
-  EXPECT_THAT(*rolled, HasSubstr("1 connection(s), 5B up, 5B down, 1 reset"));
+  EXPECT_EQ(Figure(*fault, "connections"), 1);
+  EXPECT_EQ(Figure(*fault, "bytes_to_server"), 5);
+  EXPECT_EQ(Figure(*fault, "bytes_to_client"), 5);
+  EXPECT_EQ(Figure(*fault, "resets"), 1);
+  EXPECT_THAT(*rolled, HasSubstr(", 1 reset"));
 }
 
 int Threads() {
@@ -560,7 +572,7 @@ TEST(NetworkFaultTest, DelayProxyIsOneThreadHoweverManyConnections) {
   EXPECT_EQ(Threads(), before + 1);
   auto rolled = fault->Rollback();
   ASSERT_TRUE(rolled.ok());
-  EXPECT_THAT(*rolled, HasSubstr("stopped after 30 connection(s)"));
+  EXPECT_EQ(Figure(*fault, "connections"), 30) << *rolled;
   EXPECT_EQ(Threads(), before);
 }
 
@@ -585,7 +597,11 @@ TEST(NetworkFaultTest, DelayOnAClosedPortResetsTheClient) {
   EXPECT_EQ(e, ECONNRESET);
   auto rolled = fault->Rollback();
   ASSERT_TRUE(rolled.ok());
-  EXPECT_THAT(*rolled, HasSubstr("1 connection(s), 0B up, 0B down, 1 refused upstream"));
+  EXPECT_EQ(Figure(*fault, "connections"), 1);
+  EXPECT_EQ(Figure(*fault, "bytes_to_server"), 0);
+  EXPECT_EQ(Figure(*fault, "bytes_to_client"), 0);
+  EXPECT_EQ(Figure(*fault, "upstream_failures"), 1);
+  EXPECT_THAT(*rolled, HasSubstr(", 1 refused upstream"));
 }
 
 TEST(NetworkFaultTest, DelayReplayRemovesTheRedirectOfADeadRun) {
