@@ -508,15 +508,14 @@ ProbeOutcome Receiver::Sample() {
   // Latched: the question is whether such a notification was sent, and one was. It was
   // observed when it arrived, not when this sample read it.
   if (matched_at_ms_) {
-    return {.passed = true,
-            .detail = status_ + " notification for " + alert_ + " received " +
-                      FormatDuration(Millis(*matched_at_ms_ - start_ms_)) + " after start (" +
-                      std::to_string(received_) +
-                      (received_ == 1 ? " notification)" : " notifications)"),
-            .observed_at_ms = *matched_at_ms_};
+    return {true,
+            status_ + " notification for " + alert_ + " received " +
+                FormatDuration(Millis(*matched_at_ms_ - start_ms_)) + " after start (" +
+                std::to_string(received_) +
+                (received_ == 1 ? " notification)" : " notifications)"),
+            *matched_at_ms_};
   }
-  return {.passed = false,
-          .detail = "no " + status_ + " notification for " + alert_ + " yet (" + counts + ")"};
+  return {false, "no " + status_ + " notification for " + alert_ + " yet (" + counts + ")"};
 }
 
 void Connection::WaitForRequest() {
