@@ -252,7 +252,8 @@ TEST_F(WriteJsonReportTest, KeysComeInReadingOrderWithTheTimelineLast) {
   for (const auto& [k, v] : written["metrics"].items()) metrics.push_back(k);
   EXPECT_EQ(metrics, (std::vector<std::string>{"detected_after_ms", "failed_over_after_ms",
                                                "recovered_after_ms", "acknowledged_after_ms",
-                                               "availability", "data_lost"}));
+                                               "availability", "longest_outage_ms",
+                                               "data_lost"}));
 }
 
 TEST_F(WriteJsonReportTest, ReplacesAnOldReport) {
