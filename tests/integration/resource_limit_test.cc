@@ -39,6 +39,35 @@ class PidsCgroup {
   bool made_ = false;
 };
 
+// Runs DIR/drill.yaml inside `cgroup`, checks what every run that ran out of a resource
+// must leave (exit 4, verdict error, a closed journal, nothing running, nothing left in the
+// cgroup), and returns the report's error.
+std::string RunExhausted(const PidsCgroup& cgroup, const TempDir& dir) {
+  const std::string script = "echo $$ > " + Quote(cgroup.path() + "/cgroup.procs") +
+                             " && NO_COLOR=1 FIREDRILL_STATE_DIR=" + Quote(dir / "state") +
+                             " exec " + Quote(FIREDRILL_BIN) + " run " + Quote(dir / "drill.yaml") +
+                             " --report-dir " + Quote(dir / "report") + " --no-history";
+  auto r = RunShell({.script = script, .cwd = dir.path(), .timeout = Millis(60000)});
+  if (!r.ok()) {
+    ADD_FAILURE() << r.status().ToString();
+    return "";
+  }
+  EXPECT_EQ(r->exit_code, 4) << r->Describe() << "\n" << r->out << r->err;
+  auto report = ReadJson(dir / "report/report.json");
+  if (!report) {
+    ADD_FAILURE() << "no report.json: " << r->out << r->err;
+    return "";
+  }
+  EXPECT_EQ((*report)["verdict"], "error");
+  EXPECT_TRUE((*report)["journal"].is_object() && (*report)["journal"]["closed"] == true)
+      << report->dump(2);
+  ExpectNothingSurvives(*report, 0);
+  std::ifstream procs(cgroup.path() + "/cgroup.procs");
+  std::string left((std::istreambuf_iterator<char>(procs)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(left, "") << "still in the cgroup: " << left;
+  return (*report)["error"].is_string() ? (*report)["error"].get<std::string>() : "";
+}
+
 TEST(ResourceLimitTest, TooFewThreadsIsAnErrorWithAReportAndNothingLeft) {
   if (access((std::string(kPidsRoot) + "/cgroup.procs").c_str(), W_OK) != 0) {
     GTEST_SKIP() << "no writable cgroup v1 pids controller at " << kPidsRoot;
@@ -69,27 +98,9 @@ steady_state:
   // bus's thread fit; the event loop's pool does not.
   PidsCgroup cgroup(4);
   ASSERT_TRUE(cgroup.made()) << cgroup.path();
-  const std::string script = "echo $$ > " + Quote(cgroup.path() + "/cgroup.procs") +
-                             " && NO_COLOR=1 FIREDRILL_STATE_DIR=" + Quote(dir / "state") +
-                             " exec " + Quote(FIREDRILL_BIN) + " run " + Quote(dir / "drill.yaml") +
-                             " --report-dir " + Quote(dir / "report") + " --no-history";
-  auto r = RunShell({.script = script, .cwd = dir.path(), .timeout = Millis(60000)});
-  ASSERT_TRUE(r.ok()) << r.status().ToString();
-  EXPECT_EQ(r->exit_code, 4) << r->Describe() << "\n" << r->out << r->err;
-
-  auto report = ReadJson(dir / "report/report.json");
-  ASSERT_TRUE(report.has_value()) << r->out << r->err;
-  EXPECT_EQ((*report)["verdict"], "error");
-  const std::string error = (*report)["error"].is_string() ? (*report)["error"] : "";
+  const std::string error = RunExhausted(cgroup, dir);
   EXPECT_NE(error.find("cannot start the event loop's threads"), std::string::npos) << error;
   EXPECT_FALSE(std::filesystem::exists(dir / "INJECTED")) << "a fault was injected";
-  ASSERT_TRUE((*report)["journal"].is_object()) << report->dump(2);
-  EXPECT_EQ((*report)["journal"]["closed"], true) << report->dump(2);
-  ExpectNothingSurvives(*report, 0);
-  // Nothing of the run is left in the cgroup either.
-  std::ifstream procs(cgroup.path() + "/cgroup.procs");
-  std::string left((std::istreambuf_iterator<char>(procs)), std::istreambuf_iterator<char>());
-  EXPECT_EQ(left, "") << "still in the cgroup: " << left;
 }
 
 // The limit met in the middle of the fault phase, with the service up: the fault lowers
@@ -126,26 +137,10 @@ recovery:
   remediation:
     - {after: 300ms, run: "true"}
 )");
-  const std::string script = "echo $$ > " + Quote(cgroup.path() + "/cgroup.procs") +
-                             " && NO_COLOR=1 FIREDRILL_STATE_DIR=" + Quote(dir / "state") +
-                             " exec " + Quote(FIREDRILL_BIN) + " run " + Quote(dir / "drill.yaml") +
-                             " --report-dir " + Quote(dir / "report") + " --no-history";
-  auto r = RunShell({.script = script, .cwd = dir.path(), .timeout = Millis(60000)});
-  ASSERT_TRUE(r.ok()) << r.status().ToString();
-  EXPECT_EQ(r->exit_code, 4) << r->Describe() << "\n" << r->out << r->err;
-  auto report = ReadJson(dir / "report/report.json");
-  ASSERT_TRUE(report.has_value()) << r->out << r->err;
-  EXPECT_EQ((*report)["verdict"], "error");
-  const std::string error = (*report)["error"].is_string() ? (*report)["error"] : "";
+  const std::string error = RunExhausted(cgroup, dir);
   EXPECT_TRUE(error.find("remediation: cannot start /bin/sh") != std::string::npos ||
               error.find("cannot start a thread for remediation") != std::string::npos)
       << error;
-  ASSERT_TRUE((*report)["journal"].is_object()) << report->dump(2);
-  EXPECT_EQ((*report)["journal"]["closed"], true) << report->dump(2);
-  ExpectNothingSurvives(*report, 0);
-  std::ifstream procs(cgroup.path() + "/cgroup.procs");
-  std::string left((std::istreambuf_iterator<char>(procs)), std::istreambuf_iterator<char>());
-  EXPECT_EQ(left, "") << "still in the cgroup: " << left;
 }
 
 }  // namespace
