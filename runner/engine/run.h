@@ -180,7 +180,6 @@ class Run {
     std::vector<size_t> order;  // faults in order of `at`, stable for equal times
     size_t next = 0;            // the next fault of `order` to inject
     std::vector<std::optional<int64_t>> ends;
-    bool injection_failed = false;
     int64_t last_poll = -1000;
   };
   FaultPlan plan_;
