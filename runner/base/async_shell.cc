@@ -22,6 +22,7 @@
 #include <string>
 #include <system_error>
 
+#include "runner/base/proc.h"
 #include "runner/base/text.h"
 #include "runner/base/unique_fd.h"
 
@@ -40,6 +41,11 @@ constexpr auto kTick = std::chrono::milliseconds(10);
 // outside the group (a daemon that called setsid) holds them; the output is not waited
 // for longer than this.
 constexpr auto kDrain = std::chrono::seconds(1);
+// A daemon leaves its group (setsid) a moment after its parent, the shell, exits; the exit
+// is seen at once (a pidfd), so what is still in the group gets this long to leave before
+// the group is killed. Only a command that leaves something running waits for it.
+constexpr auto kLeaveGrace = std::chrono::milliseconds(250);
+constexpr auto kLeavePoll = std::chrono::milliseconds(5);
 // After SIGKILL a process dies unless the kernel holds it (a hung disk or NFS mount).
 constexpr auto kKillGrace = std::chrono::seconds(10);
 
@@ -281,11 +287,39 @@ class ShellRun : public std::enable_shared_from_this<ShellRun> {
   void OnExited(const siginfo_t& si) {
     exited_ = true;
     si_ = si;
-    // Whatever the shell left behind in its group goes with it. The zombie leader keeps
-    // the group ID reserved, so this cannot hit a stranger.
-    ::kill(-pid_, SIGKILL);
     tick_.cancel();
     limit_.cancel();
+    leave_by_ = SteadyClock::now() + kLeaveGrace;
+    AwaitGroupLeft();
+  }
+
+  // Is anything but the (zombie) leader still in the shell's group?
+  bool GroupHasOthers() const {
+    for (pid_t p : ListPids()) {
+      if (p == pid_) continue;
+      auto st = ReadProcStat(p);
+      if (st && st->pgrp == pid_ && st->state != 'Z' && st->state != 'X') return true;
+    }
+    return false;
+  }
+
+  // Whatever the shell left behind in its group goes with it. The zombie leader keeps the
+  // group ID reserved until Complete reaps it, so this cannot hit a stranger.
+  void KillGroup() {
+    if (group_killed_) return;
+    group_killed_ = true;
+    ::kill(-pid_, SIGKILL);
+  }
+
+  void AwaitGroupLeft() {
+    if (!group_killed_ && SteadyClock::now() < leave_by_ && GroupHasOthers()) {
+      drain_.expires_after(kLeavePoll);
+      drain_.async_wait(OnStrand([self = shared_from_this()](const ErrorCode& e) {
+        if (!e) self->AwaitGroupLeft();
+      }));
+      return;
+    }
+    KillGroup();
     if (!out_.open && !err_.open) return Complete();
     // The pipes close once the group is gone; what is left in them is read first.
     drain_.expires_after(kDrain);
@@ -316,6 +350,9 @@ class ShellRun : public std::enable_shared_from_this<ShellRun> {
 
   void Complete() {
     if (reaped_) return;
+    // The pipes closed while what was left in the group had its moment to leave: what is
+    // still there now is a straggler that let go of the output, not a daemon.
+    KillGroup();
     drain_.cancel();
     ErrorCode ignored;
     exit_fd_.close(ignored);
@@ -362,7 +399,9 @@ class ShellRun : public std::enable_shared_from_this<ShellRun> {
   bool poll_exit_ = false;  // no pidfd: the tick looks for the exit
   bool exited_ = false;
   bool killed_ = false;
+  bool group_killed_ = false;
   bool reaped_ = false;
+  SteadyClock::time_point leave_by_;
   asio::posix::stream_descriptor exit_fd_;  // the pidfd
   asio::steady_timer tick_;
   asio::steady_timer limit_;  // the timeout, then the grace after SIGKILL

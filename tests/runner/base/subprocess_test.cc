@@ -60,6 +60,26 @@ TEST(SubprocessTest, BackgroundLeftoversDieWhenTheShellExits) {
   EXPECT_TRUE(Gone(*child));
 }
 
+// A daemon (redis-server --daemonize yes) forks, its parent exits, and the child leaves
+// the group with setsid a moment later. The shell's exit is seen at once, so the group
+// must not be killed before that moment has passed: here the child takes 50 ms to leave,
+// the alerting drill's restarted Redis was killed before it did (CI, 2026-12-02).
+TEST(SubprocessTest, ADaemonThatLeavesTheGroupAMomentLaterSurvives) {
+  TempDir dir;
+  PidReaper reaper;
+  auto r = RunShell({.script = "(sleep 0.05; exec setsid sh -c 'echo $$ > daemon.pid; exec sleep "
+                               "30' >/dev/null 2>&1 </dev/null) & echo started",
+                     .cwd = dir.path()});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->exit_code, 0);
+  std::optional<pid_t> daemon;
+  for (int i = 0; i < 200 && !(daemon = ReadPid(dir / "daemon.pid")); ++i) usleep(10000);
+  ASSERT_TRUE(daemon.has_value()) << "the daemon was killed before it left the group";
+  reaper.Watch(*daemon);
+  EXPECT_FALSE(Gone(*daemon));
+  ::kill(*daemon, SIGKILL);
+}
+
 TEST(SubprocessTest, OutputIsCappedButTheCommandStillFinishes) {
   auto r = RunShell({.script = "head -c 1000000 /dev/zero | tr '\\0' x; echo; exit 3",
                      .cwd = ".",
