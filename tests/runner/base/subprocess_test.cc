@@ -67,8 +67,9 @@ TEST(SubprocessTest, BackgroundLeftoversDieWhenTheShellExits) {
 TEST(SubprocessTest, ADaemonThatLeavesTheGroupAMomentLaterSurvives) {
   TempDir dir;
   PidReaper reaper;
-  auto r = RunShell({.script = "(sleep 0.05; exec setsid sh -c 'echo $$ > daemon.pid; exec sleep "
-                               "30' >/dev/null 2>&1 </dev/null) & echo started",
+  // As daemon(3) does: out of the group first (setsid), then the output let go.
+  auto r = RunShell({.script = "(sleep 0.05; exec setsid sh -c 'exec >/dev/null 2>&1 </dev/null; "
+                               "echo $$ > daemon.pid; exec sleep 30') & echo started",
                      .cwd = dir.path()});
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->exit_code, 0);
