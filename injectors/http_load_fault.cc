@@ -42,11 +42,11 @@ class HttpLoadFault final : public JournaledFault {
     SetFigure("server_errors", static_cast<double>(st.server_errors));
     SetFigure("connections", static_cast<double>(st.connections));
     SetFigure("duration_ms", std::round(st.seconds * 1000));
-    if (st.seconds > 0) SetFigure("rate_per_s", static_cast<double>(st.requests) / st.seconds);
+    if (st.seconds > 0) SetFigure("rate", static_cast<double>(st.requests) / st.seconds);
     // Without a single response there is no latency to speak of: left out, not 0.
     if (st.latency.count() > 0) {
-      SetFigure("latency_p50_ms", st.latency.Percentile(0.5) / 1000);
-      SetFigure("latency_p99_ms", st.latency.Percentile(0.99) / 1000);
+      SetFigure("latency_ms.p50", st.latency.Percentile(0.5) / 1000);
+      SetFigure("latency_ms.p99", st.latency.Percentile(0.99) / 1000);
     }
     return Finish("stopped: " + DescribeHttpLoad(st));
   }

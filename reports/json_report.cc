@@ -35,14 +35,19 @@ json OrNull(const std::optional<double>& v) { return v ? json(*v) : json(nullptr
 
 // Counts and sizes come out as integers (`ballast_bytes: 5242880`, not 5242880.0); a
 // fraction stays a number with its decimals.
+// A name with a dot is one figure of a group (`latency_ms.p50`), written nested, as the
+// contract writes http.load's `latency_ms: {p50, p99}`.
 json Figures(const std::map<std::string, double>& figures) {
   json out = json::object();
   for (const auto& [name, v] : figures) {
     constexpr double kExact = 9007199254740992.0;  // 2^53: every integer below is a double
-    if (std::trunc(v) == v && std::fabs(v) < kExact) {
-      out[ValidUtf8(name)] = static_cast<int64_t>(v);
+    json value =
+        std::trunc(v) == v && std::fabs(v) < kExact ? json(static_cast<int64_t>(v)) : json(v);
+    const size_t dot = name.find('.');
+    if (dot == std::string::npos) {
+      out[ValidUtf8(name)] = std::move(value);
     } else {
-      out[ValidUtf8(name)] = v;
+      out[ValidUtf8(name.substr(0, dot))][ValidUtf8(name.substr(dot + 1))] = std::move(value);
     }
   }
   return out;
@@ -158,13 +163,13 @@ nlohmann::json ReportJson(const Scenario& scenario, const RunRecord& run, const 
 
   json probes = json::array();
   for (const auto& p : run.probes) {
-    probes.push_back({{"name", ValidUtf8(p.name)},
-                      {"role", p.role},
-                      {"interval_ms", p.interval_ms},
-                      {"samples", p.samples},
-                      {"missed", p.missed},
-                      {"lateness_ms",
-                       {{"p50", p.late_p50_ms}, {"p99", p.late_p99_ms}, {"max", p.late_max_ms}}}});
+    probes.push_back(
+        {{"name", ValidUtf8(p.name)},
+         {"role", p.role},
+         {"interval_ms", p.interval_ms},
+         {"samples", p.samples},
+         {"missed", p.missed},
+         {"late_ms", {{"p50", p.late_p50_ms}, {"p99", p.late_p99_ms}, {"max", p.late_max_ms}}}});
   }
   r["probes"] = std::move(probes);
 
@@ -233,7 +238,7 @@ nlohmann::ordered_json InReadingOrder(const json& j) {
       "t_ms", "type", "kind", "action", "target_ms", "actual_ms", "target", "actual", "unit",
       "within_ms", "passed_after_ms", "injected_at_ms", "rolled_back_at_ms", "rollback", "met",
       "advice", "flagged", "detail", "figures", "role", "interval_ms", "samples", "missed",
-      "lateness_ms", "p50", "p99", "max",
+      "late_ms", "p50", "p99", "max",
       // score_parts entries
       "part", "weight", "value", "contribution"};
   static const std::vector<std::string> kLast = {"timeline"};

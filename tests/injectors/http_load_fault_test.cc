@@ -159,12 +159,11 @@ TEST(HttpLoadTest, RateIsPacedAsCountedByNginxAndRollbackStopsTheLoad) {
   EXPECT_NEAR(s.seconds, 2.0, 0.3) << *rolled;
   // The rate is what was achieved over the load's own duration: the asked 200 req/s,
   // within the same ±10 %.
-  EXPECT_NEAR(Figure(*fault, "rate_per_s"), 200, 20) << *rolled;
+  EXPECT_NEAR(Figure(*fault, "rate"), 200, 20) << *rolled;
   // Requests over the duration (which the figure has rounded to the millisecond).
-  EXPECT_NEAR(Figure(*fault, "rate_per_s"), static_cast<double>(s.requests) / s.seconds, 0.1)
-      << *rolled;
-  EXPECT_GT(Figure(*fault, "latency_p50_ms"), 0) << *rolled;
-  EXPECT_GE(Figure(*fault, "latency_p99_ms"), Figure(*fault, "latency_p50_ms")) << *rolled;
+  EXPECT_NEAR(Figure(*fault, "rate"), static_cast<double>(s.requests) / s.seconds, 0.1) << *rolled;
+  EXPECT_GT(Figure(*fault, "latency_ms.p50"), 0) << *rolled;
+  EXPECT_GE(Figure(*fault, "latency_ms.p99"), Figure(*fault, "latency_ms.p50")) << *rolled;
 
   // Stopped means stopped: over the next 300 ms the server sees only the two readings.
   const int64_t r1 = nginx.Read().requests;
@@ -205,9 +204,9 @@ TEST(HttpLoadTest, FullSpeedHoldsExactlyConcurrencyKeepAliveConnectionsOnNginx) 
   EXPECT_EQ(s.errors, 0) << *rolled;
   EXPECT_EQ(Figure(*fault, "connections"), 4) << *rolled;
   // nginx answers on loopback in well under a second, even on a loaded machine.
-  EXPECT_GT(Figure(*fault, "latency_p50_ms"), 0) << *rolled;
-  EXPECT_LT(Figure(*fault, "latency_p50_ms"), 1000) << *rolled;
-  EXPECT_GE(Figure(*fault, "latency_p99_ms"), Figure(*fault, "latency_p50_ms")) << *rolled;
+  EXPECT_GT(Figure(*fault, "latency_ms.p50"), 0) << *rolled;
+  EXPECT_LT(Figure(*fault, "latency_ms.p50"), 1000) << *rolled;
+  EXPECT_GE(Figure(*fault, "latency_ms.p99"), Figure(*fault, "latency_ms.p50")) << *rolled;
 }
 
 TEST(HttpLoadTest, ConcurrencyMethodBodyAndServerErrorsAsTheServerSeesThem) {
@@ -239,7 +238,7 @@ TEST(HttpLoadTest, ConcurrencyMethodBodyAndServerErrorsAsTheServerSeesThem) {
   EXPECT_EQ(Figure(*fault, "connections"), 3) << *rolled;
   // A 503 is a response: its latency counts (10 ms in the handler at least, less the
   // histogram's 0.1 % buckets).
-  EXPECT_GE(Figure(*fault, "latency_p50_ms"), 9.9) << *rolled;
+  EXPECT_GE(Figure(*fault, "latency_ms.p50"), 9.9) << *rolled;
 }
 
 TEST(HttpLoadTest, ServerDownCountsTransportErrorsAtTheAskedRate) {
@@ -264,8 +263,8 @@ TEST(HttpLoadTest, ServerDownCountsTransportErrorsAtTheAskedRate) {
   EXPECT_EQ(Figure(*fault, "server_errors"), 0) << *rolled;
   EXPECT_EQ(Figure(*fault, "connections"), 0) << *rolled;
   // No response, no latency: left out rather than written as 0 ms.
-  EXPECT_EQ(fault->figures().count("latency_p50_ms"), 0u) << *rolled;
-  EXPECT_EQ(fault->figures().count("latency_p99_ms"), 0u) << *rolled;
+  EXPECT_EQ(fault->figures().count("latency_ms.p50"), 0u) << *rolled;
+  EXPECT_EQ(fault->figures().count("latency_ms.p99"), 0u) << *rolled;
   // Why they failed is words, and only the detail has them.
   EXPECT_NE(rolled->find("transport: connection refused"), std::string::npos) << *rolled;
 }

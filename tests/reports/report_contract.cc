@@ -208,10 +208,18 @@ std::vector<std::string> CheckReportKeys(const nlohmann::json& report) {
       c.OneOf(rb, at + ".rollback", {"none", "ok", "failed"});
       c.Optional(f, at, "detail", Kind::kString);
       c.Optional(f, at, "inject_failed", Kind::kBool);
-      // Numbers only: a figure that was not measured is left out, never null or text.
+      // Numbers only, or groups of numbers (`latency_ms: {p50, p99}`): a figure that was not
+      // measured is left out, never null or text.
       if (const json* figs = c.Optional(f, at, "figures", Kind::kObject)) {
         for (const auto& [k, v] : figs->items()) {
-          if (!v.is_number()) {
+          if (v.is_object()) {
+            for (const auto& [k2, v2] : v.items()) {
+              if (!v2.is_number()) {
+                c.Problem(at + ".figures." + k + "." + k2,
+                          fmt::format("expected a number, got {}", v2.type_name()));
+              }
+            }
+          } else if (!v.is_number()) {
             c.Problem(at + ".figures." + k,
                       fmt::format("expected a number, got {}", v.type_name()));
           }
