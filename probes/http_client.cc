@@ -68,19 +68,62 @@ Status TransferError(CURL* c, CURLcode rc, const char* errbuf, const Transfer& t
   return Status::Failed(OneLine(errbuf[0] ? errbuf : curl_easy_strerror(rc)));
 }
 
+}  // namespace
+
+// What one caller keeps between its requests: libcurl's handle (its buffers are allocated
+// once, not at every sample) and the last URL parsed. Never a connection: each request
+// still opens and closes its own.
+struct HttpSession::State {
+  std::unique_ptr<CURL, CurlDeleter> curl;
+  std::string url_text;  // what `url` was parsed from
+  CurlUrl url;
+};
+
+HttpSession::HttpSession() : s_(std::make_shared<State>()) {}
+HttpSession::~HttpSession() = default;
+
+namespace {
+
 // One request: its spec (the body libcurl sends from), and everything libcurl points at
 // while it runs, in one place that lives as long as the transfer.
 struct Call {
-  explicit Call(const HttpRequestSpec& s) : spec(s) {}
+  Call(const HttpRequestSpec& s, std::shared_ptr<HttpSession::State> session)
+      : spec(s), session(std::move(session)) {}
   HttpRequestSpec spec;
   Transfer t;
+  // The handle and URL: the session's when there is one, else this call's own.
+  std::shared_ptr<HttpSession::State> session;
   CurlUrl url;
-  std::unique_ptr<curl_slist, SlistDeleter> headers;
   std::unique_ptr<CURL, CurlDeleter> curl;
+  CURL* easy = nullptr;
+  std::unique_ptr<curl_slist, SlistDeleter> headers;
   char errbuf[CURL_ERROR_SIZE] = "";
 };
 
-// Sets up call.curl for call.spec: every option, both ways of waiting share.
+// The call's handle and parsed URL: the session's, reset or parsed again only when needed.
+Status Handle(Call& call) {
+  const std::string& text = call.spec.url;
+  HttpSession::State* s = call.session.get();
+  CurlUrl* url = s ? &s->url : &call.url;
+  if (!s || !s->url || s->url_text != text) {
+    auto parsed = ParseDrillUrl(text);
+    if (!parsed.ok()) return Status::Invalid("URL " + OneLine(text) + " " + parsed.status().message());
+    *url = std::move(*parsed);
+    if (s) s->url_text = text;
+  }
+  auto& handle = s ? s->curl : call.curl;
+  if (handle) {
+    curl_easy_reset(handle.get());  // every option back to its default; buffers kept
+  } else {
+    handle.reset(curl_easy_init());
+    if (!handle) return Status::Internal("curl_easy_init failed");
+  }
+  call.easy = handle.get();
+  curl_easy_setopt(call.easy, CURLOPT_CURLU, url->get());
+  return Status::Ok();
+}
+
+// Sets up call.easy for call.spec: every option, both ways of waiting share.
 Status Setup(Call& call, const std::atomic<bool>* cancel) {
   const HttpRequestSpec& spec = call.spec;
   for (const auto& [name, value] : spec.headers) {
@@ -92,19 +135,14 @@ Status Setup(Call& call, const std::atomic<bool>* cancel) {
     call.headers.reset(next);
   }
 
-  auto url = ParseDrillUrl(spec.url);
-  if (!url.ok()) return Status::Invalid("URL " + OneLine(spec.url) + " " + url.status().message());
-  call.url = std::move(*url);
-  call.curl.reset(curl_easy_init());
-  if (!call.curl) return Status::Internal("curl_easy_init failed");
-  CURL* c = call.curl.get();
+  // The URL as parsed and checked there, not parsed again from text.
+  FD_RETURN_IF_ERROR(Handle(call));
+  CURL* c = call.easy;
   Transfer& t = call.t;
   t.guard.policy = spec.policy;
   t.cap = spec.max_body_bytes;
   t.cancel = cancel;
   ApplyLocalOnly(c, &t.guard);
-  // The URL as parsed and checked above, not parsed again from text.
-  curl_easy_setopt(c, CURLOPT_CURLU, call.url.get());
   curl_easy_setopt(c, CURLOPT_ERRORBUFFER, call.errbuf);
   curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(spec.timeout.count()));
   // Each request measures a fresh connection, as a new client would see the service.
@@ -132,7 +170,7 @@ Status Setup(Call& call, const std::atomic<bool>* cancel) {
 
 // What the transfer that ended with `rc` comes to.
 Result<HttpResponse> Finish(Call& call, CURLcode rc) {
-  CURL* c = call.curl.get();
+  CURL* c = call.easy;
   Transfer& t = call.t;
   if (rc != CURLE_OK && !(rc == CURLE_WRITE_ERROR && t.truncated)) {
     return TransferError(c, rc, call.errbuf, t, call.spec.timeout);
@@ -144,13 +182,21 @@ Result<HttpResponse> Finish(Call& call, CURLcode rc) {
   r.elapsed = Millis(total_us / 1000);
   r.body = std::move(t.body);
   r.truncated = t.truncated;
+  // A session's handle outlives this call: nothing of it may point here any more.
+  if (call.session) {
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, nullptr);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, nullptr);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, nullptr);
+    curl_easy_setopt(c, CURLOPT_XFERINFODATA, nullptr);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, nullptr);
+  }
   return r;
 }
 
 Result<HttpResponse> Perform(const HttpRequestSpec& spec, const std::atomic<bool>* cancel) {
-  Call call(spec);
+  Call call(spec, nullptr);
   FD_RETURN_IF_ERROR(Setup(call, cancel));
-  return Finish(call, curl_easy_perform(call.curl.get()));
+  return Finish(call, curl_easy_perform(call.easy));
 }
 
 }  // namespace
@@ -170,13 +216,13 @@ void HttpCall::Cancel() const {
 }
 
 HttpCall HttpRequestAsync(const HttpRequestSpec& spec, EventLoop& loop,
-                          const std::atomic<bool>* cancel, HttpDone done) {
+                          const std::atomic<bool>* cancel, HttpDone done, HttpSession* session) {
   // As in HttpRequest: running out of memory here must not unwind through a sampler.
   std::shared_ptr<Call> call;
   Status setup = InitCurl();
   if (setup.ok()) {
     try {
-      call = std::make_shared<Call>(spec);
+      call = std::make_shared<Call>(spec, session ? session->s_ : nullptr);
       setup = Setup(*call, cancel);
     } catch (const std::bad_alloc&) {
       setup = Status::Internal("out of memory");
@@ -190,7 +236,7 @@ HttpCall HttpRequestAsync(const HttpRequestSpec& spec, EventLoop& loop,
   HttpCall handle;
   handle.multi_ = &multi;
   // `call` lives in the callback, so until the transfer has ended, whoever started it.
-  CURL* easy = call->curl.get();
+  CURL* easy = call->easy;
   handle.id_ = multi.Perform(
       easy,
       [call, done = std::move(done)](CURLcode rc) {

@@ -57,6 +57,27 @@ struct HttpResponse {
 Result<HttpResponse> HttpRequest(const HttpRequestSpec& spec, const std::atomic<bool>* cancel);
 
 using HttpDone = std::function<void(Result<HttpResponse>)>;
+class HttpCall;
+
+// What a caller that sends request after request (a probe) keeps between them, so that
+// libcurl's handle and the parsed URL are made once, not at every sample. Connections are
+// not kept: every request is still a fresh one. One request at a time per session.
+class HttpSession {
+ public:
+  HttpSession();
+  ~HttpSession();
+  HttpSession(const HttpSession&) = delete;
+  HttpSession& operator=(const HttpSession&) = delete;
+
+  struct State;
+
+ private:
+  friend HttpCall HttpRequestAsync(const HttpRequestSpec&, EventLoop&, const std::atomic<bool>*,
+                                   HttpDone, HttpSession*);
+  // Shared with the request in flight, so that a session destroyed meanwhile (its probe
+  // gone) leaves the transfer its handle.
+  std::shared_ptr<State> s_;
+};
 
 // A request HttpRequestAsync started. Copyable.
 class HttpCall {
@@ -68,7 +89,7 @@ class HttpCall {
 
  private:
   friend HttpCall HttpRequestAsync(const HttpRequestSpec&, EventLoop&, const std::atomic<bool>*,
-                                   HttpDone);
+                                   HttpDone, HttpSession*);
   CurlMulti* multi_ = nullptr;
   CurlMulti::Id id_ = 0;
 };
@@ -78,10 +99,12 @@ class HttpCall {
 // on a loop thread, never before this returns; "cancelled" when the loop is destroyed
 // first (on the thread destroying it). `cancel` is also checked every 100 ms while the
 // request waits. Safe from any thread.
+// With `session` (may be null), its handle is used instead of a new one.
 // REQUIRES: as HttpRequest; `loop` outlives the call, `*cancel` the request; `done` does not
-// throw.
+// throw; no other request of `session` is in flight.
 HttpCall HttpRequestAsync(const HttpRequestSpec& spec, EventLoop& loop,
-                          const std::atomic<bool>* cancel, HttpDone done);
+                          const std::atomic<bool>* cancel, HttpDone done,
+                          HttpSession* session = nullptr);
 
 // Percent-encodes `text` for a URL query component (curl_easy_escape).
 Result<std::string> UrlEscape(std::string_view text);

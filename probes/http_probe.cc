@@ -124,11 +124,13 @@ class HttpProbe final : public Probe {
     HttpRequestAsync(*req, loop, check_->ctx().cancel,
                      [check = check_, vars, done = std::move(done)](Result<HttpResponse> resp) {
                        done(check->Judge(vars, resp));
-                     });
+                     },
+                     &session_);
   }
 
  private:
   std::shared_ptr<HttpCheck> check_;
+  HttpSession session_;  // one sample at a time (the Probe contract)
 };
 
 constexpr const char* kMethods[] = {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"};

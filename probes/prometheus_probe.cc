@@ -312,11 +312,13 @@ class PrometheusProbe final : public Probe {
     if (!req.ok()) return done({false, req.status().message()});
     HttpRequestAsync(req->http, loop, check_->ctx().cancel,
                      [check = check_, query = std::move(req->query), done = std::move(done)](
-                         Result<HttpResponse> resp) { done(check->Judge(resp, query)); });
+                         Result<HttpResponse> resp) { done(check->Judge(resp, query)); },
+                     &session_);
   }
 
  private:
   std::shared_ptr<const PrometheusCheck> check_;
+  HttpSession session_;  // one sample at a time (the Probe contract)
 };
 
 constexpr const char* kAlertStates[] = {"firing", "pending", "inactive"};

@@ -83,15 +83,49 @@ struct CurlMulti::State {
 
   static int OnTimer(CURLM*, long timeout_ms, void* user) noexcept {
     auto* s = static_cast<State*>(user);
-    s->timer.cancel();
-    if (timeout_ms < 0) return 0;  // no timeout wanted now
-    // 0 means "as soon as possible", which is not "from inside this callback": libcurl
-    // must not be re-entered, so it is a wait like any other.
-    s->timer.expires_after(std::chrono::milliseconds(timeout_ms));
-    s->timer.async_wait(boost::asio::bind_executor(s->strand, [s](boost::system::error_code ec) {
-      if (!ec) s->Action(CURL_SOCKET_TIMEOUT, 0);
-    }));
+    try {
+      s->SetTimeout(timeout_ms);
+    } catch (const std::bad_alloc&) {
+      return -1;
+    }
     return 0;
+  }
+
+  // libcurl asks for a new timeout at every transfer added and at most of its steps. Each
+  // change of the loop's earliest timer costs a syscall that reprograms a kernel timer
+  // (slow under virtualisation: it was a third of the CPU at 1,000 probes), so a deadline
+  // is armed only when it really moves, and "now" is not a timer at all.
+  void SetTimeout(long timeout_ms) {
+    const uint64_t generation = ++timeout_generation;
+    if (timeout_ms < 0) {  // no timeout wanted now
+      if (timer_armed) timer.cancel();
+      timer_armed = false;
+      return;
+    }
+    if (timeout_ms == 0) {
+      // "As soon as possible", which is not "from inside this callback": libcurl must not
+      // be re-entered. A deadline set after this one makes it stale.
+      if (timer_armed) timer.cancel();
+      timer_armed = false;
+      boost::asio::post(strand, [this, generation] {
+        if (generation == timeout_generation) Action(CURL_SOCKET_TIMEOUT, 0);
+      });
+      return;
+    }
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    // The same deadline to the millisecond: the armed timer already serves it.
+    if (timer_armed && std::chrono::abs(deadline - timer.expiry()) < std::chrono::milliseconds(1)) {
+      timer_generation = generation;
+      return;
+    }
+    timer.expires_at(deadline);  // cancels a wait still pending
+    timer_armed = true;
+    timer_generation = generation;
+    timer.async_wait(boost::asio::bind_executor(strand, [this](boost::system::error_code ec) {
+      if (ec) return;  // cancelled or moved: a newer deadline has its own wait
+      timer_armed = false;
+      if (timer_generation == timeout_generation) Action(CURL_SOCKET_TIMEOUT, 0);
+    }));
   }
 
   // libcurl closes every socket of these transfers through here: the loop lets go of the
@@ -283,6 +317,9 @@ struct CurlMulti::State {
 
   // On the strand.
   boost::asio::steady_timer timer;  // libcurl's timeout: real time, as libcurl measures it
+  bool timer_armed = false;         // a wait on `timer` is pending
+  uint64_t timeout_generation = 0;  // libcurl's timeout requests so far
+  uint64_t timer_generation = 0;    // the request `timer` serves
   boost::asio::steady_timer cancel_timer;
   bool watching = false;  // cancel_timer is set
   std::map<curl_socket_t, std::shared_ptr<Socket>> sockets;
@@ -319,6 +356,7 @@ CurlMulti::~CurlMulti() {
   s.multi = nullptr;
   s.sockets.clear();
   s.timer.cancel();
+  s.timer_armed = false;
   s.cancel_timer.cancel();
   // Every `done` once: the ended with their result, the queued as aborted.
   while (true) {

@@ -56,11 +56,23 @@ Result<std::unique_ptr<EventLoop>> EventLoop::Start(Env* env, int threads, int b
   loop->work_.emplace(loop->io_.get_executor());
   if (threads == 0) return loop;
   try {
-    for (int i = 0; i < threads; ++i) {
-      loop->threads_.emplace_back([io = &loop->io_] { io->run(); });
-    }
     if (blocking_threads > 0) {
-      loop->blocking_ = std::make_unique<boost::asio::thread_pool>(blocking_threads);
+      loop->blocking_ = std::make_unique<BlockingPool>();
+      loop->blocking_pool_ = loop->blocking_.get();
+      BlockingPool& pool = *loop->blocking_;
+      pool.work.emplace(pool.io.get_executor());
+      for (int i = 0; i < blocking_threads; ++i) {
+        pool.threads.emplace_back([io = &pool.io] { io->run(); });
+      }
+    }
+    loop->StartThread();
+    for (int i = 1; i < threads; ++i) {
+      // Listed before its thread starts, so that the destructor joins whatever did start.
+      loop->lanes_.push_back(std::unique_ptr<EventLoop>(new EventLoop(env)));
+      EventLoop& lane = *loop->lanes_.back();
+      lane.blocking_pool_ = loop->blocking_pool_;
+      lane.work_.emplace(lane.io_.get_executor());
+      lane.StartThread();
     }
   } catch (const std::system_error& e) {
     // The destructor stops and joins what did start.
@@ -70,11 +82,33 @@ Result<std::unique_ptr<EventLoop>> EventLoop::Start(Env* env, int threads, int b
   return loop;
 }
 
-EventLoop::~EventLoop() {
-  if (blocking_) blocking_->join();
+void EventLoop::StartThread() {
+  threads_.emplace_back([io = &io_] { io->run(); });
+}
+
+void EventLoop::StopThread() {
   work_.reset();
   io_.stop();
-  for (auto& t : threads_) t.join();
+  for (auto& t : threads_) {
+    if (t.joinable()) t.join();
+  }
+}
+
+EventLoop& EventLoop::Lane(size_t i) {
+  const size_t k = i % lanes();
+  return k == 0 ? *this : *lanes_[k - 1];
+}
+
+EventLoop::~EventLoop() {
+  if (blocking_) {
+    // What was handed to the pool still runs to its end, as it may post to the lanes.
+    blocking_->work.reset();
+    for (auto& t : blocking_->threads) t.join();
+  }
+  // Every lane stops before any goes: a handler on one may still post to another.
+  StopThread();
+  for (auto& lane : lanes_) lane->StopThread();
+  lanes_.clear();
   // No handler runs any more, and io_ is still there for the services' timers and sockets.
   // Taken out of the list before they go: what a service's callbacks call here meanwhile
   // must not find one half destroyed.
@@ -101,8 +135,8 @@ std::unique_ptr<RunTimer> EventLoop::At(int64_t at_ms, std::function<void()> fn)
 void EventLoop::Post(std::function<void()> fn) { boost::asio::post(io_, std::move(fn)); }
 
 void EventLoop::Blocking(std::function<void()> fn) {
-  if (blocking_) {
-    boost::asio::post(*blocking_, std::move(fn));
+  if (blocking_pool_) {
+    boost::asio::post(blocking_pool_->io, std::move(fn));
   } else {
     fn();
   }

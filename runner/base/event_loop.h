@@ -1,7 +1,15 @@
-// The run's event loop: one Boost.Asio io_context served by a small fixed pool of threads,
-// with timers on the run's clock, and a bounded pool beside it for the few calls that can
-// only block. Probes wait on it (sockets through curl multi, children, inotify) instead of
-// holding a thread each; the engine schedules every sample on it.
+// The run's event loop: a small fixed set of lanes, each a Boost.Asio io_context run by one
+// thread, with timers on the run's clock, and a bounded pool beside them for the few calls
+// that can only block. Probes wait on it (sockets through curl multi, children, inotify)
+// instead of holding a thread each; the engine schedules every sample on it.
+//
+// Why lanes and not one io_context shared by the threads: a sample is a timer, a few socket
+// waits and a completion. On a shared io_context each of those steps may wake another
+// thread (a futex and a context switch each), and libcurl's multi handle, which is not
+// thread-safe, has to be one strand that every transfer queues on. At 1,000 probes every
+// 100 ms that hand-over was most of the CPU and the one strand the bottleneck. A lane keeps
+// a probe's whole sample on one thread, with its own curl multi handle (Service is per
+// lane), and lanes share nothing but the blocking pool.
 //
 // Its timers follow Env::NowMs: the real monotonic clock, or a test's clock that moves only
 // when the test moves it. With no threads (Start(env, 0)) nothing runs by itself: Drive()
@@ -12,7 +20,6 @@
 #include <atomic>
 #include <boost/asio/basic_waitable_timer.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/thread_pool.hpp>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -52,12 +59,12 @@ using RunTimer = boost::asio::basic_waitable_timer<RunClock, RunClockWaitTraits>
 
 class EventLoop {
  public:
-  // The pool size for this machine: twice its cores, at least 2, at most 8.
+  // The lane count for this machine: twice its cores, at least 2, at most 8.
   static int DefaultThreads();
 
-  // Starts `threads` loop threads and `blocking_threads` for calls that block (0 and 0: the
-  // caller drives the loop with Drive, and blocking calls run inline). A thread that
-  // cannot be created is kFailed saying so, never an exception.
+  // Starts `threads` lanes of one thread each and `blocking_threads` for calls that block
+  // (0 and 0: one lane, which the caller drives with Drive, and blocking calls run inline).
+  // A thread that cannot be created is kFailed saying so, never an exception.
   // REQUIRES: `env` outlives the loop; one loop at a time uses an Env other than the
   // default, and such a loop has no threads (its clock moves only in Drive).
   static Result<std::unique_ptr<EventLoop>> Start(Env* env, int threads, int blocking_threads);
@@ -72,14 +79,22 @@ class EventLoop {
   Env* env() const { return env_; }
   int64_t NowMs() const { return env_->NowMs(); }
   bool manual() const { return threads_.empty(); }
-  int threads() const { return static_cast<int>(threads_.size()); }
+  // Threads of every lane (not the blocking pool's).
+  int threads() const { return static_cast<int>(threads_.size() + lanes_.size()); }
+
+  // Lane i % lanes(): Lane(0) is this loop. Each lane is an EventLoop of its own: what is
+  // started on one (a timer, a transfer, a Post) runs on its thread. Spread independent
+  // work by index. Without threads there is one lane, this.
+  EventLoop& Lane(size_t i);
+  size_t lanes() const { return lanes_.size() + 1; }
 
   // Runs `fn` on a loop thread at the run's time `at_ms` (at once if that is past).
   // The returned timer cancels it when destroyed or cancelled; keep it alive until then.
   std::unique_ptr<RunTimer> At(int64_t at_ms, std::function<void()> fn);
   // Runs `fn` on a loop thread soon.
   void Post(std::function<void()> fn);
-  // Runs `fn`, which may block, on the blocking pool (inline when there is none).
+  // Runs `fn`, which may block, on the blocking pool that every lane shares (inline when
+  // there is none).
   void Blocking(std::function<void()> fn);
 
   // Calls `tick` on this thread every `every` ms (fixed rate, never stacked) until it
@@ -100,6 +115,10 @@ class EventLoop {
   explicit EventLoop(Env* env);
   // Runs every handler that is ready, and those they make ready. REQUIRES: manual().
   void PollAll();
+  // Starts this lane's thread. REQUIRES: work_ is set.
+  void StartThread();
+  // Stops this lane and joins its thread; its services stay.
+  void StopThread();
 
   struct ServiceSlot {
     const void* type = nullptr;
@@ -114,10 +133,21 @@ class EventLoop {
 
   Env* env_;
   Env* previous_clock_env_ = nullptr;
-  boost::asio::io_context io_;
+  // One thread runs it (the hint lets Asio keep what a handler posts on that thread).
+  boost::asio::io_context io_{1};
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
-  std::vector<std::thread> threads_;
-  std::unique_ptr<boost::asio::thread_pool> blocking_;
+  std::vector<std::thread> threads_;  // this lane's: none, or one
+  std::vector<std::unique_ptr<EventLoop>> lanes_;  // lanes 1.. (only in lane 0)
+  // The blocking pool: lane 0's, and every lane posts to it. Threads of our own rather than
+  // an asio::thread_pool, whose constructor, when a thread cannot be made, leaves the ones
+  // it made running and then joins them forever.
+  struct BlockingPool {
+    boost::asio::io_context io;
+    std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work;
+    std::vector<std::thread> threads;
+  };
+  std::unique_ptr<BlockingPool> blocking_;
+  BlockingPool* blocking_pool_ = nullptr;
   std::mutex services_mu_;
   std::vector<ServiceSlot> services_;  // in the order they were made
 };

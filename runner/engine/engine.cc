@@ -293,7 +293,8 @@ bool Run::SteadyRound(std::string* why) {
   std::vector<ProbeOutcome> outs(n);
   std::atomic<size_t> left{n};
   for (size_t i = 0; i < n; ++i) {
-    steady_probes_[i]->SampleAsync({}, *loop_, [&outs, &left, i](ProbeOutcome out) {
+    // Each on its own lane, as in the fault phase.
+    steady_probes_[i]->SampleAsync({}, loop_->Lane(i), [&outs, &left, i](ProbeOutcome out) {
       outs[i] = std::move(out);
       --left;
     });

@@ -119,32 +119,41 @@ void Run::ScheduleProbes(Scheduler& sched) {
   const Millis interval = drill_.settings.probe_interval;
   const int64_t first = env_->NowMs();
   auto add = [&](const std::string& role, const std::string& name, Millis every,
-                 Scheduler::Body body) {
+                 Scheduler::Body body, int64_t offset = 0) {
     schedule_names_.push_back(
         ProbeRecord{.name = name, .role = role, .interval_ms = every.count()});
-    sched.Add(every, first, std::move(body));
+    sched.Add(every, first + offset, std::move(body));
+  };
+  // The steady-state checks are spread over one interval (check i of n starts i/n of it
+  // later) rather than all sampled at the same instant: at 1,000 checks a burst every
+  // 100 ms would make the last of each burst late by however long the others took.
+  // Each check still keeps its own fixed rate; watches and the data writer start at once.
+  const size_t n_steady = steady_probes_.size();
+  auto stagger = [&](size_t i) {
+    return static_cast<int64_t>(i) * interval.count() / static_cast<int64_t>(n_steady);
   };
   for (size_t i = 0; i < steady_probes_.size(); ++i) {
     add("steady_state", drill_.steady_state[i].name, interval,
-        [this, i](int64_t, Scheduler::Finished finished) {
-          steady_probes_[i]->SampleAsync({}, *loop_, [this, i, finished](ProbeOutcome out) {
+        [this, i](int64_t, EventLoop& lane, Scheduler::Finished finished) {
+          steady_probes_[i]->SampleAsync({}, lane, [this, i, finished](ProbeOutcome out) {
             if (!Cancelled()) RecordSteadySample(i, out, timeline_.Now());
             finished(!Cancelled());
           });
-        });
+        },
+        stagger(i));
   }
   for (size_t i = 0; i < watch_probes_.size(); ++i) {
     add("watch", drill_.watches[i].name, interval,
-        [this, i](int64_t, Scheduler::Finished finished) {
-          watch_probes_[i]->SampleAsync({}, *loop_, [this, i, finished](ProbeOutcome out) {
+        [this, i](int64_t, EventLoop& lane, Scheduler::Finished finished) {
+          watch_probes_[i]->SampleAsync({}, lane, [this, i, finished](ProbeOutcome out) {
             finished(!Cancelled() && RecordWatchSample(i, out));
           });
         });
   }
   for (size_t i = 0; i < abort_probes_.size(); ++i) {
     add("abort_when", drill_.abort_when[i].name, interval,
-        [this, i](int64_t, Scheduler::Finished finished) {
-          abort_probes_[i]->SampleAsync({}, *loop_, [this, i, finished](ProbeOutcome out) {
+        [this, i](int64_t, EventLoop& lane, Scheduler::Finished finished) {
+          abort_probes_[i]->SampleAsync({}, lane, [this, i, finished](ProbeOutcome out) {
             if (Cancelled() || !out.passed) return finished(!Cancelled());
             {
               std::lock_guard<std::mutex> l(mu_);
@@ -158,10 +167,10 @@ void Run::ScheduleProbes(Scheduler& sched) {
     // Only the scheduler's thread of the moment touches it: samples never overlap.
     auto seq = std::make_shared<int64_t>(0);
     add("data_writer", "data.writer", drill_.data->every,
-        [this, seq](int64_t, Scheduler::Finished finished) {
+        [this, seq](int64_t, EventLoop& lane, Scheduler::Finished finished) {
           if (*seq >= kMaxDataWrites) return finished(false);
           const int64_t n = ++*seq;
-          writer_->SampleAsync({.seq = n}, *loop_, [this, n, finished](ProbeOutcome out) {
+          writer_->SampleAsync({.seq = n}, lane, [this, n, finished](ProbeOutcome out) {
             if (!Cancelled()) {
               // A write cut short was attempted but never acknowledged: it cannot be lost.
               int64_t t = timeline_.Now();

@@ -3,10 +3,15 @@
 // a sample at most in flight per probe, and every slot accounted for. A slot whose sample
 // could not start before the next slot was due (its probe still busy with the previous one,
 // or the loop too late) is missed and counted, never skipped silently.
+//
+// Schedule i runs on the loop's lane i: its timer, the sample it starts and the sample's
+// completion stay on one thread, and schedules on different lanes share no lock.
 #pragma once
 
 #include <cstdint>
+#include <atomic>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -31,9 +36,10 @@ class Scheduler {
  public:
   // Called by a sample once it has finished: `keep` false ends its schedule (a watch met).
   using Finished = std::function<void(bool keep)>;
-  // Takes one sample planned at `planned_ms` (Env::NowMs) and calls `finished` exactly once,
-  // from any thread, possibly before returning.
-  using Body = std::function<void(int64_t planned_ms, Finished finished)>;
+  // Takes one sample planned at `planned_ms` (Env::NowMs), on `lane` (the lane it is
+  // called on, to start the sample's own work on), and calls `finished` exactly once, from
+  // any thread, possibly before returning.
+  using Body = std::function<void(int64_t planned_ms, EventLoop& lane, Finished finished)>;
 
   // REQUIRES: `loop` outlives the scheduler.
   explicit Scheduler(EventLoop* loop) : loop_(loop) {}
@@ -57,28 +63,32 @@ class Scheduler {
 
  private:
   struct Entry {
+    EventLoop* lane = nullptr;
     int64_t interval = 0;
     int64_t first = 0;
-    int64_t next_slot = 0;  // index of the next slot not yet started or missed
     Body body;
+    mutable std::mutex mu;  // the fields below, and the timer's calls
     std::unique_ptr<RunTimer> timer;
+    int64_t next_slot = 0;  // index of the next slot not yet started or missed
     bool in_flight = false;
     bool done = false;
     int64_t samples = 0;
     int64_t missed = 0;
-    std::vector<int32_t> lateness;  // per started sample, ms
+    // How many started samples were how late (ms): a run of any length keeps as many
+    // counts as there were distinct lateness values, not one per sample.
+    std::map<int32_t, int64_t> lateness;
   };
 
-  // REQUIRES: mu_ held.
-  void Arm(size_t i);
-  void OnTimer(size_t i);
-  void OnFinished(size_t i, bool keep);
+  // REQUIRES: e.mu held.
+  void Arm(Entry& e);
+  void OnTimer(Entry& e);
+  void OnFinished(Entry& e, bool keep);
 
   EventLoop* loop_;
-  mutable std::mutex mu_;
+  mutable std::mutex mu_;  // entries_ (the list, not the entries)
   std::vector<std::unique_ptr<Entry>> entries_;
-  bool stopped_ = false;
-  int64_t pending_ = 0;  // timer waits armed plus samples in flight
+  std::atomic<bool> stopped_{false};
+  std::atomic<int64_t> pending_{0};  // timer waits armed plus samples in flight
 };
 
 }  // namespace firedrill

@@ -16,6 +16,8 @@
 #include <sys/statvfs.h>
 #include <sys/wait.h>
 
+#include <cctype>
+#include <functional>
 #include <random>
 
 #include "reports/json_report.h"
@@ -255,12 +257,33 @@ recovery: {within: 90s, steady_for: 1s}
  private:
   std::string Disk(const std::string& name) const { return dir_.path() + "/disk/" + name; }
   // Is `port` one the drill could have opened (a proxy's, as its journal says)?
+  // Whether `port` is one of the numbers an intent names, compared whole: another test's
+  // port that is only part of a pid or a byte count in this journal is not the drill's.
   bool journaled_port(int port) {
-    for (const auto& l : JournalLines(state())) {
-      if (l.value("op", "") == "intend" &&
-          l["args"].dump().find(std::to_string(port)) != std::string::npos) {
-        return true;
+    std::function<bool(const nlohmann::json&)> names = [&](const nlohmann::json& j) {
+      if (j.is_number_integer()) return j.get<int64_t>() == port;
+      if (j.is_string()) {
+        const std::string& s = j.get_ref<const std::string&>();
+        for (size_t i = 0; i < s.size();) {
+          if (!std::isdigit(static_cast<unsigned char>(s[i]))) {
+            ++i;
+            continue;
+          }
+          size_t end = i;
+          while (end < s.size() && std::isdigit(static_cast<unsigned char>(s[end]))) ++end;
+          if (end - i <= 5 && std::stoi(s.substr(i, end - i)) == port) return true;
+          i = end;
+        }
+        return false;
       }
+      if (!j.is_structured()) return false;
+      for (const auto& v : j) {
+        if (names(v)) return true;
+      }
+      return false;
+    };
+    for (const auto& l : JournalLines(state())) {
+      if (l.value("op", "") == "intend" && names(l["args"])) return true;
     }
     return false;
   }

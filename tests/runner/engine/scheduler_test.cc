@@ -34,7 +34,7 @@ TEST_F(SchedulerTest, SamplesAtAFixedRateFromTheFirstSlot) {
   Scheduler s(loop_.get());
   std::vector<int64_t> started, planned;
   const int64_t first = env_.NowMs();
-  s.Add(Millis(100), first, [&](int64_t p, Scheduler::Finished done) {
+  s.Add(Millis(100), first, [&](int64_t p, EventLoop&, Scheduler::Finished done) {
     planned.push_back(p - first);
     started.push_back(env_.NowMs() - first);
     done(true);
@@ -53,7 +53,7 @@ TEST_F(SchedulerTest, AStalledLoopMissesTheSlotsItSleptThroughAndKeepsTheGrid) {
   Scheduler s(loop_.get());
   std::vector<int64_t> started;
   const int64_t first = env_.NowMs();
-  s.Add(Millis(100), first, [&](int64_t, Scheduler::Finished done) {
+  s.Add(Millis(100), first, [&](int64_t, EventLoop&, Scheduler::Finished done) {
     started.push_back(env_.NowMs() - first);
     done(true);
   });
@@ -74,7 +74,7 @@ TEST_F(SchedulerTest, ASampleStillRunningMakesItsSuccessorsMissedNotStacked) {
   Scheduler s(loop_.get());
   int in_flight = 0, most = 0;
   std::vector<std::unique_ptr<RunTimer>> timers;
-  s.Add(Millis(100), env_.NowMs(), [&](int64_t, Scheduler::Finished done) {
+  s.Add(Millis(100), env_.NowMs(), [&](int64_t, EventLoop&, Scheduler::Finished done) {
     most = std::max(most, ++in_flight);
     // Each sample takes 250 ms.
     timers.push_back(loop_->At(env_.NowMs() + 250, [&in_flight, done] {
@@ -95,8 +95,8 @@ TEST_F(SchedulerTest, ASampleStillRunningMakesItsSuccessorsMissedNotStacked) {
 TEST_F(SchedulerTest, ASampleThatSaysStopEndsItsScheduleOnly) {
   Scheduler s(loop_.get());
   int a = 0, b = 0;
-  s.Add(Millis(100), env_.NowMs(), [&](int64_t, Scheduler::Finished done) { done(++a < 3); });
-  s.Add(Millis(100), env_.NowMs(), [&](int64_t, Scheduler::Finished done) {
+  s.Add(Millis(100), env_.NowMs(), [&](int64_t, EventLoop&, Scheduler::Finished done) { done(++a < 3); });
+  s.Add(Millis(100), env_.NowMs(), [&](int64_t, EventLoop&, Scheduler::Finished done) {
     ++b;
     done(true);
   });
@@ -111,7 +111,7 @@ TEST_F(SchedulerTest, StopWaitsForTheSampleInFlight) {
   Scheduler s(loop_.get());
   bool finished = false;
   std::unique_ptr<RunTimer> t;
-  s.Add(Millis(100), env_.NowMs(), [&](int64_t, Scheduler::Finished done) {
+  s.Add(Millis(100), env_.NowMs(), [&](int64_t, EventLoop&, Scheduler::Finished done) {
     if (t) return done(true);
     t = loop_->At(env_.NowMs() + 500, [&finished, done] {
       finished = true;
