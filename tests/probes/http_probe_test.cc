@@ -11,6 +11,7 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <regex>
 #include <set>
@@ -63,6 +64,13 @@ class TestServer {
     server_.Get("/big", [](const httplib::Request&, httplib::Response& res) {
       res.set_content(std::string(2 << 20, 'a') + "END", "text/plain");
     });
+    server_.Get("/peer", [this](const httplib::Request& req, httplib::Response& res) {
+      {
+        std::lock_guard lock(peers_mu_);
+        peers_.push_back(req.remote_port);
+      }
+      res.set_content("peer", "text/plain");
+    });
     server_.Get("/redirect",
                 [](const httplib::Request&, httplib::Response& res) { res.set_redirect("/ok"); });
     auto echo = [](const httplib::Request& req, httplib::Response& res) {
@@ -89,8 +97,15 @@ class TestServer {
   std::string Url(const std::string& path) const {
     return "http://127.0.0.1:" + std::to_string(port_) + path;
   }
+  // The client port of every request to /peer, in order.
+  std::vector<int> Peers() const {
+    std::lock_guard lock(peers_mu_);
+    return peers_;
+  }
 
  private:
+  mutable std::mutex peers_mu_;
+  std::vector<int> peers_;
   httplib::Server server_;
   std::thread thread_;
   int port_ = 0;
@@ -443,6 +458,35 @@ TEST_F(HttpProbeAsyncTest, LoopDestroyedWhileSamplesWait) {
   ASSERT_EQ(outcomes->Count(), static_cast<size_t>(kSamples));
   for (const ProbeOutcome& o : outcomes->Get()) EXPECT_EQ(o.detail, "cancelled");
   EXPECT_EQ(threads, std::set<std::thread::id>{std::this_thread::get_id()});
+}
+
+// A probe keeps its libcurl handle from one sample to the next, never its connection:
+// the server (which would keep the connection alive) sees each sample as a new client,
+// and an option of one sample (a header) is set again for the next, not left over.
+TEST_F(HttpProbeAsyncTest, EverySampleOfAProbeIsAFreshConnection) {
+  TestServer server;
+  ASSERT_GT(server.port(), 0);
+  auto loop = TestLoop();
+  ASSERT_TRUE(loop);
+  auto probe = Make({.url = server.Url("/peer"), .headers = {{"X-Probe", "a"}},
+                     .body_matches = "^peer$"});
+  ASSERT_TRUE(probe);
+  for (int i = 0; i < 3; ++i) {
+    auto out = SampleAsyncAndWait(*probe, *loop);
+    EXPECT_TRUE(out.passed) << i << ": " << out.detail;
+  }
+  const std::vector<int> peers = server.Peers();
+  ASSERT_EQ(peers.size(), 3u);
+  EXPECT_EQ(std::set<int>(peers.begin(), peers.end()).size(), 3u)
+      << peers[0] << " " << peers[1] << " " << peers[2];
+  // The same probe kind against another path still works from a fresh handle.
+  auto echo = Make({.url = server.Url("/echo"), .headers = {{"X-Probe", "b"}},
+                    .body_matches = "^GET  b$"});
+  ASSERT_TRUE(echo);
+  for (int i = 0; i < 2; ++i) {
+    auto out = SampleAsyncAndWait(*echo, *loop);
+    EXPECT_TRUE(out.passed) << out.detail;
+  }
 }
 
 // An engine test's loop has no threads: the caller's Drive runs the sample.

@@ -172,6 +172,45 @@ TEST_F(EngineTest, FastProbesKeepAFixedRateWithNothingMissed) {
   EXPECT_EQ(fault_log_, (std::vector<std::string>{"inject", "rollback"}));
 }
 
+TEST_F(EngineTest, SteadyChecksAreSpreadOverTheIntervalEachAtAFixedRate) {
+  // Four checks at 100 ms: check i starts i × 25 ms into the fault phase, never all at
+  // one instant, and each keeps 100 ms between its own samples.
+  std::map<std::string, std::vector<int64_t>> at;
+  for (const char* name : {"a", "b", "c", "d"}) {
+    scripts_[name] = {[this, &at, name](int64_t now) {
+      at[name].push_back(RunTime(now));
+      return Pass();
+    }};
+  }
+  RunRecord r = Run(Drill("probe_interval: 100ms", R"(steady_state:
+  - {name: a, probe: {command: {run: a}}}
+  - {name: b, probe: {command: {run: b}}}
+  - {name: c, probe: {command: {run: c}}}
+  - {name: d, probe: {command: {run: d}}}
+faults:
+  - {name: f, at: 1s, action: command, with: {run: "true"}}
+recovery: {within: 10s, steady_for: 1s}
+)"));
+  ASSERT_EQ(r.error, "");
+  const Event* start = Find(r, "phase", "faults");
+  ASSERT_NE(start, nullptr);
+  int64_t i = 0;
+  for (const char* name : {"a", "b", "c", "d"}) {
+    // Strictly inside the phase: the settle round that ends at its start, and the checks
+    // after its end, sample every check at once.
+    std::vector<int64_t> phase;
+    for (int64_t t : at[name]) {
+      if (t > start->t_ms && t < *r.fault_phase_end_ms) phase.push_back(t);
+    }
+    ASSERT_GT(phase.size(), 5u) << name;
+    // Check a's first slot is the phase's first instant, already left out above.
+    EXPECT_EQ(phase[0] - start->t_ms, i == 0 ? 100 : 25 * i) << name;
+    for (size_t k = 1; k < phase.size(); ++k) EXPECT_EQ(phase[k] - phase[k - 1], 100) << name;
+    ++i;
+  }
+  for (const ProbeRecord& p : r.probes) EXPECT_EQ(p.missed, 0) << p.name;
+}
+
 TEST_F(EngineTest, AProbeSlowerThanItsIntervalMissesTheSlotsItOverran) {
   // 250 ms per sample at 100 ms: each sample takes slots k, and k+1 and k+2 pass while it
   // runs (missed), so k+3 is the next to start.
