@@ -123,8 +123,9 @@ Status Handle(Call& call) {
   return Status::Ok();
 }
 
-// Sets up call.easy for call.spec: every option, both ways of waiting share.
-Status Setup(Call& call, const std::atomic<bool>* cancel) {
+// Sets up call.easy for call.spec: every option, both ways of waiting share (on_loop: a
+// CurlMulti transfer, else curl_easy_perform on this thread).
+Status Setup(Call& call, const std::atomic<bool>* cancel, bool on_loop) {
   const HttpRequestSpec& spec = call.spec;
   for (const auto& [name, value] : spec.headers) {
     // "Name:" alone would delete a header curl adds itself; "Name;" sends it empty.
@@ -147,12 +148,18 @@ Status Setup(Call& call, const std::atomic<bool>* cancel) {
   curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(spec.timeout.count()));
   // Each request measures a fresh connection, as a new client would see the service.
   curl_easy_setopt(c, CURLOPT_FRESH_CONNECT, 1L);
+  // The request goes out in one write, so Nagle never delays it: no setsockopt for it.
+  curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 0L);
   curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 1L);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &OnBody);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &t);
-  curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-  curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, &OnProgress);
-  curl_easy_setopt(c, CURLOPT_XFERINFODATA, &t);
+  // Waited for on the loop, the transfer's cancel flag is CurlMulti's to watch; a thread
+  // in curl_easy_perform has only libcurl's progress callback to notice it.
+  if (cancel && !on_loop) {
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, &OnProgress);
+    curl_easy_setopt(c, CURLOPT_XFERINFODATA, &t);
+  }
   if (spec.method == "HEAD") {
     curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
   } else if (spec.method != "GET") {
@@ -195,7 +202,7 @@ Result<HttpResponse> Finish(Call& call, CURLcode rc) {
 
 Result<HttpResponse> Perform(const HttpRequestSpec& spec, const std::atomic<bool>* cancel) {
   Call call(spec, nullptr);
-  FD_RETURN_IF_ERROR(Setup(call, cancel));
+  FD_RETURN_IF_ERROR(Setup(call, cancel, /*on_loop=*/false));
   return Finish(call, curl_easy_perform(call.easy));
 }
 
@@ -223,7 +230,7 @@ HttpCall HttpRequestAsync(const HttpRequestSpec& spec, EventLoop& loop,
   if (setup.ok()) {
     try {
       call = std::make_shared<Call>(spec, session ? session->s_ : nullptr);
-      setup = Setup(*call, cancel);
+      setup = Setup(*call, cancel, /*on_loop=*/true);
     } catch (const std::bad_alloc&) {
       setup = Status::Internal("out of memory");
     }

@@ -128,11 +128,18 @@ struct CurlMulti::State {
     }));
   }
 
-  // libcurl closes every socket of these transfers through here: the loop lets go of the
-  // fd first, so that epoll never watches a number that already means another file.
+  // libcurl closes every socket of these transfers through here. One the loop watches is
+  // closed by the loop, which thereby stops watching it before its number can mean another
+  // file (and, as closing takes it out of epoll anyway, without a syscall to say so).
   static int OnClose(void* user, curl_socket_t fd) noexcept {
-    static_cast<State*>(user)->Forget(fd);
-    return ::close(fd);
+    auto* s = static_cast<State*>(user);
+    auto it = s->sockets.find(fd);
+    if (it == s->sockets.end()) return ::close(fd);
+    std::shared_ptr<Socket> sock = std::move(it->second);
+    s->sockets.erase(it);
+    boost::system::error_code ec;
+    sock->fd.close(ec);  // its waits end as operation_aborted
+    return ec ? -1 : 0;
   }
 
   // --- On the strand.
