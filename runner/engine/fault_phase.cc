@@ -199,7 +199,7 @@ void Run::ScheduleProbes(Scheduler& sched) {
 bool Run::RecordWatchSample(size_t i, const ProbeOutcome& out) {
   // An event the system reported itself (a log line, a notification) counts from when it
   // happened, not from when the sample found it.
-  const int64_t t = out.observed_at_ms ? timeline_.FromEnvMs(*out.observed_at_ms) : timeline_.Now();
+  int64_t t = out.observed_at_ms ? timeline_.FromEnvMs(*out.observed_at_ms) : timeline_.Now();
   std::lock_guard<std::mutex> l(mu_);
   WatchRecord& w = rec_.watches[i];
   w.last_detail = out.detail;
@@ -208,6 +208,13 @@ bool Run::RecordWatchSample(size_t i, const ProbeOutcome& out) {
   // nothing injected.
   const std::optional<int64_t> origin =
       rec_.dry_run_from_ms ? rec_.dry_run_from_ms : rec_.first_fault_ms;
+  // An event of the moments the first fault was being put in place is its effect too:
+  // judged once the fault is in place, as detected when it took effect (never before).
+  const int64_t started = first_inject_started_.load();
+  if (out.passed && !rec_.dry_run_from_ms && started >= 0 && t >= started) {
+    if (!origin) return true;
+    t = std::max(t, *origin);
+  }
   if (out.passed && origin && t >= *origin) {
     w.passed_at_ms = t;
     int64_t after = t - *origin;
@@ -270,6 +277,7 @@ bool Run::FaultTick(int64_t t0) {
     size_t i = plan_.order[plan_.next++];
     const FaultSpec& f = drill_.faults[i];
     FaultRecord& r = rec_.faults[i];
+    if (first_inject_started_.load() < 0) first_inject_started_ = timeline_.Now();
     auto res = faults_[i]->Inject();
     int64_t t = timeline_.Now();
     // A fault that did more after its effect was in place says when that was.

@@ -169,6 +169,9 @@ class Run {
   std::unique_ptr<RecoveryTracker> recovery_;
   std::unique_ptr<RemediationPlan> remediation_plan_;
   std::atomic<int64_t> all_injected_at_{-1};
+  // When the first fault's Inject began (timeline ms), -1 before: its effect may show
+  // before Inject returns (a disk filling up fails a write halfway through the fill).
+  std::atomic<int64_t> first_inject_started_{-1};
   std::optional<std::string> abort_hit_;
   // A resource a remediation step could not get, for the controller to end the run with.
   std::optional<std::string> resource_error_;

@@ -71,9 +71,14 @@ class RecordingFault final : public Fault {
       : log_(log), env_(env), injected_at_(injected_at) {}
   Result<std::string> Inject() override {
     log_->push_back("inject");
+    inject_started_at = env_->NowMs();
+    // A fault whose effect grows while it is put in place (a disk filling up).
+    if (inject_ms > 0) env_->SleepMs(inject_ms);
     *injected_at_ = env_->NowMs();
     return std::string("injected");
   }
+  static inline int64_t inject_ms = 0;
+  static inline int64_t inject_started_at = -1;
   Result<std::string> Rollback() override {
     log_->push_back("rollback");
     return std::string("rolled back");
@@ -259,6 +264,31 @@ TEST_F(EngineTest, AWatchIsStampedWhenTheSystemSaysItHappenedNotWhenSampled) {
   ASSERT_EQ(r.watches.size(), 1u);
   ASSERT_TRUE(r.watches[0].passed_at_ms);
   EXPECT_EQ(*r.watches[0].passed_at_ms - *r.first_fault_ms, 37);
+}
+
+TEST_F(EngineTest, AnEventWhileTheFaultIsPutInPlaceIsDetectedAsItTookEffect) {
+  // Injecting takes 50 ms, and the system reports the event 10 ms into it: the watch
+  // passes, detected at the fault's own stamp (0 ms), never before it.
+  RecordingFault::inject_ms = 50;
+  RecordingFault::inject_started_at = -1;
+  scripts_["up"] = {[](int64_t) { return Pass(); }};
+  scripts_["alert"] = {[](int64_t) {
+    const int64_t s = RecordingFault::inject_started_at;
+    if (s < 0) return ProbeOutcome{false, "no line yet"};
+    return ProbeOutcome{true, "matched", s + 10};
+  }};
+  RunRecord r = Run(Drill("probe_interval: 100ms", std::string(kOneFault) + R"(watches:
+  - name: paged
+    kind: detection
+    probe: {command: {run: alert}}
+    within: 5s
+)"));
+  RecordingFault::inject_ms = 0;
+  ASSERT_EQ(r.error, "");
+  ASSERT_TRUE(r.first_fault_ms);
+  ASSERT_TRUE(r.watches[0].passed_at_ms) << r.watches[0].last_detail;
+  EXPECT_EQ(*r.watches[0].passed_at_ms, *r.first_fault_ms);
+  EXPECT_EQ(*r.first_fault_ms - RunTime(RecordingFault::inject_started_at), 50);
 }
 
 TEST_F(EngineTest, RemediationRunsAfterDetectionAndEventsComeInOrder) {
