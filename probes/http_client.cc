@@ -127,13 +127,28 @@ Status Handle(Call& call) {
 // CurlMulti transfer, else curl_easy_perform on this thread).
 Status Setup(Call& call, const std::atomic<bool>* cancel, bool on_loop) {
   const HttpRequestSpec& spec = call.spec;
-  for (const auto& [name, value] : spec.headers) {
-    // "Name:" alone would delete a header curl adds itself; "Name;" sends it empty.
-    std::string line = value.empty() ? name + ";" : name + ": " + value;
+  auto add = [&](const std::string& line) {
     curl_slist* next = curl_slist_append(call.headers.get(), line.c_str());
-    if (!next) return Status::Internal("out of memory building headers");
+    if (!next) return false;
     call.headers.release();
     call.headers.reset(next);
+    return true;
+  };
+  bool connection = false;
+  for (const auto& [name, value] : spec.headers) {
+    connection = connection || curl_strequal(name.c_str(), "Connection");
+    // "Name:" alone would delete a header curl adds itself; "Name;" sends it empty.
+    if (!add(value.empty() ? name + ";" : name + ": " + value)) {
+      return Status::Internal("out of memory building headers");
+    }
+  }
+  // The connection is used once, so the request says so (unless the drill says otherwise):
+  // the server closes first, and the wait after a close (TIME_WAIT) stays with it. Were it
+  // firedrill's, a thousand probes would leave tens of thousands of its ports waiting, and
+  // every connect would search longer for a free one (at 10,000 requests a second, within
+  // seconds: bench/README.md).
+  if (!connection && !add("Connection: close")) {
+    return Status::Internal("out of memory building headers");
   }
 
   // The URL as parsed and checked there, not parsed again from text.

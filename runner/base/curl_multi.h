@@ -1,11 +1,13 @@
 // libcurl's multi socket interface on the run's event loop: a transfer waits in the loop's
 // epoll (through Asio) for its sockets and its timeout, instead of holding a thread in
-// curl_easy_perform. One per EventLoop (Of), made on first use, destroyed with the loop.
+// curl_easy_perform. One per EventLoop lane (Of: a lane is an EventLoop), made on first
+// use, destroyed with the loop: transfers started on different lanes share nothing.
 //
-// libcurl's multi handle is not thread-safe and the loop has several threads, so every
-// call on it, and every callback libcurl makes from it, runs on one strand. A transfer's
-// `done` runs off that strand: turning a large answer into an outcome (a regex over 1 MiB,
-// 8 MiB of JSON) holds up no other transfer.
+// libcurl's multi handle is not thread-safe, and Perform, Cancel and the loop's destruction
+// may come from other threads, so every call on it, and every callback libcurl makes from
+// it, runs on one strand (on a lane, that is its one thread). A transfer's `done` runs off
+// that strand: turning a large answer into an outcome (a regex over 1 MiB, 8 MiB of JSON)
+// holds up no other transfer's socket work.
 //
 // Threads: libcurl resolves names with its threaded resolver (Debian's build), a thread
 // per lookup. A numeric address (127.0.0.1, [::1]) is never looked up, and `localhost` is
@@ -30,7 +32,7 @@ class CurlMulti {
   using Id = uint64_t;
   using Done = std::function<void(CURLcode)>;
 
-  // The loop's instance. Safe from any thread.
+  // The instance of `loop` (a lane). Safe from any thread.
   static CurlMulti& Of(EventLoop& loop);
 
   // Ends every transfer it still has: one in flight with CURLE_ABORTED_BY_CALLBACK, one
