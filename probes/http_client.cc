@@ -107,7 +107,8 @@ Status Handle(Call& call) {
   CurlUrl* url = s ? &s->url : &call.url;
   if (!s || !s->url || s->url_text != text) {
     auto parsed = ParseDrillUrl(text);
-    if (!parsed.ok()) return Status::Invalid("URL " + OneLine(text) + " " + parsed.status().message());
+    if (!parsed.ok())
+      return Status::Invalid("URL " + OneLine(text) + " " + parsed.status().message());
     *url = std::move(*parsed);
     if (s) s->url_text = text;
   }

@@ -121,11 +121,12 @@ class HttpProbe final : public Probe {
   void SampleAsync(const SampleVars& vars, EventLoop& loop, SampleDone done) override {
     auto req = check_->Request(vars);
     if (!req.ok()) return done({false, req.status().message()});
-    HttpRequestAsync(*req, loop, check_->ctx().cancel,
-                     [check = check_, vars, done = std::move(done)](Result<HttpResponse> resp) {
-                       done(check->Judge(vars, resp));
-                     },
-                     &session_);
+    HttpRequestAsync(
+        *req, loop, check_->ctx().cancel,
+        [check = check_, vars, done = std::move(done)](Result<HttpResponse> resp) {
+          done(check->Judge(vars, resp));
+        },
+        &session_);
   }
 
  private:

@@ -310,10 +310,11 @@ class PrometheusProbe final : public Probe {
   void SampleAsync(const SampleVars& vars, EventLoop& loop, SampleDone done) override {
     auto req = check_->MakeRequest(vars);
     if (!req.ok()) return done({false, req.status().message()});
-    HttpRequestAsync(req->http, loop, check_->ctx().cancel,
-                     [check = check_, query = std::move(req->query), done = std::move(done)](
-                         Result<HttpResponse> resp) { done(check->Judge(resp, query)); },
-                     &session_);
+    HttpRequestAsync(
+        req->http, loop, check_->ctx().cancel,
+        [check = check_, query = std::move(req->query),
+         done = std::move(done)](Result<HttpResponse> resp) { done(check->Judge(resp, query)); },
+        &session_);
   }
 
  private:

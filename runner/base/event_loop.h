@@ -136,7 +136,7 @@ class EventLoop {
   // One thread runs it (the hint lets Asio keep what a handler posts on that thread).
   boost::asio::io_context io_{1};
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
-  std::vector<std::thread> threads_;  // this lane's: none, or one
+  std::vector<std::thread> threads_;               // this lane's: none, or one
   std::vector<std::unique_ptr<EventLoop>> lanes_;  // lanes 1.. (only in lane 0)
   // The blocking pool: lane 0's, and every lane posts to it. Threads of our own rather than
   // an asio::thread_pool, whose constructor, when a thread cannot be made, leaves the ones

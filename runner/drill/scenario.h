@@ -38,6 +38,9 @@ struct ServiceSpec {
   std::optional<ProbeSpec> ready;
   Millis ready_within{10000};
   RestartPolicy restart = RestartPolicy::kNever;
+  // Runs as this unprivileged user (empty: as firedrill), in a directory it owns,
+  // ${workdir}/users/USER. Only firedrill running as root may (the loader checks).
+  std::string user;
   Mark mark;
 };
 

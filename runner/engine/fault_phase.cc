@@ -142,7 +142,8 @@ void Run::ScheduleProbes(Scheduler& sched) {
     return at / kStaggerStep.count() * kStaggerStep.count();
   };
   for (size_t i = 0; i < steady_probes_.size(); ++i) {
-    add("steady_state", drill_.steady_state[i].name, interval,
+    add(
+        "steady_state", drill_.steady_state[i].name, interval,
         [this, i](int64_t, EventLoop& lane, Scheduler::Finished finished) {
           steady_probes_[i]->SampleAsync({}, lane, [this, i, finished](ProbeOutcome out) {
             if (!Cancelled()) RecordSteadySample(i, out, timeline_.Now());

@@ -8,8 +8,8 @@
 // completion stay on one thread, and schedules on different lanes share no lock.
 #pragma once
 
-#include <cstdint>
 #include <atomic>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>

@@ -1,6 +1,8 @@
 #include "runner/engine/services.h"
 
+#include <errno.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -8,9 +10,13 @@
 #include <boost/process/extend.hpp>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
+#include <utility>
 
 #include "runner/base/proc.h"
 #include "runner/base/subprocess.h"
+#include "runner/base/text.h"
+#include "runner/base/user.h"
 
 namespace bp = boost::process;
 
@@ -58,12 +64,39 @@ Status Services::Spawn(Service& s) {
     return Status::Io("cannot open log files in " + log_dir_);
   }
   Status st;
+  std::optional<Account> account;
+  std::string cwd = workdir_;
+  if (!s.spec.user.empty()) {
+    auto prepared = PrepareUser(s.spec.user);
+    if (!prepared.ok()) {
+      std::fclose(out);
+      std::fclose(err);
+      return prepared.status().Annotate("service " + s.spec.name);
+    }
+    account = prepared->first;
+    cwd = prepared->second;
+  }
   try {
     OwnedChildGuard guard;
+    bp::environment env = boost::this_process::environment();
+    if (account) {
+      env["HOME"] = cwd;
+      env["USER"] = account->name;
+      env["LOGNAME"] = account->name;
+    }
+    const Account* as = account ? &*account : nullptr;
     s.child = std::make_unique<bp::child>(
-        "/bin/sh", bp::args({"-c", s.run}), bp::start_dir = workdir_,
+        "/bin/sh", bp::args({"-c", s.run}), bp::start_dir = cwd, env,
         bp::std_in<bp::null, bp::std_out> out, bp::std_err > err,
-        bp::extend::on_exec_setup = [](auto&) { ::setpgid(0, 0); });
+        bp::extend::on_exec_setup = [as](auto& exec) {
+          ::setpgid(0, 0);
+          // Only async-signal-safe calls here: the account was looked up before the fork.
+          if (as) {
+            if (int e = BecomeUser(*as); e != 0) {
+              exec.set_error(std::error_code(e, std::system_category()), "cannot become user");
+            }
+          }
+        });
     guard.Register(s.child->id());
     s.pgid = s.child->id();
     ::setpgid(s.pgid, s.pgid);  // also from the parent: no window where a kill misses
@@ -86,6 +119,29 @@ Status Services::Spawn(Service& s) {
   std::fclose(out);
   std::fclose(err);
   return st;
+}
+
+// The account a service runs as, and the directory it owns: ${workdir}/users/USER, made
+// here (0700, owned by the user) with the workdir made traversable (not readable) by
+// others, so that the user can reach its own directory and nothing else of the drill's.
+Result<std::pair<Account, std::string>> Services::PrepareUser(const std::string& user) {
+  auto account = LookUpUser(user);
+  if (!account.ok()) return account.status();
+  if (account->uid == 0) return Status::Invalid("user '" + user + "' is root: not unprivileged");
+  const std::string dir = workdir_ + "/users/" + user;
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return Status::Io("cannot create " + dir + ": " + ec.message());
+  for (const std::string& d : {workdir_, workdir_ + "/users"}) {
+    struct stat st {};
+    if (::stat(d.c_str(), &st) != 0 || ::chmod(d.c_str(), (st.st_mode & 07777) | S_IXOTH) != 0) {
+      return Status::Io("cannot let " + user + " reach " + d + ": " + ErrnoText(errno));
+    }
+  }
+  if (::chown(dir.c_str(), account->uid, account->gid) != 0 || ::chmod(dir.c_str(), 0700) != 0) {
+    return Status::Io("cannot give " + dir + " to " + user + ": " + ErrnoText(errno));
+  }
+  return std::make_pair(std::move(*account), dir);
 }
 
 Status Services::Start(const ServiceSpec& spec, const std::string& expanded_run) {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "runner/base/status.h"
+#include "runner/base/user.h"
 #include "runner/drill/context.h"
 #include "runner/drill/scenario.h"
 #include "runner/engine/timeline.h"
@@ -49,6 +50,7 @@ class Services final : public ServiceDirectory {
  private:
   struct Service;
   Status Spawn(Service& s);
+  Result<std::pair<Account, std::string>> PrepareUser(const std::string& user);
 
   Env* env_;
   Timeline* timeline_;

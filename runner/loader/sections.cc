@@ -2,11 +2,14 @@
 // probe form every section shares.
 #include "runner/loader/sections.h"
 
+#include <unistd.h>
+
 #include <filesystem>
 #include <set>
 
 #include "probes/probe_registry.h"
 #include "runner/base/suggest.h"
+#include "runner/base/user.h"
 #include "runner/loader/checks.h"
 
 namespace firedrill {
@@ -272,7 +275,7 @@ void DrillParser::ReadSettings(const YAML::Node& n, Settings& s) {
 
 void DrillParser::ReadServices(const YAML::Node& n, std::vector<ServiceSpec>& out) {
   in_.ForEachNamed(
-      n, "services", "service", Names({"name", "run", "ready", "restart"}),
+      n, "services", "service", Names({"name", "run", "ready", "restart", "user"}),
       [&](const YAML::Node& item, Reader::Entries& k, const std::string& name) {
         ServiceSpec svc;
         svc.mark = MarkOf(item);
@@ -300,6 +303,24 @@ void DrillParser::ReadServices(const YAML::Node& n, std::vector<ServiceSpec>& ou
             } else {
               in_.Error(k["restart"].value, where + ".restart must be 'never' or 'on-failure'" +
                                                 DidYouMean(*s, Names({"never", "on-failure"})));
+            }
+          }
+        }
+        if (k.count("user")) {
+          if (auto u = in_.Scalar(k["user"].value, where + ".user")) {
+            auto account = LookUpUser(*u);
+            if (!account.ok()) {
+              in_.Error(k["user"].value, where + ".user: " + account.status().message());
+            } else if (account->uid == 0) {
+              in_.Error(k["user"].value,
+                        where + ".user must be an unprivileged user, not '" + *u + "' (uid 0)");
+            } else if (::geteuid() != 0) {
+              // Switching user needs root; refused here rather than halfway through a run.
+              in_.Error(k["user"].value, where + ".user: running a service as '" + *u +
+                                             "' needs firedrill to run as root (it runs as uid " +
+                                             std::to_string(::geteuid()) + ")");
+            } else {
+              svc.user = *u;
             }
           }
         }

@@ -71,6 +71,12 @@ class TestServer {
       }
       res.set_content("peer", "text/plain");
     });
+    // The Connection header as it arrived, and how many there were.
+    server_.Get("/connection", [](const httplib::Request& req, httplib::Response& res) {
+      res.set_content(req.get_header_value("Connection") + " " +
+                          std::to_string(req.get_header_value_count("Connection")),
+                      "text/plain");
+    });
     server_.Get("/redirect",
                 [](const httplib::Request&, httplib::Response& res) { res.set_redirect("/ok"); });
     auto echo = [](const httplib::Request& req, httplib::Response& res) {
@@ -468,8 +474,8 @@ TEST_F(HttpProbeAsyncTest, EverySampleOfAProbeIsAFreshConnection) {
   ASSERT_GT(server.port(), 0);
   auto loop = TestLoop();
   ASSERT_TRUE(loop);
-  auto probe = Make({.url = server.Url("/peer"), .headers = {{"X-Probe", "a"}},
-                     .body_matches = "^peer$"});
+  auto probe =
+      Make({.url = server.Url("/peer"), .headers = {{"X-Probe", "a"}}, .body_matches = "^peer$"});
   ASSERT_TRUE(probe);
   for (int i = 0; i < 3; ++i) {
     auto out = SampleAsyncAndWait(*probe, *loop);
@@ -480,13 +486,34 @@ TEST_F(HttpProbeAsyncTest, EverySampleOfAProbeIsAFreshConnection) {
   EXPECT_EQ(std::set<int>(peers.begin(), peers.end()).size(), 3u)
       << peers[0] << " " << peers[1] << " " << peers[2];
   // The same probe kind against another path still works from a fresh handle.
-  auto echo = Make({.url = server.Url("/echo"), .headers = {{"X-Probe", "b"}},
-                    .body_matches = "^GET  b$"});
+  auto echo =
+      Make({.url = server.Url("/echo"), .headers = {{"X-Probe", "b"}}, .body_matches = "^GET  b$"});
   ASSERT_TRUE(echo);
   for (int i = 0; i < 2; ++i) {
     auto out = SampleAsyncAndWait(*echo, *loop);
     EXPECT_TRUE(out.passed) << out.detail;
   }
+}
+
+// A probe uses its connection once and says so, so the server closes first (and keeps
+// the TIME_WAIT); a drill that sets the header itself gets exactly its own.
+TEST_F(HttpProbeAsyncTest, TheRequestSaysConnectionCloseUnlessTheDrillSaysOtherwise) {
+  TestServer server;
+  ASSERT_GT(server.port(), 0);
+  auto loop = TestLoop();
+  ASSERT_TRUE(loop);
+  auto plain = Make({.url = server.Url("/connection"), .body_matches = "^close 1$"});
+  auto own = Make({.url = server.Url("/connection"),
+                   .headers = {{"connection", "keep-alive"}},
+                   .body_matches = "^keep-alive 1$"});
+  ASSERT_TRUE(plain && own);
+  auto a = SampleAsyncAndWait(*plain, *loop);
+  EXPECT_TRUE(a.passed) << a.detail;
+  auto b = SampleAsyncAndWait(*own, *loop);
+  EXPECT_TRUE(b.passed) << b.detail;
+  // The blocking way sends the same request.
+  auto c = plain->Sample({});
+  EXPECT_TRUE(c.passed) << c.detail;
 }
 
 // An engine test's loop has no threads: the caller's Drive runs the sample.

@@ -95,7 +95,8 @@ TEST_F(SchedulerTest, ASampleStillRunningMakesItsSuccessorsMissedNotStacked) {
 TEST_F(SchedulerTest, ASampleThatSaysStopEndsItsScheduleOnly) {
   Scheduler s(loop_.get());
   int a = 0, b = 0;
-  s.Add(Millis(100), env_.NowMs(), [&](int64_t, EventLoop&, Scheduler::Finished done) { done(++a < 3); });
+  s.Add(Millis(100), env_.NowMs(),
+        [&](int64_t, EventLoop&, Scheduler::Finished done) { done(++a < 3); });
   s.Add(Millis(100), env_.NowMs(), [&](int64_t, EventLoop&, Scheduler::Finished done) {
     ++b;
     done(true);

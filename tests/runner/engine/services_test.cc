@@ -4,7 +4,12 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <sstream>
+
+#include "runner/base/user.h"
 #include "tests/integration/harness.h"
 
 namespace firedrill::testing {
@@ -22,6 +27,48 @@ bool WaitFor(const std::function<bool()>& cond, int64_t ms = 5000) {
     usleep(10000);
   }
   return cond();
+}
+
+// `user:` runs the service as that user, in ${workdir}/users/USER, which it owns alone,
+// with HOME and USER set to match; it is stopped like any other.
+TEST(ServicesTest, AServiceRunsAsItsUserInADirectoryItOwns) {
+  if (geteuid() != 0) GTEST_SKIP() << "switching user needs root";
+  auto nobody = LookUpUser("nobody");
+  if (!nobody.ok()) GTEST_SKIP() << "no user nobody: " << nobody.status().ToString();
+  TempDir dir;
+  Timeline tl(Env::Default());
+  PidReaper reaper;
+  std::vector<std::string> left;
+  const std::string home = dir / "users/nobody";
+  {
+    Services services(Env::Default(), &tl, dir.path(), dir / "logs");
+    ServiceSpec spec = Spec("db");
+    spec.user = "nobody";
+    ASSERT_TRUE(
+        services.Start(spec, "echo \"$HOME $USER $(pwd)\"; touch mine; exec sleep 300").ok());
+    auto pgid = services.ProcessGroup("db");
+    ASSERT_TRUE(pgid.has_value());
+    reaper.Watch(*pgid);
+    ASSERT_TRUE(WaitFor([&] { return !ReadFile(dir / "logs/db.out.log").empty(); }));
+    EXPECT_EQ(ReadFile(dir / "logs/db.out.log"), home + " nobody " + home + "\n");
+    // The process is the user's (real, effective, saved and file-system ids).
+    std::string uid_line;
+    std::istringstream status(ReadFile("/proc/" + std::to_string(*pgid) + "/status"));
+    for (std::string l; std::getline(status, l);) {
+      if (l.rfind("Uid:", 0) == 0) uid_line = l;
+    }
+    const std::string u = std::to_string(nobody->uid);
+    EXPECT_EQ(uid_line, "Uid:	" + u + "	" + u + "	" + u + "	" + u);
+    struct stat st {};
+    ASSERT_EQ(::stat(home.c_str(), &st), 0);
+    EXPECT_EQ(st.st_uid, nobody->uid);
+    EXPECT_EQ(st.st_mode & 0777, 0700u);
+    ASSERT_TRUE(WaitFor([&] { return ::stat((home + "/mine").c_str(), &st) == 0; }));
+    EXPECT_EQ(st.st_uid, nobody->uid) << "a file it made is its own";
+    left = services.StopAll(Millis(2000));
+    EXPECT_TRUE(Gone(*pgid));
+  }
+  EXPECT_TRUE(left.empty()) << ::testing::PrintToString(left);
 }
 
 TEST(ServicesTest, StartsInOwnGroupCapturesOutputAndStopsCleanly) {

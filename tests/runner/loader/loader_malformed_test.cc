@@ -675,6 +675,36 @@ faults:
     with: {run: "true"}
 )",
      8, 42, "no host named 'db2' under `hosts:`; did you mean 'db1'?"},
+
+    {"UnknownServiceUser", R"(apiVersion: firedrill/v1
+name: t
+services:
+  - name: db
+    run: exec sleep 1
+    user: no-such-user-firedrill
+steady_state:
+  - name: ok
+    probe: {command: {run: "true"}}
+faults:
+  - name: f
+    action: command
+    with: {run: "true"}
+)",
+     6, 11, "service 'db'.user: no user 'no-such-user-firedrill' on this machine"},
+
+    {"RootServiceUser", R"(apiVersion: firedrill/v1
+name: t
+services:
+  - {name: db, run: exec sleep 1, user: root}
+steady_state:
+  - name: ok
+    probe: {command: {run: "true"}}
+faults:
+  - name: f
+    action: command
+    with: {run: "true"}
+)",
+     4, 41, "service 'db'.user must be an unprivileged user, not 'root' (uid 0)"},
 };
 
 class LoaderInvalidTest : public ::testing::TestWithParam<BadDrill> {};
