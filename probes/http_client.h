@@ -45,7 +45,8 @@ struct HttpResponse {
 };
 
 // Sends the request on a fresh connection (each sample sees the service as a new client
-// would), under the local-only policy of runner/base/curl.h: no proxy, no redirect, no
+// would), saying `Connection: close` unless spec.headers set Connection, under the
+// local-only policy of runner/base/curl.h: no proxy, no redirect, no
 // user name in the URL, and no connection to an address `spec.policy` does not allow.
 // Gives up when `cancel` (may be null) becomes true.
 //
