@@ -64,30 +64,34 @@ class ScriptedProbe final : public Probe {
   std::unique_ptr<RunTimer> timer_;
 };
 
-// Records what the engine did with it, and when it was injected (Env::NowMs).
+// What a RecordingFault does and saw, kept by the test.
+struct FaultLog {
+  std::vector<std::string> calls;  // "inject", "rollback", in order
+  int64_t inject_ms = 0;           // how long Inject takes (on the test's clock)
+  int64_t inject_started_at = -1;  // Env::NowMs when the last Inject began
+  int64_t injected_at = -1;        // Env::NowMs when it returned
+};
+
+// Records what the engine did with it, and when it was injected.
 class RecordingFault final : public Fault {
  public:
-  RecordingFault(std::vector<std::string>* log, Env* env, int64_t* injected_at)
-      : log_(log), env_(env), injected_at_(injected_at) {}
+  RecordingFault(FaultLog* log, Env* env) : log_(log), env_(env) {}
   Result<std::string> Inject() override {
-    log_->push_back("inject");
-    inject_started_at = env_->NowMs();
+    log_->calls.push_back("inject");
+    log_->inject_started_at = env_->NowMs();
     // A fault whose effect grows while it is put in place (a disk filling up).
-    if (inject_ms > 0) env_->SleepMs(inject_ms);
-    *injected_at_ = env_->NowMs();
+    if (log_->inject_ms > 0) env_->SleepMs(log_->inject_ms);
+    log_->injected_at = env_->NowMs();
     return std::string("injected");
   }
-  static inline int64_t inject_ms = 0;
-  static inline int64_t inject_started_at = -1;
   Result<std::string> Rollback() override {
-    log_->push_back("rollback");
+    log_->calls.push_back("rollback");
     return std::string("rolled back");
   }
 
  private:
-  std::vector<std::string>* log_;
+  FaultLog* log_;
   Env* env_;
-  int64_t* injected_at_;
 };
 
 class EngineTest : public ::testing::Test {
@@ -110,7 +114,7 @@ class EngineTest : public ::testing::Test {
       return std::unique_ptr<Probe>(new ScriptedProbe(it->second, ctx));
     };
     o.make_fault = [this](const FaultSpec&, const RunContext&) -> Result<std::unique_ptr<Fault>> {
-      return std::unique_ptr<Fault>(new RecordingFault(&fault_log_, &env_, &injected_at_));
+      return std::unique_ptr<Fault>(new RecordingFault(&faults_, &env_));
     };
     origin_ = env_.NowMs();
     return RunDrill(scenario_, o);
@@ -139,11 +143,18 @@ class EngineTest : public ::testing::Test {
   Scenario scenario_;
   int64_t origin_ = 0;
   std::map<std::string, Script> scripts_;
-  std::vector<std::string> fault_log_;
-  int64_t injected_at_ = -1;  // Env::NowMs of the last injection
+  FaultLog faults_;
 };
 
 ProbeOutcome Pass() { return {true, "ok"}; }
+
+// A detection watch on the scripted probe `alert`.
+constexpr const char* kPagedWatch = R"(watches:
+  - name: paged
+    kind: detection
+    probe: {command: {run: alert}}
+    within: 5s
+)";
 
 constexpr const char* kOneFault = R"(steady_state:
   - name: up
@@ -174,7 +185,7 @@ TEST_F(EngineTest, FastProbesKeepAFixedRateWithNothingMissed) {
   // Every sample recorded, each passing: availability counts completed samples only.
   EXPECT_EQ(static_cast<int64_t>(r.steady[0].samples.size()), p.samples);
   // A fault without a duration stays until the rollback phase.
-  EXPECT_EQ(fault_log_, (std::vector<std::string>{"inject", "rollback"}));
+  EXPECT_EQ(faults_.calls, (std::vector<std::string>{"inject", "rollback"}));
 }
 
 TEST_F(EngineTest, SteadyChecksAreSpreadOverTheIntervalEachAtAFixedRate) {
@@ -231,7 +242,7 @@ TEST_F(EngineTest, AProbeSlowerThanItsIntervalMissesTheSlotsItOverran) {
 TEST_F(EngineTest, RecoveryStartsAtTheFirstPassingSampleAndNeedsSteadyFor) {
   // Down from the fault (at 1 s into the fault phase) until 800 ms after it.
   scripts_["up"] = {[this](int64_t now) {
-    const bool down = injected_at_ >= 0 && now < injected_at_ + 800;
+    const bool down = faults_.injected_at >= 0 && now < faults_.injected_at + 800;
     return ProbeOutcome{!down, down ? "down" : "ok"};
   }};
   RunRecord r = Run(Drill("probe_interval: 100ms", kOneFault));
@@ -251,15 +262,11 @@ TEST_F(EngineTest, AWatchIsStampedWhenTheSystemSaysItHappenedNotWhenSampled) {
   // reports the moment the system gave it.
   scripts_["up"] = {[](int64_t) { return Pass(); }};
   scripts_["alert"] = {[this](int64_t now) {
-    if (injected_at_ < 0 || now < injected_at_ + 37) return ProbeOutcome{false, "no line yet"};
-    return ProbeOutcome{true, "matched", injected_at_ + 37};
+    if (faults_.injected_at < 0 || now < faults_.injected_at + 37)
+      return ProbeOutcome{false, "no line yet"};
+    return ProbeOutcome{true, "matched", faults_.injected_at + 37};
   }};
-  RunRecord r = Run(Drill("probe_interval: 500ms", std::string(kOneFault) + R"(watches:
-  - name: paged
-    kind: detection
-    probe: {command: {run: alert}}
-    within: 5s
-)"));
+  RunRecord r = Run(Drill("probe_interval: 500ms", std::string(kOneFault) + kPagedWatch));
   ASSERT_EQ(r.error, "");
   ASSERT_EQ(r.watches.size(), 1u);
   ASSERT_TRUE(r.watches[0].passed_at_ms);
@@ -269,32 +276,25 @@ TEST_F(EngineTest, AWatchIsStampedWhenTheSystemSaysItHappenedNotWhenSampled) {
 TEST_F(EngineTest, AnEventWhileTheFaultIsPutInPlaceIsDetectedAsItTookEffect) {
   // Injecting takes 50 ms, and the system reports the event 10 ms into it: the watch
   // passes, detected at the fault's own stamp (0 ms), never before it.
-  RecordingFault::inject_ms = 50;
-  RecordingFault::inject_started_at = -1;
+  faults_.inject_ms = 50;
   scripts_["up"] = {[](int64_t) { return Pass(); }};
-  scripts_["alert"] = {[](int64_t) {
-    const int64_t s = RecordingFault::inject_started_at;
+  scripts_["alert"] = {[this](int64_t) {
+    const int64_t s = faults_.inject_started_at;
     if (s < 0) return ProbeOutcome{false, "no line yet"};
     return ProbeOutcome{true, "matched", s + 10};
   }};
-  RunRecord r = Run(Drill("probe_interval: 100ms", std::string(kOneFault) + R"(watches:
-  - name: paged
-    kind: detection
-    probe: {command: {run: alert}}
-    within: 5s
-)"));
-  RecordingFault::inject_ms = 0;
+  RunRecord r = Run(Drill("probe_interval: 100ms", std::string(kOneFault) + kPagedWatch));
   ASSERT_EQ(r.error, "");
   ASSERT_TRUE(r.first_fault_ms);
   ASSERT_TRUE(r.watches[0].passed_at_ms) << r.watches[0].last_detail;
   EXPECT_EQ(*r.watches[0].passed_at_ms, *r.first_fault_ms);
-  EXPECT_EQ(*r.first_fault_ms - RunTime(RecordingFault::inject_started_at), 50);
+  EXPECT_EQ(*r.first_fault_ms - RunTime(faults_.inject_started_at), 50);
 }
 
 TEST_F(EngineTest, RemediationRunsAfterDetectionAndEventsComeInOrder) {
   scripts_["up"] = {[](int64_t) { return Pass(); }};
   scripts_["alert"] = {[this](int64_t) {
-    return fault_log_.empty() ? ProbeOutcome{false, "quiet"} : ProbeOutcome{true, "paged"};
+    return faults_.calls.empty() ? ProbeOutcome{false, "quiet"} : ProbeOutcome{true, "paged"};
   }};
   RunRecord r = Run(Drill("probe_interval: 100ms", std::string(R"(steady_state:
   - name: up
@@ -328,7 +328,7 @@ recovery:
                                       "steady.held", "phase:faults", "fault.injected", "watch.met",
                                       "remediation.run", "fault.rolled_back", "phase:rollback",
                                       "phase:verify", "phase:teardown", "phase:done"}));
-  EXPECT_EQ(fault_log_, (std::vector<std::string>{"inject", "rollback"}));
+  EXPECT_EQ(faults_.calls, (std::vector<std::string>{"inject", "rollback"}));
   // The fault was rolled back exactly at the end of its duration, on the controller's tick.
   EXPECT_EQ(*r.faults[0].rolled_back_at_ms - *r.faults[0].injected_at_ms, 2000);
 }
@@ -336,7 +336,7 @@ recovery:
 TEST_F(EngineTest, AStopConditionAbortsTheRunAndEverythingIsRolledBack) {
   scripts_["up"] = {[](int64_t) { return Pass(); }};
   scripts_["melting"] = {[this](int64_t) {
-    return fault_log_.empty() ? ProbeOutcome{false, "fine"} : ProbeOutcome{true, "on fire"};
+    return faults_.calls.empty() ? ProbeOutcome{false, "fine"} : ProbeOutcome{true, "on fire"};
   }};
   RunRecord r = Run(Drill("probe_interval: 100ms", std::string(R"(steady_state:
   - name: up
@@ -354,14 +354,14 @@ recovery: {within: 40s}
 )")));
   EXPECT_TRUE(r.aborted);
   EXPECT_EQ(r.abort_reason, "stop condition melting: on fire");
-  EXPECT_EQ(fault_log_, (std::vector<std::string>{"inject", "rollback"}));
+  EXPECT_EQ(faults_.calls, (std::vector<std::string>{"inject", "rollback"}));
   // Noticed on the first sample after the fault, and acted on at the next tick.
   EXPECT_LE(*r.faults[0].rolled_back_at_ms - *r.faults[0].injected_at_ms, 110);
 }
 
 TEST_F(EngineTest, TheHardTimeoutEndsARunThatNeverRecovers) {
   scripts_["up"] = {[this](int64_t) {
-    return fault_log_.empty() ? Pass() : ProbeOutcome{false, "down for good"};
+    return faults_.calls.empty() ? Pass() : ProbeOutcome{false, "down for good"};
   }};
   RunRecord r = Run(Drill("probe_interval: 100ms, timeout: 4s", std::string(R"(steady_state:
   - name: up
@@ -376,7 +376,7 @@ recovery: {within: 2m}
 )")));
   EXPECT_TRUE(r.aborted);
   EXPECT_EQ(r.abort_reason, "settings.timeout (4s) reached");
-  EXPECT_EQ(fault_log_, (std::vector<std::string>{"inject", "rollback"}));
+  EXPECT_EQ(faults_.calls, (std::vector<std::string>{"inject", "rollback"}));
   const Event* abort = Find(r, "abort", "timeout");
   ASSERT_NE(abort, nullptr);
   EXPECT_GE(abort->t_ms, 4000);
