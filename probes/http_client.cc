@@ -100,7 +100,8 @@ struct Call {
   char errbuf[CURL_ERROR_SIZE] = "";
 };
 
-// The call's handle and parsed URL: the session's, reset or parsed again only when needed.
+// The call's handle, its options reset, and its parsed URL: the session's when there is one
+// (the URL parsed again only when its text changed), else new ones of the call's own.
 Status Handle(Call& call) {
   const std::string& text = call.spec.url;
   HttpSession::State* s = call.session.get();
@@ -164,8 +165,6 @@ Status Setup(Call& call, const std::atomic<bool>* cancel, bool on_loop) {
   curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(spec.timeout.count()));
   // Each request measures a fresh connection, as a new client would see the service.
   curl_easy_setopt(c, CURLOPT_FRESH_CONNECT, 1L);
-  // The request goes out in one write, so Nagle never delays it: no setsockopt for it.
-  curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 0L);
   curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 1L);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &OnBody);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &t);
