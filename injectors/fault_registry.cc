@@ -7,6 +7,7 @@ extern const FaultAction kProcessPause;
 extern const FaultAction kDiskFill;
 extern const FaultAction kFileCorrupt;
 extern const FaultAction kFileDelete;
+extern const FaultAction kFileDestroy;
 extern const FaultAction kConfigSet;
 extern const FaultAction kCpuStress;
 extern const FaultAction kMemoryStress;
@@ -26,9 +27,9 @@ extern const UndoKind kUndoNftTable;
 
 namespace {
 const FaultAction* const kActions[] = {
-    &kProcessKill,      &kProcessPause, &kDiskFill,     &kFileCorrupt, &kFileDelete,
-    &kConfigSet,        &kCpuStress,    &kMemoryStress, &kHttpLoad,    &kNetworkLoss,
-    &kNetworkPartition, &kNetworkDelay, &kCommandFault,
+    &kProcessKill, &kProcessPause,     &kDiskFill,     &kFileCorrupt,  &kFileDelete,
+    &kFileDestroy, &kConfigSet,        &kCpuStress,    &kMemoryStress, &kHttpLoad,
+    &kNetworkLoss, &kNetworkPartition, &kNetworkDelay, &kCommandFault,
 };
 // What the journal can undo: one kind per sort of change (runner/journal/journal.h).
 const UndoKind* const kUndoKinds[] = {

@@ -245,6 +245,63 @@ TEST(FileDeleteTest, AMissingFileFailsWithoutAJournalEntry) {
   EXPECT_TRUE(t.fx.journal->Entries().empty());
 }
 
+TEST(FileDestroyTest, ATreeIsGoneForGoodAndNothingIsJournaled) {
+  FD_FILE_FIXTURE(t);
+  fs::create_directories(t / "pgdata/base/1");
+  WriteFile(t / "pgdata/PG_VERSION", "15\n");
+  WriteFile(t / "pgdata/base/1/16384", std::string(8192, 'x'));
+  TempDir outside;
+  WriteFile(outside / "keep", "keep");
+  // A symlink inside the tree is removed, never followed.
+  fs::create_symlink(outside / "keep", t / "pgdata/link");
+  auto fault = MakeFault("file.destroy", R"({path: "${workdir}/pgdata"})", t.fx.ctx);
+  ASSERT_TRUE(fault.ok()) << fault.status().ToString();
+  EXPECT_FALSE((*fault)->Reversible());
+  auto injected = (*fault)->Inject();
+  ASSERT_TRUE(injected.ok()) << injected.status().ToString();
+  EXPECT_EQ(*injected,
+            "destroyed pgdata (6 entries, 8195 bytes of files); nothing was saved: it is not "
+            "rolled back");
+  EXPECT_EQ((*fault)->figures(),
+            (FaultFigures{{"bytes_removed", 8195}, {"entries_removed", 6}, {"files_removed", 2}}));
+  EXPECT_FALSE(fs::exists(t / "pgdata"));
+  EXPECT_EQ(ReadFile(outside / "keep"), "keep");
+  EXPECT_TRUE(t.fx.journal->Entries().empty());
+  // A second injection finds nothing to destroy.
+  auto again = (*fault)->Inject();
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.status().message(), "pgdata does not exist");
+}
+
+TEST(FileDestroyTest, TheWorkdirItselfAndPathsOutsideAreRefused) {
+  FD_FILE_FIXTURE(t);
+  auto self = MakeFault("file.destroy", R"({path: "${workdir}"})", t.fx.ctx);
+  if (self.ok()) {
+    auto injected = (*self)->Inject();
+    ASSERT_FALSE(injected.ok());
+    EXPECT_EQ(injected.status().message(),
+              "file.destroy refuses the workdir itself: name what is inside it");
+  }
+  EXPECT_TRUE(fs::exists(t.target));
+  TempDir outside;
+  WriteFile(outside / "secret", "keep");
+  auto out = MakeFault("file.destroy", R"({path: ")" + outside / "secret" + R"("})", t.fx.ctx);
+  ASSERT_FALSE(out.ok());
+  EXPECT_NE(out.status().message().find("is outside settings.allow_paths"), std::string::npos);
+  // A parent directory swapped for a symlink that leads out, after the loader's check.
+  fs::create_directory(t / "sub");
+  WriteFile(t / "sub/secret", "inside");
+  auto fault = MakeFault("file.destroy", R"({path: sub/secret})", t.fx.ctx);
+  ASSERT_TRUE(fault.ok());
+  fs::remove_all(t / "sub");
+  fs::create_directory_symlink(outside.path(), t / "sub");
+  auto injected = (*fault)->Inject();
+  ASSERT_FALSE(injected.ok());
+  EXPECT_NE(injected.status().message().find("is outside settings.allow_paths"), std::string::npos)
+      << injected.status().message();
+  EXPECT_EQ(ReadFile(outside / "secret"), "keep");
+}
+
 TEST(FileFaultBlastRadiusTest, PathsOutsideAllowPathsAreRefusedBeforeTheRun) {
   FD_FILE_FIXTURE(t);
   TempDir outside;
