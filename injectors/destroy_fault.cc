@@ -10,6 +10,7 @@
 // swapped for a symlink in between cannot lead the removal elsewhere. Symlinks inside the
 // tree are removed, never followed.
 #include <fcntl.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <system_error>
@@ -28,49 +29,55 @@ class DestroyFault final : public Fault {
   DestroyFault(std::string path, const RunContext& ctx) : path_(std::move(path)), ctx_(ctx) {}
 
   bool Reversible() const override { return false; }
-  Result<std::string> Rollback() override {
-    return Status::Internal("file.destroy is irreversible");
-  }
+  Result<std::string> Rollback() override { return std::string("nothing to undo"); }
 
   Result<std::string> Inject() override {
     auto path = ExpandInside(path_, ctx_);
     if (!path.ok()) return path.status();
     const fs::path target(*path);
     const std::string shown = Shown(*path, ctx_);
-    if (!ctx_.workdir.empty() &&
-        fs::path(ctx_.workdir).lexically_normal() == target.lexically_normal()) {
-      return Status::Invalid("file.destroy refuses the workdir itself: name what is inside it");
-    }
     auto parent = OpenInside(target.parent_path().string(), O_RDONLY | O_DIRECTORY, ctx_);
     if (!parent.ok()) return parent.status();
     const fs::path through =
         fs::path("/proc/self/fd") / std::to_string(parent->get()) / target.filename();
-    std::error_code ec;
-    const auto st = fs::symlink_status(through, ec);
-    if (ec || !fs::exists(st)) return Status::NotFound(shown + " does not exist");
-    // Counted before the removal, for the report: what the restore has to bring back.
+    struct stat st {};
+    if (::fstatat(parent->get(), target.filename().c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      if (errno == ENOENT) return Status::NotFound(shown + " does not exist");
+      return Status::Io("cannot stat " + shown + ": " + ErrnoText(errno));
+    }
+    // By identity, not by name: a workdir reached through a symlink is still the workdir.
+    if (struct stat wd{}; !ctx_.workdir.empty() && ::stat(ctx_.workdir.c_str(), &wd) == 0 &&
+                          wd.st_dev == st.st_dev && wd.st_ino == st.st_ino) {
+      return Status::Invalid("file.destroy refuses the workdir itself: name what is inside it");
+    }
+    // Counted before the removal, for the report: what the restore has to bring back. A
+    // tree that cannot be read through leaves these two figures out rather than short.
     uint64_t files = 0, bytes = 0;
-    if (fs::is_directory(st)) {
-      for (fs::recursive_directory_iterator it(through, ec), end; !ec && it != end;
-           it.increment(ec)) {
+    std::error_code count_ec;
+    if (S_ISDIR(st.st_mode)) {
+      for (fs::recursive_directory_iterator it(through, count_ec), end; !count_ec && it != end;
+           it.increment(count_ec)) {
         // symlink_status: a symlink to a file outside is not counted as what was lost.
-        if (fs::is_regular_file(it->symlink_status(ec))) {
+        if (fs::is_regular_file(it->symlink_status(count_ec))) {
           ++files;
-          bytes += it->file_size(ec);
+          bytes += it->file_size(count_ec);
         }
       }
-    } else if (fs::is_regular_file(st)) {
+    } else if (S_ISREG(st.st_mode)) {
       files = 1;
-      bytes = fs::file_size(through, ec);
+      bytes = static_cast<uint64_t>(st.st_size);
     }
+    std::error_code ec;
     const auto removed = fs::remove_all(through, ec);
     if (ec) {
-      return Status::Io("destroying " + shown + " stopped after " + std::to_string(removed) +
-                        " entries: " + ec.message());
+      // remove_all returns -1 on error: how much went before it stopped is not known.
+      return Status::Io("destroying " + shown + " stopped part way: " + ec.message());
     }
     SetFigure("entries_removed", static_cast<double>(removed));
-    SetFigure("files_removed", static_cast<double>(files));
-    SetFigure("bytes_removed", static_cast<double>(bytes));
+    if (!count_ec) {
+      SetFigure("files_removed", static_cast<double>(files));
+      SetFigure("bytes_removed", static_cast<double>(bytes));
+    }
     return "destroyed " + shown + " (" + std::to_string(removed) + " entries, " +
            std::to_string(bytes) + " bytes of files); nothing was saved: it is not rolled back";
   }

@@ -275,13 +275,30 @@ TEST(FileDestroyTest, ATreeIsGoneForGoodAndNothingIsJournaled) {
 
 TEST(FileDestroyTest, TheWorkdirItselfAndPathsOutsideAreRefused) {
   FD_FILE_FIXTURE(t);
-  auto self = MakeFault("file.destroy", R"({path: "${workdir}"})", t.fx.ctx);
-  if (self.ok()) {
-    auto injected = (*self)->Inject();
-    ASSERT_FALSE(injected.ok());
-    EXPECT_EQ(injected.status().message(),
-              "file.destroy refuses the workdir itself: name what is inside it");
+  // The workdir by its name, and through a symlink inside it that leads back to it: with
+  // allow_paths the workdir alone its parent is already outside; with allow_paths wider
+  // than the workdir, the fault itself refuses it, by identity.
+  fs::create_directory_symlink(t.fx.workdir, t / "here");
+  const std::string wider = fs::path(t.fx.workdir).parent_path();
+  for (const auto& allow : {std::vector<std::string>{}, std::vector<std::string>{wider}}) {
+    t.fx.ctx.allow_paths = allow.empty() ? std::vector<std::string>{t.fx.workdir} : allow;
+    for (const std::string& p : {std::string("${workdir}"), std::string("${workdir}/here/.")}) {
+      auto self = MakeFault("file.destroy", R"({path: ")" + p + R"("})", t.fx.ctx);
+      ASSERT_TRUE(self.ok()) << p << ": " << self.status().ToString();
+      auto injected = (*self)->Inject();
+      ASSERT_FALSE(injected.ok()) << p;
+      if (allow.empty()) {
+        EXPECT_NE(injected.status().message().find("is outside settings.allow_paths"),
+                  std::string::npos)
+            << p << ": " << injected.status().message();
+      } else {
+        EXPECT_EQ(injected.status().message(),
+                  "file.destroy refuses the workdir itself: name what is inside it")
+            << p;
+      }
+    }
   }
+  t.fx.ctx.allow_paths = {t.fx.workdir};
   EXPECT_TRUE(fs::exists(t.target));
   TempDir outside;
   WriteFile(outside / "secret", "keep");
