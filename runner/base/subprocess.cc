@@ -85,4 +85,21 @@ void ReapOrphans() {
   }
 }
 
+std::vector<pid_t> AdoptedOrphans() {
+  std::unique_lock<std::shared_mutex> spawn_lock(g_spawn_mu);
+  std::set<pid_t> owned;
+  {
+    std::lock_guard<std::mutex> l(g_owned_mu);
+    owned = g_owned;
+  }
+  const pid_t self = getpid();
+  std::vector<pid_t> out;
+  for (pid_t p : ListPids()) {
+    if (owned.count(p)) continue;
+    auto st = ReadProcStat(p);
+    if (st && st->ppid == self && st->state != 'Z' && st->state != 'X') out.push_back(p);
+  }
+  return out;
+}
+
 }  // namespace firedrill

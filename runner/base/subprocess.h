@@ -49,6 +49,12 @@ void BecomeSubreaper();
 // reaps them itself (RunShell, services) are registered and left alone.
 void ReapOrphans();
 
+// Live processes re-parented to us that no owner registered: daemons that a remediation
+// step or a service started and that left its process group (pg_ctl start, redis-server
+// --daemonize). Taken under the spawn lock, so a child between fork and registration is
+// never mistaken for one.
+std::vector<pid_t> AdoptedOrphans();
+
 // Spawning an owned child happens under an OwnedChildGuard, so that ReapOrphans can
 // never reap a child between its fork and its registration.
 class OwnedChildGuard {

@@ -259,9 +259,11 @@ Outcome Score(const Scenario& s, const RunRecord& run) {
         obj.advice = std::to_string(*obj.actual - *obj.target) + " write(s) over the target " +
                      std::to_string(*obj.target);
         if (run.data && run.data->first_lost_ack_ms && first) {
+          // A restore from an old backup loses writes acknowledged before the fault too.
+          const int64_t d = *run.data->first_lost_ack_ms - *first;
           obj.advice += "; the first lost write was acknowledged " +
-                        FormatDuration(Millis(*run.data->first_lost_ack_ms - *first)) +
-                        " after the first fault";
+                        FormatDuration(Millis(d < 0 ? -d : d)) +
+                        (d < 0 ? " before the first fault" : " after the first fault");
         }
       }
     } else {

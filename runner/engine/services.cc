@@ -1,6 +1,7 @@
 #include "runner/engine/services.h"
 
 #include <errno.h>
+#include <fmt/format.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -10,6 +11,7 @@
 #include <boost/process/extend.hpp>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <optional>
 #include <utility>
 
@@ -128,6 +130,23 @@ Result<std::pair<Account, std::string>> Services::PrepareUser(const std::string&
   auto account = LookUpUser(user);
   if (!account.ok()) return account.status();
   if (account->uid == 0) return Status::Invalid("user '" + user + "' is root: not unprivileged");
+  // The workdir is made traversable, but not its parents: a user that cannot reach it
+  // would fail later with a confusing "permission denied" from the service itself.
+  for (std::filesystem::path up = std::filesystem::path(workdir_).parent_path();;
+       up = up.parent_path()) {
+    struct stat st {};
+    if (::stat(up.c_str(), &st) == 0) {
+      const bool can = (st.st_mode & S_IXOTH) ||
+                       (st.st_uid == account->uid && (st.st_mode & S_IXUSR)) ||
+                       (st.st_gid == account->gid && (st.st_mode & S_IXGRP));
+      if (!can) {
+        return Status::Invalid("user '" + user + "' cannot reach the workdir: " + up.string() +
+                               " is not searchable by it (mode " +
+                               fmt::format("{:04o}", st.st_mode & 07777) + ")");
+      }
+    }
+    if (up == up.root_path() || up.empty()) break;
+  }
   const std::string dir = workdir_ + "/users/" + user;
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
@@ -187,6 +206,40 @@ void Services::Poll() {
     }
   }
   ReapOrphans();
+  JournalAdoptedOrphans();
+}
+
+// A daemon that a remediation step started (pg_ctl start, redis-server --daemonize) calls
+// setsid and outlives the step; teardown finds it as our child, but a SIGKILLed runner has
+// no teardown. Journaled as the group it leads, `firedrill rollback` stops it. One that
+// joined some other group is left to teardown: signalling a group we did not see formed
+// could reach a process we never started.
+void Services::JournalAdoptedOrphans() {
+  for (pid_t p : AdoptedOrphans()) {
+    auto st = ReadProcStat(p);
+    if (!st || st->pgrp != p) continue;
+    bool known = false;
+    for (const auto& s : services_) known |= s->pgid == p;
+    for (const auto& [id, pgid] : journaled_) known |= pgid == p;
+    if (known) continue;
+    std::string what = "PID " + std::to_string(p);
+    std::string comm;
+    std::getline(std::ifstream("/proc/" + std::to_string(p) + "/comm"), comm);
+    if (!comm.empty()) what += " (" + comm + ")";
+    if (journal_) {
+      auto id =
+          journal_->Intend("orphan " + std::to_string(p), "process.group",
+                           {{"pid", p}, {"start", st->start_ticks}, {"grace_ms", grace_.count()}});
+      if (!id.ok()) {
+        timeline_->Add("error", "", "cannot journal " + what + ": " + id.status().message());
+        continue;
+      }
+      journaled_.emplace_back(*id, p);
+    } else {
+      journaled_.emplace_back(0, p);  // seen: announced once
+    }
+    timeline_->Add("service.orphan_adopted", "", what + " left its group and leads its own");
+  }
 }
 
 std::vector<std::string> Services::StopAll(Millis grace) {
@@ -282,7 +335,7 @@ std::vector<std::string> Services::StopAll(Millis grace) {
   }
   if (journal_) {
     for (auto& [id, pgid] : journaled_) {
-      if (!env_->GroupAlive(pgid)) (void)journal_->Done(id, "stopped by teardown");
+      if (id != 0 && !env_->GroupAlive(pgid)) (void)journal_->Done(id, "stopped by teardown");
     }
   }
   return left;

@@ -40,7 +40,9 @@ class Services final : public ServiceDirectory {
   std::optional<pid_t> ProcessGroup(const std::string& name) const override;
 
   // Notices services that exited (timeline: service.exited) and restarts those declared
-  // `restart: on-failure` (at most 5 times each). Call regularly from one thread.
+  // `restart: on-failure` (at most 5 times each), and journals every daemon that left its
+  // group and now leads one of its own (timeline: service.orphan_adopted), so that a run
+  // killed with SIGKILL does not leave it running. Call regularly from one thread.
   void Poll();
 
   // Stops everything this run started. Returns what is still alive afterwards (empty
@@ -51,6 +53,7 @@ class Services final : public ServiceDirectory {
   struct Service;
   Status Spawn(Service& s);
   Result<std::pair<Account, std::string>> PrepareUser(const std::string& user);
+  void JournalAdoptedOrphans();  // REQUIRES: mu_ held
 
   Env* env_;
   Timeline* timeline_;

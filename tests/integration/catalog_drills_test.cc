@@ -48,38 +48,6 @@ class MountGuard {
   std::string dir_;
 };
 
-// One drill run whose workdir is kept, inside the test's own temporary directory (the
-// engine makes it under $TMPDIR), so the test can look at what the drill left there.
-struct DrillRun {
-  CliResult cli;
-  nlohmann::json report;
-  std::string workdir;
-};
-
-std::optional<DrillRun> RunKept(const std::string& drill, const TempDir& dir) {
-  ScopedEnvVar tmp("TMPDIR", dir.path());
-  DrillRun run;
-  run.cli =
-      RunFiredrill({"run", drill, "--report-dir", dir / "report", "--keep-workdir"}, dir.path());
-  auto report = ReadJson(dir / "report/report.json");
-  if (!report) {
-    ADD_FAILURE() << "no report.json\nstdout:\n" << run.cli.out << "\nstderr:\n" << run.cli.err;
-    return std::nullopt;
-  }
-  run.report = *report;
-  for (const auto& e : run.report["timeline"]) {
-    std::smatch m;
-    const std::string d = e["detail"];
-    if (e["type"] == "prepared" && std::regex_search(d, m, std::regex(R"(workdir (\S+);)"))) {
-      run.workdir = m[1];
-    }
-  }
-  EXPECT_TRUE(run.workdir.starts_with(dir.path() + "/")) << run.report["timeline"].dump(2);
-  return run;
-}
-
-std::string Output(const CliResult& r) { return "stdout:\n" + r.out + "\nstderr:\n" + r.err; }
-
 std::map<std::string, nlohmann::json> ByName(const nlohmann::json& list) {
   std::map<std::string, nlohmann::json> out;
   for (const auto& x : list) out[x["name"]] = x;
@@ -90,18 +58,6 @@ int CountEvents(const nlohmann::json& report, const std::string& type, const std
   int n = 0;
   for (const auto& e : report["timeline"]) n += e["type"] == type && e["name"] == name;
   return n;
-}
-
-// The port the run picked for ${port:NAME}, from the "prepared" event.
-std::string PortOf(const nlohmann::json& report, const std::string& name) {
-  for (const auto& e : report["timeline"]) {
-    std::smatch m;
-    const std::string d = e["detail"];
-    if (e["type"] == "prepared" && std::regex_search(d, m, std::regex(name + R"(=(\d+))"))) {
-      return m[1];
-    }
-  }
-  return "";
 }
 
 std::string FileSha256(const std::string& path) { return Sha256::HexOf(ReadFile(path)); }

@@ -94,21 +94,6 @@ std::set<int> ListeningPorts() {
   return ports;
 }
 
-// Every line of every journal under the state dir.
-std::vector<nlohmann::json> JournalLines(const std::string& state_dir) {
-  std::vector<nlohmann::json> out;
-  std::error_code ec;
-  for (const auto& d : fs::directory_iterator(state_dir + "/runs", ec)) {
-    std::ifstream in(d.path() / "journal");
-    std::string line;
-    while (std::getline(in, line)) {
-      auto j = nlohmann::json::parse(line, nullptr, false);
-      if (!j.is_discarded()) out.push_back(j);
-    }
-  }
-  return out;
-}
-
 class Drill {
  public:
   static constexpr int kFaults = 7;
@@ -400,6 +385,71 @@ TEST(CrashTest, AbortWhenStopsTheDrillAndRollsEverythingBack) {
       << (*report)["aborted_reason"];
   for (const auto& f : (*report)["faults"]) EXPECT_EQ(f["rollback"], "ok") << f.dump();
   d.ExpectRestored("after abort_when");
+}
+
+// A daemon a remediation step starts (as `pg_ctl start` does: setsid, a group of its own)
+// outlives the step, and a SIGKILLed runner has no teardown to stop it: the run journals
+// it when it sees it, and `firedrill rollback` stops it.
+TEST(CrashTest, ADaemonARemediationStepStartedIsStoppedByRollback) {
+  TempDir dir;
+  const std::string state = dir / "state";
+  WriteFile(dir / "drill.yaml", R"(apiVersion: firedrill/v1
+name: daemon-left
+settings: {probe_interval: 100ms, timeout: 2m}
+services:
+  - {name: idle, run: "exec sleep 300"}
+steady_state:
+  - {name: ok, probe: {command: {run: "true"}}}
+faults:
+  - {name: freeze, at: 0s, action: process.pause, target: {service: idle}, duration: 90s}
+recovery:
+  within: 90s
+  remediation:
+    - after: 0s
+      # The step ends once the daemon has its own session (as pg_ctl waits for the server):
+      # a step's group is killed when it ends, and a daemon still in it would die too.
+      run: >-
+        setsid sh -c 'echo $$ > daemon.pid; exec sleep 299' </dev/null >/dev/null 2>&1 &
+        for i in $(seq 100); do [ -s daemon.pid ] && break; sleep 0.05; done
+)");
+  pid_t pid = fork();
+  if (pid == 0) {
+    int out = ::open((dir / "run.log").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(out, 1);
+    dup2(out, 2);
+    execl(FIREDRILL_BIN, FIREDRILL_BIN, "run", (dir / "drill.yaml").c_str(), "--report-dir",
+          (dir / "report").c_str(), "--state-dir", state.c_str(), "-q", "--no-history",
+          static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  PidReaper reaper;
+  reaper.Watch(pid);
+  pid_t daemon = 0;
+  for (int i = 0; i < 1000 && daemon == 0; ++i) {
+    for (const auto& l : JournalLines(state)) {
+      if (l.value("op", "") == "intend" && l.value("owner", "").rfind("orphan ", 0) == 0) {
+        daemon = l["args"].value("pid", 0);
+      }
+    }
+    if (daemon == 0) usleep(10000);
+  }
+  ASSERT_GT(daemon, 1) << "the daemon was never journaled\n" << ReadFile(dir / "run.log");
+  reaper.Watch(daemon);
+  std::ifstream comm("/proc/" + std::to_string(daemon) + "/comm");
+  std::string name;
+  std::getline(comm, name);
+  EXPECT_EQ(name, "sleep");
+  ::kill(pid, SIGKILL);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_FALSE(Gone(daemon)) << "the daemon must outlive the runner for this test to mean anything";
+  CliResult r = RunFiredrill({"rollback", "--state-dir", state}, dir.path());
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("stopped process group " + std::to_string(daemon)), std::string::npos)
+      << r.out;
+  // Reparented to init (or to this test), it may stay a zombie a moment: Gone counts that.
+  for (int i = 0; i < 200 && !Gone(daemon); ++i) usleep(10000);
+  EXPECT_TRUE(Gone(daemon));
 }
 
 }  // namespace

@@ -173,4 +173,65 @@ inline void ExpectNothingSurvives(const nlohmann::json& report, size_t expected_
   }
 }
 
+// One drill run whose workdir is kept, inside the test's own temporary directory (the
+// engine makes it under $TMPDIR), so the test can look at what the drill left there.
+struct DrillRun {
+  CliResult cli;
+  nlohmann::json report;
+  std::string workdir;
+};
+
+inline std::optional<DrillRun> RunKept(const std::string& drill, const TempDir& dir) {
+  ScopedEnvVar tmp("TMPDIR", dir.path());
+  DrillRun run;
+  run.cli =
+      RunFiredrill({"run", drill, "--report-dir", dir / "report", "--keep-workdir"}, dir.path());
+  auto report = ReadJson(dir / "report/report.json");
+  if (!report) {
+    ADD_FAILURE() << "no report.json\nstdout:\n" << run.cli.out << "\nstderr:\n" << run.cli.err;
+    return std::nullopt;
+  }
+  run.report = *report;
+  for (const auto& e : run.report["timeline"]) {
+    std::smatch m;
+    const std::string d = e["detail"];
+    if (e["type"] == "prepared" && std::regex_search(d, m, std::regex(R"(workdir (\S+);)"))) {
+      run.workdir = m[1];
+    }
+  }
+  EXPECT_TRUE(run.workdir.starts_with(dir.path() + "/")) << run.report["timeline"].dump(2);
+  return run;
+}
+
+inline std::string Output(const CliResult& r) {
+  return "stdout:\n" + r.out + "\nstderr:\n" + r.err;
+}
+
+// The port the run picked for ${port:NAME}, from the "prepared" event.
+inline std::string PortOf(const nlohmann::json& report, const std::string& name) {
+  for (const auto& e : report["timeline"]) {
+    std::smatch m;
+    const std::string d = e["detail"];
+    if (e["type"] == "prepared" && std::regex_search(d, m, std::regex(name + R"(=(\d+))"))) {
+      return m[1];
+    }
+  }
+  return "";
+}
+
+// Every line of every journal under the state dir.
+inline std::vector<nlohmann::json> JournalLines(const std::string& state_dir) {
+  std::vector<nlohmann::json> out;
+  std::error_code ec;
+  for (const auto& d : std::filesystem::directory_iterator(state_dir + "/runs", ec)) {
+    std::ifstream in(d.path() / "journal");
+    std::string line;
+    while (std::getline(in, line)) {
+      auto j = nlohmann::json::parse(line, nullptr, false);
+      if (!j.is_discarded()) out.push_back(j);
+    }
+  }
+  return out;
+}
+
 }  // namespace firedrill::testing

@@ -322,6 +322,14 @@ TEST(ScoreTest, MissedItemsGetOneLineOfAdvice) {
             "first fault");
   EXPECT_EQ(o.objectives[2].name, "rollback.verified");
   EXPECT_EQ(o.objectives[2].advice, "");
+  // A restore from an old backup also loses writes acknowledged before the fault.
+  Outcome old = Score(WithData(0), [&] {
+    r.data = Data(10, 10, 7, 3, 3000, 6450);
+    return r;
+  }());
+  EXPECT_EQ(old.objectives[1].advice,
+            "3 write(s) over the target 0; the first lost write was acknowledged 2s before the "
+            "first fault");
 }
 
 TEST(ScoreTest, PartsThatDoNotApplyAreLeftOut) {

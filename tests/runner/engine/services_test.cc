@@ -71,6 +71,24 @@ TEST(ServicesTest, AServiceRunsAsItsUserInADirectoryItOwns) {
   EXPECT_TRUE(left.empty()) << ::testing::PrintToString(left);
 }
 
+// A workdir under a directory the user cannot search is refused with the reason, before
+// anything starts (the service would only say "permission denied").
+TEST(ServicesTest, AUserThatCannotReachTheWorkdirIsRefusedWithTheReason) {
+  if (geteuid() != 0) GTEST_SKIP() << "switching user needs root";
+  if (!LookUpUser("nobody").ok()) GTEST_SKIP() << "no user nobody";
+  TempDir dir;  // 0700, root's
+  ::mkdir((dir / "work").c_str(), 0755);
+  Timeline tl(Env::Default());
+  Services services(Env::Default(), &tl, dir / "work", dir / "logs");
+  ServiceSpec spec = Spec("db");
+  spec.user = "nobody";
+  Status st = services.Start(spec, "exec sleep 300");
+  EXPECT_EQ(st.message(), "service db: user 'nobody' cannot reach the workdir: " + dir.path() +
+                              " is not searchable by it (mode 0700)");
+  EXPECT_FALSE(services.ProcessGroup("db").has_value());
+  EXPECT_FALSE(std::filesystem::exists(dir / "work/users"));
+}
+
 TEST(ServicesTest, StartsInOwnGroupCapturesOutputAndStopsCleanly) {
   TempDir dir;
   Timeline tl(Env::Default());
