@@ -1,6 +1,9 @@
 // command: runs a shell command and checks its exit code and output.
+#include <charconv>
 #include <chrono>
+#include <cmath>
 #include <optional>
+#include <string_view>
 
 #include "runner/base/async_shell.h"
 #include "runner/base/regex.h"
@@ -12,6 +15,20 @@
 
 namespace firedrill {
 namespace {
+
+// `text` as one number when, blanks and line ends around it aside, that is all it is.
+std::optional<double> NumberIn(std::string_view text) {
+  const auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
+  while (!text.empty() && blank(text.front())) text.remove_prefix(1);
+  while (!text.empty() && blank(text.back())) text.remove_suffix(1);
+  if (text.empty()) return std::nullopt;
+  double v = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || end != text.data() + text.size() || !std::isfinite(v)) {
+    return std::nullopt;
+  }
+  return v;
+}
 
 bool HasText(const std::string& s) { return s.find_first_not_of(" \t\r\n") != std::string::npos; }
 
@@ -46,8 +63,16 @@ class CommandProbe final : public Probe {
     return {.script = std::move(script), .cwd = ctx_.workdir, .timeout = timeout_};
   }
 
-  // The outcome of one run of the command, however it was waited for.
+  // The outcome of one run of the command, however it was waited for, with the number
+  // its output is (a lag, a count) whether it passed or not.
   ProbeOutcome Judge(const Result<ShellResult>& r, const SampleVars& vars) {
+    ProbeOutcome out = JudgeRun(r, vars);
+    if (r.ok() && !r->timed_out && !r->cancelled && r->term_signal == 0)
+      out.value = NumberIn(r->out);
+    return out;
+  }
+
+  ProbeOutcome JudgeRun(const Result<ShellResult>& r, const SampleVars& vars) {
     if (!r.ok()) return {false, r.status().message()};
     // Describe() reports the elapsed time, a little over the limit; the limit reads better.
     if (r->timed_out) return {false, "timed out after " + FormatDuration(timeout_)};

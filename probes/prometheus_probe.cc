@@ -234,6 +234,15 @@ class PrometheusCheck {
                          "or a scalar)"};
     }
     if (values.empty()) return {false, "no series for " + OneLine(query)};
+    ProbeOutcome out = JudgeValues(values);
+    if (values.size() == 1) {
+      auto v = ParseSampleValue(values[0]);
+      if (v && std::isfinite(*v)) out.value = *v;
+    }
+    return out;
+  }
+
+  ProbeOutcome JudgeValues(const std::vector<std::string>& values) const {
     std::vector<std::string> failing;
     for (const std::string& v : values) {
       auto d = ParseSampleValue(v);

@@ -511,8 +511,7 @@ ProbeOutcome Receiver::Sample() {
     return {true,
             status_ + " notification for " + alert_ + " received " +
                 FormatDuration(Millis(*matched_at_ms_ - start_ms_)) + " after start (" +
-                std::to_string(received_) +
-                (received_ == 1 ? " notification)" : " notifications)"),
+                std::to_string(received_) + (received_ == 1 ? " notification)" : " notifications)"),
             *matched_at_ms_};
   }
   return {false, "no " + status_ + " notification for " + alert_ + " yet (" + counts + ")"};

@@ -162,14 +162,26 @@ nlohmann::json ReportJson(const Scenario& scenario, const RunRecord& run, const 
   r["faults"] = std::move(faults);
 
   json probes = json::array();
+  // A whole number (bytes, a count) stays an integer; anything else is a double.
+  auto number = [](double v) -> json {
+    if (std::nearbyint(v) == v && std::fabs(v) < 9e15) return static_cast<int64_t>(v);
+    return v;
+  };
   for (const auto& p : run.probes) {
-    probes.push_back(
-        {{"name", ValidUtf8(p.name)},
-         {"role", p.role},
-         {"interval_ms", p.interval_ms},
-         {"samples", p.samples},
-         {"missed", p.missed},
-         {"late_ms", {{"p50", p.late_p50_ms}, {"p99", p.late_p99_ms}, {"max", p.late_max_ms}}}});
+    json entry = {
+        {"name", ValidUtf8(p.name)},
+        {"role", p.role},
+        {"interval_ms", p.interval_ms},
+        {"samples", p.samples},
+        {"missed", p.missed},
+        {"late_ms", {{"p50", p.late_p50_ms}, {"p99", p.late_p99_ms}, {"max", p.late_max_ms}}}};
+    if (p.values > 0) {
+      entry["values"] = {{"count", p.values},
+                         {"min", number(p.value_min)},
+                         {"max", number(p.value_max)},
+                         {"last", number(p.value_last)}};
+    }
+    probes.push_back(std::move(entry));
   }
   r["probes"] = std::move(probes);
 

@@ -28,6 +28,10 @@ struct ProbeOutcome {
   // as the timeline keeps it): a log line as it was written, a notification as it arrived.
   // Unset for a polled probe, whose outcome is as of its sample.
   std::optional<int64_t> observed_at_ms;
+  // The number the sample read, when it read one: a command whose whole output is a
+  // number, a Prometheus query with one value. The report keeps the least, greatest and
+  // last of them (a replication lag's worst), passing samples or not.
+  std::optional<double> value;
 };
 
 struct SampleVars {

@@ -15,9 +15,21 @@ namespace {
 constexpr Millis kStaggerStep{5};
 }  // namespace
 
+// REQUIRES: mu_ held. `slot` is the probe's index in schedule_names_.
+void Run::NoteValue(size_t slot, const ProbeOutcome& out) {
+  if (!out.value) return;
+  ProbeRecord& r = schedule_names_[slot];
+  const double v = *out.value;
+  r.value_min = r.values == 0 ? v : std::min(r.value_min, v);
+  r.value_max = r.values == 0 ? v : std::max(r.value_max, v);
+  r.value_last = v;
+  ++r.values;
+}
+
 void Run::RecordSteadySample(size_t i, const ProbeOutcome& out, int64_t t) {
   std::lock_guard<std::mutex> l(mu_);
   rec_.steady[i].samples.push_back(Sample{t, out.passed});
+  NoteValue(i, out);
   const int64_t injected = all_injected_at_.load();
   if (recovery_->Record(i, out.passed, t,
                         injected >= 0 ? std::optional<int64_t>(injected) : std::nullopt)) {
@@ -156,6 +168,10 @@ void Run::ScheduleProbes(Scheduler& sched) {
     add("watch", drill_.watches[i].name, interval,
         [this, i](int64_t, EventLoop& lane, Scheduler::Finished finished) {
           watch_probes_[i]->SampleAsync({}, lane, [this, i, finished](ProbeOutcome out) {
+            if (!Cancelled() && out.value) {
+              std::lock_guard<std::mutex> l(mu_);
+              NoteValue(steady_probes_.size() + i, out);
+            }
             finished(!Cancelled() && RecordWatchSample(i, out));
           });
         });

@@ -113,6 +113,7 @@ class Run {
   bool SteadyRound(std::string* why);
 
   void RecordSteadySample(size_t i, const ProbeOutcome& out, int64_t t);
+  void NoteValue(size_t slot, const ProbeOutcome& out);
   // Records a watch's sample; false once the watch is settled (met or missed).
   bool RecordWatchSample(size_t i, const ProbeOutcome& out);
   // Starts due remediation steps and says whether the fault phase has nothing left to

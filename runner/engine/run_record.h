@@ -56,6 +56,11 @@ struct ProbeRecord {
   int64_t late_p50_ms = 0;
   int64_t late_p99_ms = 0;
   int64_t late_max_ms = 0;
+  // The numbers its samples read (ProbeOutcome::value): how many, least, greatest, last.
+  int64_t values = 0;
+  double value_min = 0;
+  double value_max = 0;
+  double value_last = 0;
 };
 
 struct DataRecord {

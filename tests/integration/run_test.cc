@@ -54,6 +54,41 @@ faults:
 // When the fault phase ends, samples still in flight are cut short. A cut-short sample
 // says nothing about the system: it is neither a failure on the timeline nor a sample in
 // availability. Five slow checks of a system that never fails: availability exactly 1.
+// A check whose command prints a number keeps the least, greatest and last it read in the
+// fault phase: 5 before and after a drift, 900 while it lasts (failing the check).
+TEST(RunTest, AChecksNumbersAreKeptInItsProbeRecord) {
+  TempDir dir;
+  WriteFile(dir / "drill.yaml", R"(apiVersion: firedrill/v1
+name: lag-figure
+settings: {probe_interval: 100ms, workdir: ")" +
+                                    dir.path() + R"(/work"}
+services:
+  - {name: idle, run: "printf 'lag 5\n' > lag.conf && exec sleep 300"}
+steady_state:
+  - name: lag-bytes
+    probe: {command: {run: "sed -n 's/^lag //p' lag.conf", expect: {stdout_matches: "^[0-9]$"}}}
+faults:
+  - {name: drift, at: 500ms, action: config.set, duration: 1s,
+     with: {path: "${workdir}/lag.conf", match: "^lag 5$", replace: "lag 900"}}
+recovery: {within: 10s, steady_for: 500ms}
+)");
+  CliResult r =
+      RunFiredrill({"run", dir / "drill.yaml", "--report-dir", dir / "report"}, dir.path());
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  auto report = ReadJson(dir / "report/report.json");
+  ASSERT_TRUE(report.has_value()) << r.out << r.err;
+  EXPECT_TRUE(CheckReportKeys(*report).empty())
+      << ::testing::PrintToString(CheckReportKeys(*report));
+  const auto& probe = (*report)["probes"][0];
+  ASSERT_EQ(probe["name"], "lag-bytes") << probe.dump();
+  ASSERT_TRUE(probe.contains("values")) << probe.dump();
+  // Every sample read one, but a last one cut short by the end of the phase.
+  EXPECT_GE(probe["values"]["count"].get<int64_t>(), probe["samples"].get<int64_t>() - 1);
+  EXPECT_EQ(probe["values"]["min"], 5);
+  EXPECT_EQ(probe["values"]["max"], 900);
+  EXPECT_EQ(probe["values"]["last"], 5);
+}
+
 TEST(RunTest, SamplesCutShortAtThePhaseEndAreNotFailures) {
   TempDir dir;
   std::string checks;

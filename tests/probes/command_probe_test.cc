@@ -136,6 +136,20 @@ TEST_P(CommandProbeTest, StdoutMismatchQuotesOutputAndPattern) {
   EXPECT_EQ(out.detail, "stdout \"foo\" does not match /bar/");
 }
 
+// A command whose whole output is one number reads it, passing or not (a lag over its
+// bound fails the check, and is the figure that matters most); anything else reads none.
+TEST_P(CommandProbeTest, AnOutputThatIsOneNumberIsItsValue) {
+  auto lag = SampleOnce(CommandParams("printf '  1048576\\n'", 0, "^[0-9]{1,3}$"));
+  EXPECT_FALSE(lag.passed);
+  EXPECT_EQ(lag.value, std::optional<double>(1048576));
+  EXPECT_EQ(SampleOnce(CommandParams("echo -0.25")).value, std::optional<double>(-0.25));
+  EXPECT_EQ(SampleOnce(CommandParams("echo 12 34")).value, std::nullopt);
+  EXPECT_EQ(SampleOnce(CommandParams("echo 12ms")).value, std::nullopt);
+  EXPECT_EQ(SampleOnce(CommandParams("echo nan")).value, std::nullopt);
+  EXPECT_EQ(SampleOnce(CommandParams("true")).value, std::nullopt);
+  EXPECT_EQ(SampleOnce(CommandParams("echo 7; kill -TERM $$")).value, std::nullopt);
+}
+
 TEST_P(CommandProbeTest, StderrMatchesIsChecked) {
   auto pass = SampleOnce(CommandParams("echo warn >&2", 0, {}, "^warn$"));
   EXPECT_TRUE(pass.passed) << pass.detail;

@@ -168,6 +168,7 @@ TEST_P(RealPrometheusTest, QueryUpComparesItsValue) {
   auto above = runner_.SampleOnce({.url = Url(), .query = "up", .value = "> 1"});
   EXPECT_FALSE(above.passed);
   EXPECT_EQ(above.detail, "1 of 1 series not > 1: 1");
+  EXPECT_EQ(above.value, std::optional<double>(1)) << "a failing sample still reads its value";
 }
 
 TEST_P(RealPrometheusTest, SeveralSeriesMustAllPass) {
@@ -179,6 +180,7 @@ TEST_P(RealPrometheusTest, SeveralSeriesMustAllPass) {
   auto one = runner_.SampleOnce({.url = Url(), .query = two, .value = ">= 2"});
   EXPECT_FALSE(one.passed);
   EXPECT_EQ(one.detail, "1 of 2 series not >= 2: 1");
+  EXPECT_EQ(one.value, std::nullopt) << "two series are not one value";
 }
 
 TEST_P(RealPrometheusTest, QueryWithoutSeriesFails) {
@@ -192,6 +194,7 @@ TEST_P(RealPrometheusTest, ScalarQueryIsOneValue) {
       runner_.SampleOnce({.url = Url() + "/", .query = "scalar(vector(0.25))", .value = "< 0.5"});
   EXPECT_TRUE(out.passed) << out.detail;
   EXPECT_EQ(out.detail, "1 series, all < 0.5 (0.25)");
+  EXPECT_EQ(out.value, std::optional<double>(0.25));
 }
 
 TEST_P(RealPrometheusTest, BadQueryFailsWithPrometheusMessage) {

@@ -77,7 +77,8 @@ TEST(JsonReportTest, PassedRunIsExactlyTheContract) {
     "exit_code": 0,
     "probes": [
       {"name": "writes-accepted", "role": "steady_state", "interval_ms": 100, "samples": 96,
-       "missed": 2, "late_ms": {"p50": 1, "p99": 7, "max": 12}},
+       "missed": 2, "late_ms": {"p50": 1, "p99": 7, "max": 12},
+       "values": {"count": 96, "min": 0, "max": 1048576, "last": 0.5}},
       {"name": "data.writer", "role": "data_writer", "interval_ms": 50, "samples": 100,
        "missed": 0, "late_ms": {"p50": 0, "p99": 0, "max": 0}}],
     "reasons": [],

@@ -71,6 +71,10 @@ inline ReportFixture PassedRun() {
   check.late_p50_ms = 1;
   check.late_p99_ms = 7;
   check.late_max_ms = 12;
+  check.values = 96;  // its command printed a number (a lag in bytes, say) each time
+  check.value_min = 0;
+  check.value_max = 1048576;
+  check.value_last = 0.5;
   ProbeRecord writer;
   writer.name = "data.writer";
   writer.role = "data_writer";
