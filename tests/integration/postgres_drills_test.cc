@@ -78,9 +78,10 @@ struct Found {
   size_t rows = 0;
 };
 
-// Starts PostgreSQL on the restored data directory (as its user, on a free port of the
-// test's own, archiving off), reads the table with the test's own query, and stops it.
-std::optional<Found> ReadRestored(const std::string& workdir) {
+// Starts PostgreSQL on the data directory `data` the run left (as its user, on a free port
+// of the test's own, archiving off), reads the table with the test's own query, and stops
+// it. A standby serves the reads once it has replayed its own WAL.
+std::optional<Found> ReadRestored(const std::string& workdir, const std::string& data = "pgdata") {
   const std::string home = workdir + "/users/postgres";
   Found f;
   {
@@ -94,7 +95,7 @@ std::optional<Found> ReadRestored(const std::string& workdir) {
     port = p.port();
   }
   const std::string pg_ctl =
-      "runuser -u postgres -- " + std::string(kPgBin) + "/pg_ctl -D " + Quote(home + "/pgdata");
+      "runuser -u postgres -- " + std::string(kPgBin) + "/pg_ctl -D " + Quote(home + "/" + data);
   ShellResult start =
       Sh(pg_ctl + " -o " + Quote("-p " + std::to_string(port) + " -c archive_mode=off") + " -l " +
          Quote(home + "/test-read.log") + " -w -t 60 start");
@@ -233,6 +234,44 @@ TEST(PostgresDrillsTest, PointInTimeRecoveryLosesNoAcknowledgedWrite) {
   const std::string log = ReadFile(dir / "report/artifacts/users/postgres/restored.log");
   EXPECT_NE(log.find("restored log file"), std::string::npos) << log;
   EXPECT_FALSE(ReadFile(dir / "report/artifacts/users/postgres/survived-wal.txt").empty());
+}
+
+// The standby's primary_conninfo drifts and a restart picks it up: replication stops while
+// the primary acknowledges writes; after the fix every one of them is on the standby (the
+// test reads the standby's own data directory), and the report has the largest lag seen.
+TEST(PostgresDrillsTest, AfterTheFixTheStandbyHoldsEveryAcknowledgedWrite) {
+  if (auto why = Unsupported(); !why.empty()) GTEST_SKIP() << why;
+  TempDir dir;
+  fs::permissions(dir.path(), fs::perms::others_exec, fs::perm_options::add);  // postgres
+  auto run = RunKept(Drill("postgres-replication-misconfig.yaml"), dir);
+  ASSERT_TRUE(run);
+  EXPECT_EQ(run->cli.exit_code, 0) << Output(run->cli);
+  EXPECT_EQ(run->report["verdict"], "passed") << run->report["reasons"].dump();
+  EXPECT_TRUE(CheckReportKeys(run->report).empty())
+      << ::testing::PrintToString(CheckReportKeys(run->report));
+  ExpectNothingSurvives(run->report, 3);
+  ExpectNoProcessIn(run->workdir);
+  for (const auto& f : run->report["faults"]) {
+    EXPECT_NE(f["rollback"], "failed") << f.dump();
+  }
+  // The drift was rolled back: the standby's settings read as the base backup wrote them.
+  const std::string conf = ReadFile(run->workdir + "/users/postgres/standby/postgresql.auto.conf");
+  EXPECT_NE(conf.find("port=" + PortOf(run->report, "primary") + " "), std::string::npos) << conf;
+  auto found = ReadRestored(run->workdir, "standby");
+  ExpectNoProcessIn(run->workdir);
+  ASSERT_TRUE(found);
+  EXPECT_GE(found->acked.size(), 100u);
+  EXPECT_TRUE(found->missing.empty()) << ::testing::PrintToString(found->missing);
+  ExpectReportedLoss(run->report, *found);
+  // Replication really stopped: the standby fell behind while the primary took writes.
+  bool lag = false;
+  for (const auto& p : run->report["probes"]) {
+    if (p["name"] != "replication-lag-bytes") continue;
+    ASSERT_TRUE(p.contains("values")) << p.dump();
+    EXPECT_GT(p["values"]["max"].get<int64_t>(), 2000) << p.dump();
+    lag = true;
+  }
+  EXPECT_TRUE(lag) << run->report["probes"].dump();
 }
 
 // The runner is killed once its remediation has restored and started a server (a daemon
