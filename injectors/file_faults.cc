@@ -10,6 +10,11 @@
 //            least significant byte first;
 //   zero     writes zeros; truncate cuts the file at `offset`.
 // Without a seed one is drawn, and the detail line shows it.
+//
+// `write: rename` damages a copy instead and renames it over the file, as dpkg installs
+// one (a NAME.dpkg-new, then rename): the only way to overwrite a program that is running,
+// since Linux refuses to open a running executable for writing (ETXTBSY). The running
+// process keeps the old inode; the next start gets the damaged file.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -23,6 +28,7 @@
 
 #include "injectors/journaled_fault.h"
 #include "injectors/support/file_ops.h"
+#include "runner/base/atomic_file.h"
 #include "runner/base/text.h"
 #include "runner/drill/fault.h"
 
@@ -31,6 +37,7 @@ namespace {
 
 enum class Mode { kFlip, kZero, kGarbage, kTruncate };
 constexpr const char* kModes[] = {"flip", "zero", "garbage", "truncate"};
+constexpr const char* kWrites[] = {"in-place", "rename"};
 constexpr size_t kChunk = 1 << 20;
 
 struct Damage {
@@ -39,6 +46,7 @@ struct Damage {
   std::optional<uint64_t> length;
   uint64_t count = 1;
   std::optional<uint64_t> seed;
+  bool rename = false;  // write: rename
 };
 
 Status PwriteAll(int fd, const char* p, size_t n, uint64_t off) {
@@ -110,6 +118,20 @@ Status FlipBits(int fd, uint64_t offset, uint64_t length, uint64_t count, std::m
   return Status::Ok();
 }
 
+// Copies `size` bytes of `from` (from offset 0) to `to`.
+Status CopyAll(int from, int to, uint64_t size, const RunContext& ctx) {
+  std::vector<char> buf(
+      static_cast<size_t>(std::min<uint64_t>(kChunk, std::max<uint64_t>(size, 1))));
+  for (uint64_t done = 0; done < size;) {
+    if (ctx.cancelled()) return Status::Failed("cancelled");
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(buf.size(), size - done));
+    FD_RETURN_IF_ERROR(PreadAll(from, buf.data(), n, done));
+    FD_RETURN_IF_ERROR(PwriteAll(to, buf.data(), n, done));
+    done += n;
+  }
+  return Status::Ok();
+}
+
 class CorruptFault final : public JournaledFault {
  public:
   CorruptFault(std::string name, std::string path, Damage d, const RunContext& ctx)
@@ -119,7 +141,13 @@ class CorruptFault final : public JournaledFault {
   Result<std::string> Apply() override {
     auto path = ExpandInside(path_, ctx());
     if (!path.ok()) return path.status();
-    auto fd = OpenInside(*path, O_RDWR, ctx());
+    // A running executable cannot be opened for writing: rename only reads the original.
+    auto fd = OpenInside(*path, damage_.rename ? O_RDONLY : O_RDWR, ctx());
+    if (!fd.ok() && fd.status().message().ends_with(ErrnoText(ETXTBSY))) {
+      return Status::Failed(
+          fd.status().message() +
+          ": it is a running program; `write: rename` overwrites it as dpkg does");
+    }
     if (!fd.ok()) return fd.status();
     struct stat st {};
     if (::fstat(fd->get(), &st) != 0) return Status::Io("stat " + *path + ": " + ErrnoText(errno));
@@ -145,40 +173,27 @@ class CorruptFault final : public JournaledFault {
     if (!saved.ok()) return saved.status();
     const std::string range =
         std::to_string(damage_.offset) + ".." + std::to_string(damage_.offset + length - 1);
-    std::mt19937_64 rng(seed);
-    Status st_damage;
     std::string detail;
-    switch (damage_.mode) {
-      case Mode::kFlip:
-        st_damage = FlipBits(fd->get(), damage_.offset, length, damage_.count, rng, ctx());
-        detail = "flipped " + std::to_string(damage_.count) + " bit(s) in bytes " + range + " of " +
-                 shown + " (seed " + std::to_string(seed) + ")";
-        break;
-      case Mode::kZero:
-        st_damage = WriteRange(fd->get(), damage_.offset, length, ctx(),
-                               [](char* p, size_t n) { std::fill(p, p + n, 0); });
-        detail = "zeroed bytes " + range + " of " + shown;
-        break;
-      case Mode::kGarbage: {
-        uint64_t word = 0;
-        uint64_t i = 0;
-        st_damage = WriteRange(fd->get(), damage_.offset, length, ctx(), [&](char* p, size_t n) {
-          for (size_t k = 0; k < n; ++k, ++i) {
-            if (i % 8 == 0) word = rng();
-            p[k] = static_cast<char>((word >> (8 * (i % 8))) & 0xff);
-          }
-        });
-        detail =
-            "random bytes over " + range + " of " + shown + " (seed " + std::to_string(seed) + ")";
-        break;
-      }
-      case Mode::kTruncate:
-        if (::ftruncate(fd->get(), static_cast<off_t>(damage_.offset)) != 0) {
-          st_damage = Status::Io("truncate: " + ErrnoText(errno));
-        }
-        detail = "truncated " + shown + " from " + std::to_string(size) + " to " +
-                 std::to_string(damage_.offset) + " bytes";
-        break;
+    Status st_damage;
+    if (damage_.rename) {
+      // The new file gets the original's mode and owner; like any installed file, the time
+      // of its writing.
+      FileMeta meta{
+          .mode = static_cast<mode_t>(st.st_mode & 07777), .uid = st.st_uid, .gid = st.st_gid};
+      st_damage = ReplaceFileAtomically(
+          *path,
+          [&](int out) -> Status {
+            FD_RETURN_IF_ERROR(CopyAll(fd->get(), out, size, ctx()));
+            auto d = DamageAt(out, size, length, seed, range, shown);
+            if (!d.ok()) return d.status();
+            detail = *d + ", written as a new file renamed over it (as dpkg installs one)";
+            return Status::Ok();
+          },
+          meta);
+    } else {
+      auto d = DamageAt(fd->get(), size, length, seed, range, shown);
+      st_damage = d.status();
+      if (d.ok()) detail = *d;
     }
     if (!st_damage.ok())
       return RestoreAfterFailure(st_damage.Annotate("corrupting " + shown), id(), ctx());
@@ -190,6 +205,48 @@ class CorruptFault final : public JournaledFault {
       SetFigure("bytes_overwritten", static_cast<double>(length));
     }
     SetFigure("file_bytes", static_cast<double>(size));
+    return detail;
+  }
+
+  // Damages the file open as `fd` (`size` bytes) as the drill says; returns the detail.
+  Result<std::string> DamageAt(int fd, uint64_t size, uint64_t length, uint64_t seed,
+                               const std::string& range, const std::string& shown) {
+    std::mt19937_64 rng(seed);
+    Status st_damage;
+    std::string detail;
+    switch (damage_.mode) {
+      case Mode::kFlip:
+        st_damage = FlipBits(fd, damage_.offset, length, damage_.count, rng, ctx());
+        detail = "flipped " + std::to_string(damage_.count) + " bit(s) in bytes " + range + " of " +
+                 shown + " (seed " + std::to_string(seed) + ")";
+        break;
+      case Mode::kZero:
+        st_damage = WriteRange(fd, damage_.offset, length, ctx(),
+                               [](char* p, size_t n) { std::fill(p, p + n, 0); });
+        detail = "zeroed bytes " + range + " of " + shown;
+        break;
+      case Mode::kGarbage: {
+        uint64_t word = 0;
+        uint64_t i = 0;
+        st_damage = WriteRange(fd, damage_.offset, length, ctx(), [&](char* p, size_t n) {
+          for (size_t k = 0; k < n; ++k, ++i) {
+            if (i % 8 == 0) word = rng();
+            p[k] = static_cast<char>((word >> (8 * (i % 8))) & 0xff);
+          }
+        });
+        detail =
+            "random bytes over " + range + " of " + shown + " (seed " + std::to_string(seed) + ")";
+        break;
+      }
+      case Mode::kTruncate:
+        if (::ftruncate(fd, static_cast<off_t>(damage_.offset)) != 0) {
+          st_damage = Status::Io("truncate: " + ErrnoText(errno));
+        }
+        detail = "truncated " + shown + " from " + std::to_string(size) + " to " +
+                 std::to_string(damage_.offset) + " bytes";
+        break;
+    }
+    if (!st_damage.ok()) return st_damage;
     return detail;
   }
 
@@ -227,7 +284,7 @@ class DeleteFault final : public JournaledFault {
 constexpr FieldSpec kCorruptFields[] = {
     {.name = "path",
      .type = FieldType::kPath,
-     .doc = "file to corrupt in place (inside allow_paths)",
+     .doc = "file to corrupt (inside allow_paths)",
      .required = true},
     {.name = "mode",
      .type = FieldType::kEnum,
@@ -252,6 +309,13 @@ constexpr FieldSpec kCorruptFields[] = {
      .doc = "makes flip/garbage reproducible (default: drawn, and shown in the detail)",
      .min = 0,
      .max = 4294967295.0},
+    {.name = "write",
+     .type = FieldType::kEnum,
+     .doc = "in-place: through the file itself; rename: a damaged copy renamed over it, as "
+            "dpkg installs a file (how a running program's executable is overwritten: it "
+            "cannot be opened for writing, ETXTBSY; the process keeps the old one)",
+     .default_value = "in-place",
+     .choices = kWrites},
 };
 
 constexpr FieldSpec kDeleteFields[] = {
@@ -285,6 +349,7 @@ Result<std::unique_ptr<Fault>> MakeCorrupt(const FaultSpec& f, const RunContext&
   if (f.with.Has("length")) d.length = f.with.Size("length").bytes;
   d.count = static_cast<uint64_t>(f.with.Int("count"));
   if (f.with.Has("seed")) d.seed = static_cast<uint64_t>(f.with.Int("seed"));
+  d.rename = f.with.String("write") == "rename";
   return std::unique_ptr<Fault>(new CorruptFault(f.name, f.with.String("path"), d, ctx));
 }
 
@@ -305,8 +370,8 @@ extern const UndoKind kUndoFileRestore = {
 extern const FaultAction kFileCorrupt = {
     .name = "file.corrupt",
     .doc =
-        "corrupt a file in place (bit flips, zeroed or random range, truncation); "
-        "restored byte for byte",
+        "corrupt a file in place, or as dpkg overwrites one (bit flips, zeroed or random "
+        "range, truncation); restored byte for byte",
     .target = Use::kForbidden,
     .duration = Use::kOptional,
     .fields = kCorruptFields,

@@ -2,7 +2,9 @@
 // reference computed here from the documented algorithm, the original restored byte for
 // byte with mode, owner and mtime, refusals outside allow_paths, and a crashed run's
 // journal replayed by a fresh process's code path.
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <bit>
@@ -215,6 +217,74 @@ TEST(FileCorruptTest, ARangeOutsideTheFileFailsAndChangesNothing) {
 TEST(FileCorruptTest, TruncateTakesNoLength) {
   EXPECT_EQ(LoadError("file.corrupt", R"({path: a, mode: truncate, length: 1B})"),
             "fault 'f': mode truncate cuts at `offset`; it takes no length");
+}
+
+// A program that is running cannot be opened for writing (ETXTBSY): in place, the fault
+// fails and changes nothing; `write: rename` damages a copy and renames it over the file,
+// as dpkg does. The running process keeps the old inode; the file on disk is the damaged
+// one until the rollback renames the original back.
+TEST(FileCorruptTest, ARunningProgramIsOverwrittenOnlyByRename) {
+  TmpfsFixture t;
+  FD_SKIP_UNLESS_MOUNTED(t.tmpfs);
+  const std::string prog = t / "prog";
+  fs::copy_file("/bin/sleep", prog);
+  ::chmod(prog.c_str(), 0755);
+  const std::string pristine = Sha256::HexOf(ReadFile(prog));
+  pid_t pid = fork();
+  if (pid == 0) {
+    execl(prog.c_str(), prog.c_str(), "30", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  struct Reap {
+    pid_t pid;
+    ~Reap() {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+    }
+  } reap{pid};
+  // Running once /proc says the program is its executable.
+  for (int i = 0; i < 500 && fs::read_symlink("/proc/" + std::to_string(pid) + "/exe") != prog;
+       ++i) {
+    usleep(2000);
+  }
+  ASSERT_EQ(fs::read_symlink("/proc/" + std::to_string(pid) + "/exe"), prog);
+  const ino_t running = MetaOf(prog).ino;
+
+  auto in_place = MakeFault("file.corrupt", R"({path: prog, mode: zero, length: 64B})", t.fx.ctx);
+  ASSERT_TRUE(in_place.ok());
+  auto refused = (*in_place)->Inject();
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().message(),
+            "cannot open " + prog +
+                ": text file busy: it is a running program; `write: rename` overwrites it as dpkg "
+                "does");
+  EXPECT_EQ(Sha256::HexOf(ReadFile(prog)), pristine);
+  EXPECT_TRUE(t.fx.journal->Pending().empty());
+
+  auto fault = MakeFault("file.corrupt", R"({path: prog, mode: zero, length: 64B, write: rename})",
+                         t.fx.ctx);
+  ASSERT_TRUE(fault.ok()) << fault.status().ToString();
+  auto injected = (*fault)->Inject();
+  ASSERT_TRUE(injected.ok()) << injected.status().ToString();
+  EXPECT_EQ(*injected,
+            "zeroed bytes 0..63 of prog, written as a new file renamed over it (as dpkg installs "
+            "one)");
+  const std::string damaged = ReadFile(prog);
+  EXPECT_EQ(damaged.substr(0, 64), std::string(64, '\0'));
+  EXPECT_EQ(damaged.substr(64), ReadFile("/bin/sleep").substr(64));
+  EXPECT_NE(MetaOf(prog).ino, running) << "a new file, not the running one";
+  EXPECT_EQ(MetaOf(prog).mode & 07777, 0755u);
+  EXPECT_EQ(fs::read_symlink("/proc/" + std::to_string(pid) + "/exe").string(), prog + " (deleted)")
+      << "the process still runs the old file";
+  EXPECT_EQ(::kill(pid, 0), 0);
+  EXPECT_EQ(Listing(t.fx.workdir), std::vector<std::string>{"prog"}) << "no temporary left";
+  // The damaged program cannot start.
+  EXPECT_NE(std::system((prog + " 0 2>/dev/null").c_str()), 0);
+
+  auto rolled = (*fault)->Rollback();
+  ASSERT_TRUE(rolled.ok()) << rolled.status().ToString();
+  EXPECT_EQ(Sha256::HexOf(ReadFile(prog)), pristine);
+  EXPECT_EQ(std::system((prog + " 0").c_str()), 0) << "the restored program starts again";
 }
 
 TEST(FileDeleteTest, DeletedThenRestoredWithItsMetadata) {
