@@ -5,6 +5,8 @@ namespace firedrill {
 extern const FaultAction kProcessKill;
 extern const FaultAction kProcessPause;
 extern const FaultAction kDiskFill;
+extern const FaultAction kDiskTmpfs;
+extern const FaultAction kDiskImage;
 extern const FaultAction kFileCorrupt;
 extern const FaultAction kFileDelete;
 extern const FaultAction kFileDestroy;
@@ -24,17 +26,20 @@ extern const UndoKind kUndoInProcess;
 extern const UndoKind kUndoDiskBallast;
 extern const UndoKind kUndoFileRestore;
 extern const UndoKind kUndoNftTable;
+extern const UndoKind kUndoMount;
+extern const UndoKind kUndoLoop;
 
 namespace {
 const FaultAction* const kActions[] = {
-    &kProcessKill, &kProcessPause,     &kDiskFill,     &kFileCorrupt,  &kFileDelete,
-    &kFileDestroy, &kConfigSet,        &kCpuStress,    &kMemoryStress, &kHttpLoad,
+    &kProcessKill, &kProcessPause,     &kDiskFill,     &kDiskTmpfs,
+    &kDiskImage,   &kFileCorrupt,      &kFileDelete,   &kFileDestroy,
+    &kConfigSet,   &kCpuStress,        &kMemoryStress, &kHttpLoad,
     &kNetworkLoss, &kNetworkPartition, &kNetworkDelay, &kCommandFault,
 };
 // What the journal can undo: one kind per sort of change (runner/journal/journal.h).
 const UndoKind* const kUndoKinds[] = {
-    &kUndoProcessCont, &kUndoProcessGroup, &kUndoCommand,  &kUndoInProcess,
-    &kUndoDiskBallast, &kUndoFileRestore,  &kUndoNftTable,
+    &kUndoProcessCont, &kUndoProcessGroup, &kUndoCommand, &kUndoInProcess, &kUndoDiskBallast,
+    &kUndoFileRestore, &kUndoNftTable,     &kUndoMount,   &kUndoLoop,
 };
 }  // namespace
 

@@ -78,6 +78,9 @@ struct FaultAction {
   // Null while the action validates but has no runtime yet ("not built yet").
   Result<std::unique_ptr<Fault>> (*make)(const FaultSpec& fault, const RunContext& ctx);
   std::string (*unsupported)();  // "" when this machine can run it, else why not
+  // May also be a `setup:` step: made before the services start, undone after they stop
+  // (a filesystem mounted for the drill), journaled like a fault.
+  bool setup = false;
 };
 
 // Why this action cannot run on this machine with this build ("not built yet", or what

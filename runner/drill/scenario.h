@@ -145,6 +145,10 @@ struct Scenario {
   std::vector<HostSpec> hosts;
   std::vector<SteadyCheck> steady_state;
   std::vector<FaultSpec> faults;
+  // Extension: what the drill sets up before its services start and takes down after they
+  // stop (a tmpfs, a loop-mounted image), with fault actions marked `setup`; no at or
+  // duration. Journaled, so `firedrill rollback` takes it down after a crash too.
+  std::vector<FaultSpec> setup;
   std::vector<WatchSpec> watches;
   std::optional<DataSpec> data;
   Recovery recovery;

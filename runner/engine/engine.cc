@@ -19,6 +19,7 @@ RunRecord Run::Execute() {
   try {
     ok = Prepare();
     if (ok) ok = BuildProbesAndFaults();
+    if (ok && !ShouldStop()) ok = MakeSetup();
     if (ok && !ShouldStop()) {
       Phase("services");
       ok = StartServices();
@@ -202,6 +203,14 @@ bool Run::BuildProbesAndFaults() {
     verifier_ = std::move(*v);
     rec_.data = DataRecord{};
   }
+  for (const auto& f : drill_.setup) {
+    const FaultAction* a = FindFaultAction(f.action);
+    std::string why = a ? WhyNotRunnable(*a) : "unknown action";
+    if (!why.empty()) return Fail("setup " + f.name + ": " + f.action + ": " + why), false;
+    auto made = a->make(f, ctx_);
+    if (!made.ok()) return Fail("setup " + f.name + ": " + made.status().message()), false;
+    setup_.push_back(std::move(*made));
+  }
   for (const auto& f : drill_.faults) {
     Result<std::unique_ptr<Fault>> made = Status::Internal("no fault built");
     if (options_.make_fault) {
@@ -231,6 +240,36 @@ bool Run::BuildProbesAndFaults() {
   recovery_ = std::make_unique<RecoveryTracker>(drill_.steady_state.size(),
                                                 drill_.recovery.steady_for.count());
   return true;
+}
+
+bool Run::MakeSetup() {
+  for (size_t i = 0; i < setup_.size(); ++i) {
+    if (Status st = setup_[i]->Prepare(); !st.ok()) {
+      return Fail("setup " + drill_.setup[i].name + ": " + st.message()), false;
+    }
+  }
+  for (size_t i = 0; i < setup_.size(); ++i) {
+    // Counted before it acts: a step that fails half-way is undone with the others.
+    setup_made_ = i + 1;
+    auto res = setup_[i]->Inject();
+    if (!res.ok()) {
+      timeline_.Add("setup.failed", drill_.setup[i].name, res.status().message());
+      return Fail("setup " + drill_.setup[i].name + ": " + res.status().message()), false;
+    }
+    timeline_.Add("setup.done", drill_.setup[i].name, *res);
+  }
+  return true;
+}
+
+void Run::UndoSetup() {
+  for (size_t i = setup_made_; i-- > 0;) {
+    auto res = setup_[i]->Rollback();
+    timeline_.Add(res.ok() ? "setup.undone" : "setup.undo_failed", drill_.setup[i].name,
+                  res.ok() ? *res : res.status().message());
+    if (!res.ok())
+      rec_.leftovers.push_back("setup " + drill_.setup[i].name + ": " + res.status().message());
+  }
+  setup_made_ = 0;
 }
 
 bool Run::StartServices() {
@@ -423,6 +462,7 @@ void Run::Teardown() {
   if (!drill_.artifacts.empty() && !workdir_.empty() && !options_.report_dir.empty()) {
     CollectRunArtifacts();
   }
+  UndoSetup();
   if (journal_) {
     // The safety net: whatever the journal still holds (a change recorded by an injection
     // that then failed, a rollback that failed once) gets one more undo from the journal.

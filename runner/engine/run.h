@@ -63,6 +63,10 @@ class Run {
   bool Prepare();
   bool StartServices();
   bool BuildProbesAndFaults();
+  // The drill's `setup:` steps, in order, before the services; UndoSetup takes down those
+  // made, last first, after the services are stopped.
+  bool MakeSetup();
+  void UndoSetup();
   bool SettleSteadyState();
   void FaultPhase();
   void RollbackFaults();
@@ -163,6 +167,8 @@ class Run {
   std::vector<std::unique_ptr<Probe>> watch_probes_;
   std::vector<std::unique_ptr<Probe>> abort_probes_;
   std::unique_ptr<Probe> writer_, verifier_;
+  std::vector<std::unique_ptr<Fault>> setup_;
+  size_t setup_made_ = 0;  // setup_[0, setup_made_) were made (or partly made)
   std::vector<std::unique_ptr<Fault>> faults_;
   std::vector<bool> fault_active_;
 

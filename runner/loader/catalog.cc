@@ -102,8 +102,9 @@ std::string Support(const Kind& k, bool on_this_machine) {
 std::string FaultCatalogText() {
   std::string out;
   for (const FaultAction* a : FaultActions()) {
-    out += fmt::format("{}  [{}]\n  {}\n  target: {}, duration: {}\n", a->name, Support(*a, true),
-                       a->doc, UseWord(a->target), UseWord(a->duration));
+    out += fmt::format("{}  [{}]\n  {}\n  target: {}, duration: {}{}\n", a->name, Support(*a, true),
+                       a->doc, UseWord(a->target), UseWord(a->duration),
+                       a->setup ? ", also a setup: step" : "");
     if (!a->fields.empty()) {
       out += "    with:\n";
       FieldsText(out, a->fields, "");
@@ -116,8 +117,9 @@ std::string FaultCatalogText() {
 std::string FaultCatalogMarkdown() {
   std::string out;
   for (const FaultAction* a : FaultActions()) {
-    out += fmt::format("#### `{}`\n{} — target: {}, duration: {}; {}.\n\n", a->name, a->doc,
-                       UseWord(a->target), UseWord(a->duration), Support(*a, false));
+    out += fmt::format("#### `{}`\n{} — target: {}, duration: {}{}; {}.\n\n", a->name, a->doc,
+                       UseWord(a->target), UseWord(a->duration),
+                       a->setup ? ", also a [`setup:`](#setup) step" : "", Support(*a, false));
     if (!a->fields.empty()) {
       out += "| with | type | use | meaning |\n|---|---|---|---|\n";
       FieldsMarkdown(out, a->fields, "");

@@ -86,16 +86,20 @@ void CheckReferences(Reader& in, const DrillRefs& refs, const Scenario& s) {
 void CheckBlastRadius(Reader& in, const DrillRefs& refs, const Scenario& s) {
   // File and disk faults outside the blast radius are refused here, on the text, so
   // `validate` says so; the run checks again on the real filesystem (runner/base/paths.h).
-  for (const auto& f : s.faults) {
-    const FaultAction* a = FindFaultAction(f.action);
-    if (!a) continue;
-    for (const FieldSpec& field : a->fields) {
-      if (field.type != FieldType::kPath || !f.with.Has(field.name)) continue;
-      std::string why = OutsideAllowPathsStatically(f.with.String(field.name),
-                                                    s.settings.allow_paths, s.settings.workdir);
-      if (!why.empty()) in.ErrorAt(f.with.MarkOf(field.name), "fault " + f.name + ": " + why);
+  auto paths = [&](const std::vector<FaultSpec>& list, const std::string& what) {
+    for (const auto& f : list) {
+      const FaultAction* a = FindFaultAction(f.action);
+      if (!a) continue;
+      for (const FieldSpec& field : a->fields) {
+        if (field.type != FieldType::kPath || !f.with.Has(field.name)) continue;
+        std::string why = OutsideAllowPathsStatically(f.with.String(field.name),
+                                                      s.settings.allow_paths, s.settings.workdir);
+        if (!why.empty()) in.ErrorAt(f.with.MarkOf(field.name), what + f.name + ": " + why);
+      }
     }
-  }
+  };
+  paths(s.faults, "fault ");
+  paths(s.setup, "setup step ");
   // A name or a PID stands for processes the drill may not have started (any sshd, any
   // postgres on the machine): only those listed may be signalled. The injector checks each
   // process again, with its start time, right before it signals (runner/drill/process_target.h).
@@ -150,6 +154,12 @@ void CheckRunnable(Reader& in, const Scenario& s, bool require_runnable) {
   if (s.data) {
     probe(s.data->writer);
     probe(s.data->verifier);
+  }
+  for (const auto& f : s.setup) {
+    const FaultAction* a = FindFaultAction(f.action);
+    if (!a) continue;
+    std::string why = WhyNotRunnable(*a);
+    if (!why.empty()) report(f.action_mark, "action '" + f.action + "' cannot run here: " + why);
   }
   for (const auto& f : s.faults) {
     const FaultAction* a = FindFaultAction(f.action);

@@ -31,13 +31,14 @@ constexpr size_t kMaxCommBytes = 15;
 void DrillParser::Parse(const YAML::Node& root, Scenario& s) {
   auto k = in_.Keys(
       root,
-      Names({"apiVersion", "name", "description", "tags", "settings", "services", "hosts",
+      Names({"apiVersion", "name", "description", "tags", "settings", "services", "hosts", "setup",
              "steady_state", "faults", "watches", "data", "recovery", "abort_when", "artifacts"}),
       "the drill");
   ReadTop(k, s);
   // Hosts first: probes and URLs are checked against the hosts a drill names.
   if (k.count("hosts")) ReadHosts(k["hosts"].value, s.hosts);
   if (k.count("settings")) ReadSettings(k["settings"].value, s.settings);
+  if (k.count("setup")) ReadSetup(k["setup"].value, s.setup);
   if (k.count("services")) ReadServices(k["services"].value, s.services);
   if (!k.count("steady_state")) {
     in_.ErrorAt({1, 1},

@@ -58,8 +58,10 @@ class DrillParser {
   void ReadHosts(const YAML::Node& n, std::vector<HostSpec>& out);
   void ReadSteady(const YAML::Node& n, std::vector<SteadyCheck>& out);
   void ReadFaults(const YAML::Node& n, std::vector<FaultSpec>& out);
+  void ReadSetup(const YAML::Node& n, std::vector<FaultSpec>& out);
   // The fields of one fault once its action is known.
-  void ReadFaultAction(const YAML::Node& item, Reader::Entries& k, FaultSpec& f);
+  void ReadFaultAction(const YAML::Node& item, Reader::Entries& k, FaultSpec& f,
+                       const std::string& where);
   std::optional<Target> ReadTarget(const YAML::Node& n, const std::string& where);
   void ReadWatches(const YAML::Node& n, std::vector<WatchSpec>& out);
   void ReadData(const YAML::Node& n, std::optional<DataSpec>& out);

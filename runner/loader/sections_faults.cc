@@ -66,13 +66,39 @@ void DrillParser::ReadFaults(const YAML::Node& n, std::vector<FaultSpec>& out) {
                      FaultSpec f;
                      f.mark = MarkOf(item);
                      f.name = name;
-                     ReadFaultAction(item, k, f);
+                     ReadFaultAction(item, k, f, "fault '" + name + "'");
                      out.push_back(std::move(f));
                    });
 }
 
-void DrillParser::ReadFaultAction(const YAML::Node& item, Reader::Entries& k, FaultSpec& f) {
-  const std::string where = "fault '" + f.name + "'";
+// Setup steps are fault actions marked `setup`, made once before the services start: no
+// time, no duration, no target.
+void DrillParser::ReadSetup(const YAML::Node& n, std::vector<FaultSpec>& out) {
+  in_.ForEachNamed(n, "setup", "setup step", Names({"name", "action", "with"}),
+                   [&](const YAML::Node& item, Reader::Entries& k, const std::string& name) {
+                     FaultSpec f;
+                     f.mark = MarkOf(item);
+                     f.name = name;
+                     ReadFaultAction(item, k, f, "setup step '" + name + "'");
+                     const FaultAction* a = FindFaultAction(f.action);
+                     if (a && !a->setup) {
+                       std::vector<std::string> steps;
+                       for (const FaultAction* s : FaultActions()) {
+                         if (s->setup) steps.push_back(s->name);
+                       }
+                       std::string list;
+                       for (const auto& s : steps) list += (list.empty() ? "" : ", ") + s;
+                       in_.Error(k["action"].value, "setup step '" + name + "': " + f.action +
+                                                        " is a fault, not a setup step (setup "
+                                                        "steps: " +
+                                                        list + ")");
+                     }
+                     out.push_back(std::move(f));
+                   });
+}
+
+void DrillParser::ReadFaultAction(const YAML::Node& item, Reader::Entries& k, FaultSpec& f,
+                                  const std::string& where) {
   if (k.count("at")) {
     if (auto d = in_.DurationOf(k["at"].value, where + ".at", 0, 86400000)) f.at = *d;
   }

@@ -111,9 +111,12 @@ TEST(CatalogDrillsTest, DiskFullRedisStopsWithoutLosingAcknowledgedWritesAndCome
   auto run = RunKept(Drill("disk-full.yaml"), dir);
   ASSERT_TRUE(run.has_value());
   ExpectNothingSurvives(run->report, 1);
-  // Teardown's SIGTERM to the `disk` service ran its trap: the tmpfs is gone.
+  // The setup step mounted the tmpfs before Redis started and took it down after it
+  // stopped.
   EXPECT_TRUE(MountsUnder(run->workdir).empty())
       << ::testing::PrintToString(MountsUnder(run->workdir));
+  EXPECT_EQ(CountEvents(run->report, "setup.done", "disk"), 1);
+  EXPECT_EQ(CountEvents(run->report, "setup.undone", "disk"), 1);
 
   ASSERT_EQ(run->cli.exit_code, 0) << Output(run->cli);
   ExpectPassed(*run);

@@ -452,5 +452,83 @@ recovery:
   EXPECT_TRUE(Gone(daemon));
 }
 
+// Setup outlives a SIGKILLed runner too unless journaled: a tmpfs and a loop-mounted image
+// made by `setup:`, a service using the image, then SIGKILL mid-drill: `firedrill rollback`
+// unmounts both, detaches the loop device and removes the image.
+TEST(CrashTest, SetupMountsAndLoopDevicesAreTakenDownByRollback) {
+  if (geteuid() != 0) GTEST_SKIP() << "mounting needs root";
+  TempDir dir;
+  const std::string work = dir / "work";
+  const std::string state = dir / "state";
+  WriteFile(dir / "drill.yaml", R"(apiVersion: firedrill/v1
+name: setup-left
+settings: {probe_interval: 100ms, timeout: 2m, workdir: ")" +
+                                    work + R"("}
+setup:
+  - {name: scratch, action: disk.tmpfs, with: {path: "${workdir}/scratch", size: 4MiB}}
+  - {name: disk-a, action: disk.image, with: {image: "${workdir}/a.img", path: "${workdir}/a", size: 16MiB}}
+services:
+  - {name: server, run: "cd a && exec sleep 300"}
+steady_state:
+  - {name: ok, probe: {command: {run: "test -d a/lost+found"}}}
+faults:
+  - {name: freeze, at: 0s, action: process.pause, target: {service: server}, duration: 90s}
+recovery: {within: 90s}
+)");
+  pid_t pid = fork();
+  if (pid == 0) {
+    int out = ::open((dir / "run.log").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(out, 1);
+    dup2(out, 2);
+    execl(FIREDRILL_BIN, FIREDRILL_BIN, "run", (dir / "drill.yaml").c_str(), "--report-dir",
+          (dir / "report").c_str(), "--state-dir", state.c_str(), "-q", "--no-history",
+          static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  PidReaper reaper;
+  reaper.Watch(pid);
+  struct Unmount {
+    std::string work;
+    ~Unmount() {
+      for (const char* m : {"/a", "/scratch"}) ::umount2((work + m).c_str(), MNT_DETACH);
+      (void)std::system(
+          ("losetup -j '" + work + "/a.img' | cut -d: -f1 | xargs -r losetup -d").c_str());
+    }
+  } guard{work};
+  // Until the fault is journaled: both setup steps and the service are in place by then.
+  bool injected = false;
+  for (int i = 0; i < 1000 && !injected; ++i) {
+    for (const auto& l : JournalLines(state)) {
+      injected |= l.value("op", "") == "intend" && l.value("owner", "") == "fault freeze";
+    }
+    if (!injected) usleep(10000);
+  }
+  ASSERT_TRUE(injected) << ReadFile(dir / "run.log");
+  ::kill(pid, SIGKILL);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  auto mounted = [&](const std::string& p) {
+    return std::system(("mountpoint -q '" + p + "'").c_str()) == 0;
+  };
+  auto loops = [&] {
+    FILE* f = ::popen(("losetup -j '" + work + "/a.img'").c_str(), "r");
+    std::string out;
+    char buf[256];
+    while (f && std::fgets(buf, sizeof buf, f)) out += buf;
+    if (f) ::pclose(f);
+    return out;
+  };
+  ASSERT_TRUE(mounted(work + "/a") && mounted(work + "/scratch") && !loops().empty())
+      << "the setup must be in place when the runner dies, for this test to mean anything";
+  CliResult r = RunFiredrill({"rollback", "--state-dir", state}, dir.path());
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_FALSE(mounted(work + "/a"));
+  EXPECT_FALSE(mounted(work + "/scratch"));
+  EXPECT_EQ(loops(), "");
+  EXPECT_FALSE(std::filesystem::exists(work + "/a.img"));
+  CliResult again = RunFiredrill({"rollback", "--state-dir", state}, dir.path());
+  EXPECT_NE(again.out.find("nothing to roll back"), std::string::npos) << again.out;
+}
+
 }  // namespace
 }  // namespace firedrill::testing
