@@ -89,27 +89,31 @@ Result<std::string> UndoMount(const nlohmann::json& a, const UndoContext&) {
   return Status::Failed("cannot unmount " + path + ": " + ErrnoText(errno));
 }
 
-// Loop devices whose backing file is `image` (as the kernel names it, " (deleted)" aside).
+// Loop devices whose backing file is `image` (as the kernel names it, " (deleted)" aside:
+// a file renamed over since). losetup's JSON, not its text: the text escapes spaces.
 Result<std::vector<std::string>> LoopDevicesOf(const std::string& image) {
-  auto r = RunShell({.script = "losetup --list --noheadings --raw --output NAME,BACK-FILE",
+  auto r = RunShell({.script = "losetup --list --json --output NAME,BACK-FILE",
                      .cwd = "/",
                      .timeout = Millis(10000)});
   if (!r.ok()) return r.status();
   if (r->exit_code != 0) return Status::Failed("losetup --list: " + OneLine(r->err));
   std::vector<std::string> out;
-  std::istringstream in(r->out);
-  for (std::string line; std::getline(in, line);) {
-    const size_t sp = line.find(' ');
-    if (sp == std::string::npos) continue;
-    std::string back = Unescape(line.substr(sp + 1));
+  if (r->out.empty()) return out;  // no loop device at all
+  auto j = nlohmann::json::parse(r->out, nullptr, false);
+  if (j.is_discarded() || !j.contains("loopdevices") || !j["loopdevices"].is_array()) {
+    return Status::Failed("losetup --list --json: unexpected output " + Quoted(r->out));
+  }
+  for (const auto& d : j["loopdevices"]) {
+    if (!d.contains("back-file") || !d["back-file"].is_string() || !d.contains("name")) continue;
+    std::string back = d["back-file"];
     if (back.ends_with(" (deleted)")) back.resize(back.size() - 10);
-    if (back == image) out.push_back(line.substr(0, sp));
+    if (back == image) out.push_back(d["name"]);
   }
   return out;
 }
 
 // The `loop.detach` undo: detaches every loop device backed by the image, then removes the
-// image file if it is still the one the run made (same device and inode).
+// image file.
 Result<std::string> UndoLoop(const nlohmann::json& a, const UndoContext&) {
   const std::string image = a.value("image", "");
   if (image.empty()) return Status::Invalid("loop.detach: image missing");
@@ -123,10 +127,10 @@ Result<std::string> UndoLoop(const nlohmann::json& a, const UndoContext&) {
     if (r->exit_code != 0) return Status::Failed("losetup --detach " + d + ": " + OneLine(r->err));
     detail += (detail.empty() ? "detached " : ", ") + d;
   }
+  // The step made the image with O_EXCL, so whatever regular file is there now came
+  // through the drill: the one it made, or a fault's restored copy renamed over it.
   struct stat st {};
-  if (::lstat(image.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
-      st.st_dev == a.value("dev", static_cast<dev_t>(0)) &&
-      st.st_ino == a.value("ino", static_cast<ino_t>(0))) {
+  if (::lstat(image.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
     if (::unlink(image.c_str()) != 0) {
       return Status::Failed("cannot remove " + image + ": " + ErrnoText(errno));
     }
@@ -214,10 +218,8 @@ class ImageFault final : public JournaledFault {
     }
     auto fd = OpenInside(*image, O_RDWR, ctx());
     if (!fd.ok()) return fd.status();
-    struct stat st {};
-    if (::fstat(fd->get(), &st) != 0) return Status::Io("stat " + *image + ": " + ErrnoText(errno));
-    // Recorded first: the undo removes the image (by its inode) and any loop device on it.
-    auto loop = Record("loop.detach", {{"image", *image}, {"dev", st.st_dev}, {"ino", st.st_ino}});
+    // Recorded first: the undo detaches any loop device on the image and removes it.
+    auto loop = Record("loop.detach", {{"image", *image}});
     if (!loop.ok()) return loop.status();
     loop_id_ = *loop;
     if (::ftruncate(fd->get(), static_cast<off_t>(bytes_)) != 0) {

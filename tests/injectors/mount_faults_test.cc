@@ -146,6 +146,32 @@ TEST(DiskImageTest, AnExt4ImageOnALoopDeviceIsMountedThenDetachedAndRemoved) {
   EXPECT_TRUE(fx.journal->Pending().empty());
 }
 
+// A fault's rollback renames a restored copy over the image while it is attached: the
+// kernel then names the loop device's backing file "IMAGE (deleted)". It is still found,
+// detached, and the image removed.
+TEST(DiskImageTest, AnImageRenamedOverWhileAttachedIsStillDetached) {
+  if (std::string why = FindFaultAction("disk.image")->unsupported(); !why.empty()) {
+    GTEST_SKIP() << why;
+  }
+  InjectorFixture fx;
+  const std::string mnt = fx.workdir + "/a";
+  const std::string image = fx.workdir + "/a.img";
+  Unmount guard{mnt};
+  auto fault =
+      FindFaultAction("disk.image")
+          ->make(LoadFault("disk.image", R"({image: a.img, path: a, size: 8MiB})"), fx.ctx);
+  ASSERT_TRUE(fault.ok());
+  ASSERT_TRUE((*fault)->Inject().ok());
+  fs::copy_file(image, image + ".saved");
+  fs::rename(image + ".saved", image);
+  ASSERT_NE(LoopsOf(image).find("(deleted)"), std::string::npos) << LoopsOf(image);
+  auto rolled = (*fault)->Rollback();
+  ASSERT_TRUE(rolled.ok()) << rolled.status().ToString();
+  EXPECT_NE(rolled->find("; detached /dev/loop"), std::string::npos) << *rolled;
+  EXPECT_EQ(LoopsOf(image), "");
+  EXPECT_FALSE(fs::exists(image));
+}
+
 TEST(DiskImageTest, AnImageThatExistsAlreadyIsRefusedAndKept) {
   if (std::string why = FindFaultAction("disk.image")->unsupported(); !why.empty()) {
     GTEST_SKIP() << why;
