@@ -123,6 +123,7 @@ Result<Spawned> SpawnShell(const ShellCommand& cmd) {
       // The parent sets the group too, so that a kill(-pid) right after spawn cannot miss.
       ::setpgid(s.pid, s.pid);
     }
+    if (!ec && cmd.on_start) cmd.on_start(s.pid);
     // Reaped here, not by Boost.Process (whose destructor would kill and reap it).
     child.detach();
   } catch (const std::exception& e) {

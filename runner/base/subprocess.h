@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include <atomic>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,9 @@ struct ShellCommand {
   std::string cwd;
   Millis timeout{5000};
   size_t capture_limit = 64 * 1024;  // per stream; the rest is read and dropped
+  // Called once the shell runs, with its PID (its process group's id), before its end is
+  // awaited: a long command can be journaled, so that a crashed run's rollback stops it.
+  std::function<void(pid_t)> on_start = nullptr;
 };
 
 struct ShellResult {

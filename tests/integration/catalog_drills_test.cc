@@ -2,8 +2,10 @@
 // the binary: Redis on a tmpfs the drill mounts itself, HAProxy in front of two nginx, a
 // Redis replica started from a config file. Each must pass as shipped, roll every fault
 // back and leave nothing behind: no process, no mount, no damaged file.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/mount.h>
+#include <sys/wait.h>
 
 #include <ctime>
 #include <fstream>
@@ -469,6 +471,72 @@ TEST(CatalogDrillsTest, AvailabilityAndLongestOutageAgreeWithHaproxysLog) {
   EXPECT_NEAR(static_cast<double>(m["longest_outage_ms"].get<int64_t>()),
               static_cast<double>(longest), 200)
       << "HAProxy's log: " << longest << " ms";
+}
+
+// SIGKILL once the new server is up (a daemon of the remediation's, not a service): then
+// `firedrill rollback` leaves no haproxy or nginx in the workdir, no mount, and no loop
+// device on the image.
+TEST(CatalogDrillsTest, DiskImageDrillKilledThenRolledBackLeavesNothing) {
+  TempDir dir;
+  MountGuard mounts(dir.path());
+  const std::string state = dir / "state";
+  pid_t pid = fork();
+  if (pid == 0) {
+    setenv("TMPDIR", dir.path().c_str(), 1);
+    int out = ::open((dir / "run.log").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(out, 1);
+    dup2(out, 2);
+    execl(FIREDRILL_BIN, FIREDRILL_BIN, "run", Drill("disk-image-overwritten.yaml").c_str(),
+          "--report-dir", (dir / "report").c_str(), "--state-dir", state.c_str(), "-q",
+          "--no-history", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  PidReaper reaper;
+  reaper.Watch(pid);
+  bool adopted = false;
+  for (int i = 0; i < 600 && !adopted; ++i) {
+    for (const auto& l : JournalLines(state)) {
+      adopted |= l.value("op", "") == "intend" && l.value("owner", "").starts_with("orphan ");
+    }
+    if (!adopted) usleep(20000);
+  }
+  ASSERT_TRUE(adopted) << "the new server was never journaled\n" << ReadFile(dir / "run.log");
+  ::kill(pid, SIGKILL);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  std::string workdir;
+  for (const auto& e : std::filesystem::directory_iterator(dir.path())) {
+    if (e.path().filename().string().starts_with("firedrill-disk-image-")) workdir = e.path();
+  }
+  ASSERT_FALSE(workdir.empty());
+  // haproxy's command line does not name the workdir; its working directory is it.
+  auto alive = [&] {
+    auto in = ProcessesIn(workdir);
+    for (pid_t p : ProcessesWithArg(workdir)) {
+      if (std::find(in.begin(), in.end(), p) == in.end()) in.push_back(p);
+    }
+    return in;
+  };
+  auto loop_on_image = [&] {
+    auto r = RunShell({.script = "losetup --list --noheadings --output BACK-FILE", .cwd = "/"});
+    return r.ok() && r->out.find(workdir) != std::string::npos;
+  };
+  ASSERT_FALSE(alive().empty()) << "nothing ran when the runner died";
+  ASSERT_FALSE(MountsUnder(workdir).empty());
+  ASSERT_TRUE(loop_on_image());
+  CliResult r = RunFiredrill({"rollback", "--state-dir", state}, dir.path());
+  EXPECT_EQ(r.exit_code, 0) << Output(r);
+  for (int i = 0; i < 300 && !alive().empty(); ++i) usleep(10000);
+  PidReaper left;
+  for (pid_t p : alive()) {
+    std::string comm;
+    std::getline(std::ifstream("/proc/" + std::to_string(p) + "/comm"), comm);
+    ADD_FAILURE() << "process " << p << " (" << comm << ") survived";
+    left.Watch(p);
+  }
+  EXPECT_TRUE(MountsUnder(workdir).empty()) << ::testing::PrintToString(MountsUnder(workdir));
+  EXPECT_FALSE(loop_on_image());
+  EXPECT_FALSE(std::filesystem::exists(workdir + "/a.img"));
 }
 
 }  // namespace

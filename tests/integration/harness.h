@@ -122,6 +122,20 @@ inline std::vector<pid_t> ProcessesWithArg(const std::string& needle) {
   return out;
 }
 
+// Live processes whose working directory is at or below `dir` (a PostgreSQL server's is
+// its data directory): what a run must not leave behind.
+inline std::vector<pid_t> ProcessesIn(const std::string& dir) {
+  std::vector<pid_t> out;
+  for (pid_t p : ListPids()) {
+    std::error_code ec;
+    std::filesystem::path cwd = std::filesystem::read_symlink("/proc/" + std::to_string(p) + "/cwd", ec);
+    if (ec || Gone(p)) continue;
+    const std::string c = cwd.string();
+    if (c == dir || c.starts_with(dir + "/")) out.push_back(p);
+  }
+  return out;
+}
+
 // Kills what a failed test may have left, so one failure does not poison the next test.
 class PidReaper {
  public:

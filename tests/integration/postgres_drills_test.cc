@@ -47,20 +47,6 @@ ShellResult Sh(const std::string& script, Millis timeout = Millis(90000)) {
   return *r;
 }
 
-// Live processes whose working directory is at or below `dir` (a PostgreSQL server's is
-// its data directory): what a run must not leave behind.
-std::vector<pid_t> ProcessesIn(const std::string& dir) {
-  std::vector<pid_t> out;
-  for (pid_t p : ListPids()) {
-    std::error_code ec;
-    fs::path cwd = fs::read_symlink("/proc/" + std::to_string(p) + "/cwd", ec);
-    if (ec || Gone(p)) continue;
-    const std::string c = cwd.string();
-    if (c == dir || c.starts_with(dir + "/")) out.push_back(p);
-  }
-  return out;
-}
-
 void ExpectNoProcessIn(const std::string& dir) {
   PidReaper reaper;
   for (pid_t p : ProcessesIn(dir)) {
