@@ -42,6 +42,18 @@ std::string LoopsOf(const std::string& image) {
   return out;
 }
 
+// The action's own "supported?" answer (root, the tools, /dev/loop-control) skips a test.
+#define FD_SKIP_UNLESS_SUPPORTED(action)                                        \
+  if (std::string why = FindFaultAction(action)->unsupported(); !why.empty()) { \
+    GTEST_SKIP() << why;                                                        \
+  }
+
+// `action` with `with` (YAML), through the loader, for the fixture.
+Result<std::unique_ptr<Fault>> Make(const char* action, const std::string& with,
+                                    const InjectorFixture& fx) {
+  return FindFaultAction(action)->make(LoadFault(action, with), fx.ctx);
+}
+
 // Unmounts whatever a failed test left, so one failure cannot leak a mount.
 struct Unmount {
   std::string path;
@@ -51,14 +63,11 @@ struct Unmount {
 };
 
 TEST(DiskTmpfsTest, ATmpfsOfTheGivenSizeIsMountedAndTakenDown) {
-  if (std::string why = FindFaultAction("disk.tmpfs")->unsupported(); !why.empty()) {
-    GTEST_SKIP() << why;
-  }
+  FD_SKIP_UNLESS_SUPPORTED("disk.tmpfs");
   InjectorFixture fx;
   const std::string disk = fx.workdir + "/disk";
   Unmount guard{disk};
-  auto fault = FindFaultAction("disk.tmpfs")
-                   ->make(LoadFault("disk.tmpfs", R"({path: disk, size: 1MiB})"), fx.ctx);
+  auto fault = Make("disk.tmpfs", R"({path: disk, size: 1MiB})", fx);
   ASSERT_TRUE(fault.ok()) << fault.status().ToString();
   auto injected = (*fault)->Inject();
   ASSERT_TRUE(injected.ok()) << injected.status().ToString();
@@ -86,14 +95,11 @@ TEST(DiskTmpfsTest, ATmpfsOfTheGivenSizeIsMountedAndTakenDown) {
 // The undo finds its mount by mount point and source: a tmpfs someone else mounted there
 // since (the run's own already gone) is not taken down.
 TEST(DiskTmpfsTest, SomeoneElsesMountOnTheSameDirectoryIsLeftAlone) {
-  if (std::string why = FindFaultAction("disk.tmpfs")->unsupported(); !why.empty()) {
-    GTEST_SKIP() << why;
-  }
+  FD_SKIP_UNLESS_SUPPORTED("disk.tmpfs");
   InjectorFixture fx;
   const std::string disk = fx.workdir + "/disk";
   Unmount guard{disk};
-  auto fault =
-      FindFaultAction("disk.tmpfs")->make(LoadFault("disk.tmpfs", R"({path: disk})"), fx.ctx);
+  auto fault = Make("disk.tmpfs", R"({path: disk})", fx);
   ASSERT_TRUE(fault.ok());
   ASSERT_TRUE((*fault)->Inject().ok());
   ASSERT_EQ(::umount2(disk.c_str(), 0), 0);
@@ -105,16 +111,12 @@ TEST(DiskTmpfsTest, SomeoneElsesMountOnTheSameDirectoryIsLeftAlone) {
 }
 
 TEST(DiskImageTest, AnExt4ImageOnALoopDeviceIsMountedThenDetachedAndRemoved) {
-  if (std::string why = FindFaultAction("disk.image")->unsupported(); !why.empty()) {
-    GTEST_SKIP() << why;
-  }
+  FD_SKIP_UNLESS_SUPPORTED("disk.image");
   InjectorFixture fx;
   const std::string mnt = fx.workdir + "/a";
   const std::string image = fx.workdir + "/a.img";
   Unmount guard{mnt};
-  auto fault =
-      FindFaultAction("disk.image")
-          ->make(LoadFault("disk.image", R"({image: a.img, path: a, size: 16MiB})"), fx.ctx);
+  auto fault = Make("disk.image", R"({image: a.img, path: a, size: 16MiB})", fx);
   ASSERT_TRUE(fault.ok()) << fault.status().ToString();
   auto injected = (*fault)->Inject();
   ASSERT_TRUE(injected.ok()) << injected.status().ToString();
@@ -150,16 +152,12 @@ TEST(DiskImageTest, AnExt4ImageOnALoopDeviceIsMountedThenDetachedAndRemoved) {
 // kernel then names the loop device's backing file "IMAGE (deleted)". It is still found,
 // detached, and the image removed.
 TEST(DiskImageTest, AnImageRenamedOverWhileAttachedIsStillDetached) {
-  if (std::string why = FindFaultAction("disk.image")->unsupported(); !why.empty()) {
-    GTEST_SKIP() << why;
-  }
+  FD_SKIP_UNLESS_SUPPORTED("disk.image");
   InjectorFixture fx;
   const std::string mnt = fx.workdir + "/a";
   const std::string image = fx.workdir + "/a.img";
   Unmount guard{mnt};
-  auto fault =
-      FindFaultAction("disk.image")
-          ->make(LoadFault("disk.image", R"({image: a.img, path: a, size: 8MiB})"), fx.ctx);
+  auto fault = Make("disk.image", R"({image: a.img, path: a, size: 8MiB})", fx);
   ASSERT_TRUE(fault.ok());
   ASSERT_TRUE((*fault)->Inject().ok());
   fs::copy_file(image, image + ".saved");
@@ -173,14 +171,11 @@ TEST(DiskImageTest, AnImageRenamedOverWhileAttachedIsStillDetached) {
 }
 
 TEST(DiskImageTest, AnImageThatExistsAlreadyIsRefusedAndKept) {
-  if (std::string why = FindFaultAction("disk.image")->unsupported(); !why.empty()) {
-    GTEST_SKIP() << why;
-  }
+  FD_SKIP_UNLESS_SUPPORTED("disk.image");
   InjectorFixture fx;
   const std::string image = fx.workdir + "/a.img";
   WriteFile(image, "someone's data");
-  auto fault = FindFaultAction("disk.image")
-                   ->make(LoadFault("disk.image", R"({image: a.img, path: a})"), fx.ctx);
+  auto fault = Make("disk.image", R"({image: a.img, path: a})", fx);
   ASSERT_TRUE(fault.ok());
   auto injected = (*fault)->Inject();
   ASSERT_FALSE(injected.ok());

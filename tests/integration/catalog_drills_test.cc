@@ -480,27 +480,12 @@ TEST(CatalogDrillsTest, DiskImageDrillKilledThenRolledBackLeavesNothing) {
   TempDir dir;
   MountGuard mounts(dir.path());
   const std::string state = dir / "state";
-  pid_t pid = fork();
-  if (pid == 0) {
-    setenv("TMPDIR", dir.path().c_str(), 1);
-    int out = ::open((dir / "run.log").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    dup2(out, 1);
-    dup2(out, 2);
-    execl(FIREDRILL_BIN, FIREDRILL_BIN, "run", Drill("disk-image-overwritten.yaml").c_str(),
-          "--report-dir", (dir / "report").c_str(), "--state-dir", state.c_str(), "-q",
-          "--no-history", static_cast<char*>(nullptr));
-    _exit(127);
-  }
+  pid_t pid = StartRun(Drill("disk-image-overwritten.yaml"), dir.path(), state, dir.path());
   PidReaper reaper;
   reaper.Watch(pid);
-  bool adopted = false;
-  for (int i = 0; i < 600 && !adopted; ++i) {
-    for (const auto& l : JournalLines(state)) {
-      adopted |= l.value("op", "") == "intend" && l.value("owner", "").starts_with("orphan ");
-    }
-    if (!adopted) usleep(20000);
-  }
-  ASSERT_TRUE(adopted) << "the new server was never journaled\n" << ReadFile(dir / "run.log");
+  ASSERT_TRUE(WaitForIntent(state, "orphan ", 12).is_object())
+      << "the new server was never journaled\n"
+      << ReadFile(dir / "run.log");
   ::kill(pid, SIGKILL);
   int status = 0;
   waitpid(pid, &status, 0);

@@ -412,27 +412,11 @@ recovery:
         setsid sh -c 'echo $$ > daemon.pid; exec sleep 299' </dev/null >/dev/null 2>&1 &
         for i in $(seq 100); do [ -s daemon.pid ] && break; sleep 0.05; done
 )");
-  pid_t pid = fork();
-  if (pid == 0) {
-    int out = ::open((dir / "run.log").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    dup2(out, 1);
-    dup2(out, 2);
-    execl(FIREDRILL_BIN, FIREDRILL_BIN, "run", (dir / "drill.yaml").c_str(), "--report-dir",
-          (dir / "report").c_str(), "--state-dir", state.c_str(), "-q", "--no-history",
-          static_cast<char*>(nullptr));
-    _exit(127);
-  }
+  pid_t pid = StartRun(dir / "drill.yaml", dir.path(), state);
   PidReaper reaper;
   reaper.Watch(pid);
-  pid_t daemon = 0;
-  for (int i = 0; i < 1000 && daemon == 0; ++i) {
-    for (const auto& l : JournalLines(state)) {
-      if (l.value("op", "") == "intend" && l.value("owner", "").rfind("orphan ", 0) == 0) {
-        daemon = l["args"].value("pid", 0);
-      }
-    }
-    if (daemon == 0) usleep(10000);
-  }
+  const nlohmann::json intent = WaitForIntent(state, "orphan ", 10);
+  const pid_t daemon = intent.is_object() ? intent.value("pid", 0) : 0;
   ASSERT_GT(daemon, 1) << "the daemon was never journaled\n" << ReadFile(dir / "run.log");
   reaper.Watch(daemon);
   std::ifstream comm("/proc/" + std::to_string(daemon) + "/comm");
@@ -475,16 +459,7 @@ faults:
   - {name: freeze, at: 0s, action: process.pause, target: {service: server}, duration: 90s}
 recovery: {within: 90s}
 )");
-  pid_t pid = fork();
-  if (pid == 0) {
-    int out = ::open((dir / "run.log").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    dup2(out, 1);
-    dup2(out, 2);
-    execl(FIREDRILL_BIN, FIREDRILL_BIN, "run", (dir / "drill.yaml").c_str(), "--report-dir",
-          (dir / "report").c_str(), "--state-dir", state.c_str(), "-q", "--no-history",
-          static_cast<char*>(nullptr));
-    _exit(127);
-  }
+  pid_t pid = StartRun(dir / "drill.yaml", dir.path(), state);
   PidReaper reaper;
   reaper.Watch(pid);
   struct Unmount {
@@ -496,14 +471,7 @@ recovery: {within: 90s}
     }
   } guard{work};
   // Until the fault is journaled: both setup steps and the service are in place by then.
-  bool injected = false;
-  for (int i = 0; i < 1000 && !injected; ++i) {
-    for (const auto& l : JournalLines(state)) {
-      injected |= l.value("op", "") == "intend" && l.value("owner", "") == "fault freeze";
-    }
-    if (!injected) usleep(10000);
-  }
-  ASSERT_TRUE(injected) << ReadFile(dir / "run.log");
+  ASSERT_TRUE(WaitForIntent(state, "fault freeze", 10).is_object()) << ReadFile(dir / "run.log");
   ::kill(pid, SIGKILL);
   int status = 0;
   waitpid(pid, &status, 0);

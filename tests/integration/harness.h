@@ -2,6 +2,7 @@
 #pragma once
 
 #include <errno.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -128,7 +129,8 @@ inline std::vector<pid_t> ProcessesIn(const std::string& dir) {
   std::vector<pid_t> out;
   for (pid_t p : ListPids()) {
     std::error_code ec;
-    std::filesystem::path cwd = std::filesystem::read_symlink("/proc/" + std::to_string(p) + "/cwd", ec);
+    std::filesystem::path cwd =
+        std::filesystem::read_symlink("/proc/" + std::to_string(p) + "/cwd", ec);
     if (ec || Gone(p)) continue;
     const std::string c = cwd.string();
     if (c == dir || c.starts_with(dir + "/")) out.push_back(p);
@@ -246,6 +248,40 @@ inline std::vector<nlohmann::json> JournalLines(const std::string& state_dir) {
     }
   }
   return out;
+}
+
+// Starts `firedrill run DRILL --report-dir DIR/report --state-dir STATE -q --no-history` in
+// the background (its output to DIR/run.log; TMPDIR set to `tmpdir` when given, so that
+// its temporary workdir lands there), for a test that kills it. The caller reaps it.
+inline pid_t StartRun(const std::string& drill, const std::string& dir, const std::string& state,
+                      const std::string& tmpdir = "") {
+  pid_t pid = fork();
+  if (pid == 0) {
+    if (!tmpdir.empty()) setenv("TMPDIR", tmpdir.c_str(), 1);
+    int out = ::open((dir + "/run.log").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(out, 1);
+    dup2(out, 2);
+    execl(FIREDRILL_BIN, FIREDRILL_BIN, "run", drill.c_str(), "--report-dir",
+          (dir + "/report").c_str(), "--state-dir", state.c_str(), "-q", "--no-history",
+          static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  return pid;
+}
+
+// The args of the first `intend` line whose owner starts with `owner`, waiting at most
+// `seconds` for one; null when none came.
+inline nlohmann::json WaitForIntent(const std::string& state_dir, const std::string& owner,
+                                    int seconds) {
+  for (int i = 0; i < seconds * 50; ++i) {
+    for (const auto& l : JournalLines(state_dir)) {
+      if (l.value("op", "") == "intend" && l.value("owner", "").starts_with(owner)) {
+        return l.contains("args") ? l["args"] : nlohmann::json::object();
+      }
+    }
+    usleep(20000);
+  }
+  return nullptr;
 }
 
 }  // namespace firedrill::testing

@@ -267,29 +267,12 @@ TEST(PostgresDrillsTest, SigkillAfterTheRestoreThenRollbackLeavesNoPostgres) {
   TempDir dir;
   const std::string state = dir / "state";
   fs::permissions(dir.path(), fs::perms::others_exec, fs::perm_options::add);  // postgres
-  pid_t pid = fork();
-  if (pid == 0) {
-    setenv("TMPDIR", dir.path().c_str(), 1);
-    int out = ::open((dir / "run.log").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    dup2(out, 1);
-    dup2(out, 2);
-    execl(FIREDRILL_BIN, FIREDRILL_BIN, "run", Drill("postgres-restore-from-backup.yaml").c_str(),
-          "--report-dir", (dir / "report").c_str(), "--state-dir", state.c_str(), "-q",
-          "--no-history", static_cast<char*>(nullptr));
-    _exit(127);
-  }
+  pid_t pid = StartRun(Drill("postgres-restore-from-backup.yaml"), dir.path(), state, dir.path());
   PidReaper reaper;
   reaper.Watch(pid);
   // Bounded: the drill injects at 15 s and restores within seconds.
-  pid_t restored = 0;
-  for (int i = 0; i < 900 && restored == 0; ++i) {
-    for (const auto& l : JournalLines(state)) {
-      if (l.value("op", "") == "intend" && l.value("owner", "").starts_with("orphan ")) {
-        restored = l["args"].value("pid", 0);
-      }
-    }
-    if (restored == 0) usleep(100000);
-  }
+  const nlohmann::json intent = WaitForIntent(state, "orphan ", 90);
+  const pid_t restored = intent.is_object() ? intent.value("pid", 0) : 0;
   ASSERT_GT(restored, 1) << "the restored server was never journaled\n"
                          << ReadFile(dir / "run.log");
   reaper.Watch(restored);
