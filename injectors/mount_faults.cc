@@ -22,6 +22,7 @@
 
 #include "injectors/journaled_fault.h"
 #include "injectors/support/file_ops.h"
+#include "injectors/support/tools.h"
 #include "runner/base/subprocess.h"
 #include "runner/base/text.h"
 #include "runner/base/values.h"
@@ -92,7 +93,9 @@ Result<std::string> UndoMount(const nlohmann::json& a, const UndoContext&) {
 // Loop devices whose backing file is `image` (as the kernel names it, " (deleted)" aside:
 // a file renamed over since). losetup's JSON, not its text: the text escapes spaces.
 Result<std::vector<std::string>> LoopDevicesOf(const std::string& image) {
-  auto r = RunShell({.script = "losetup --list --json --output NAME,BACK-FILE",
+  const std::string losetup = FindTool("losetup");
+  if (losetup.empty()) return Status::Unsupported("losetup not found: apt-get install util-linux");
+  auto r = RunShell({.script = losetup + " --list --json --output NAME,BACK-FILE",
                      .cwd = "/",
                      .timeout = Millis(10000)});
   if (!r.ok()) return r.status();
@@ -121,8 +124,9 @@ Result<std::string> UndoLoop(const nlohmann::json& a, const UndoContext&) {
   if (!devices.ok()) return devices.status();
   std::string detail;
   for (const auto& d : *devices) {
-    auto r = RunShell(
-        {.script = "losetup --detach " + ShellQuote(d), .cwd = "/", .timeout = Millis(10000)});
+    auto r = RunShell({.script = FindTool("losetup") + " --detach " + ShellQuote(d),
+                       .cwd = "/",
+                       .timeout = Millis(10000)});
     if (!r.ok()) return r.status();
     if (r->exit_code != 0) return Status::Failed("losetup --detach " + d + ": " + OneLine(r->err));
     detail += (detail.empty() ? "detached " : ", ") + d;
@@ -226,15 +230,16 @@ class ImageFault final : public JournaledFault {
       return Status::Io("cannot size " + shown_image + ": " + ErrnoText(errno));
     }
     fd->Reset();
-    auto mkfs = RunShell({.script = "mkfs.ext4 -q -F -m 0 " + ShellQuote(*image),
+    auto mkfs = RunShell({.script = FindTool("mkfs.ext4") + " -q -F -m 0 " + ShellQuote(*image),
                           .cwd = "/",
                           .timeout = Millis(60000)});
     if (!mkfs.ok()) return mkfs.status();
     if (mkfs->exit_code != 0)
       return Status::Failed("mkfs.ext4 " + shown_image + ": " + OneLine(mkfs->err));
-    auto attached = RunShell({.script = "losetup --find --show " + ShellQuote(*image),
-                              .cwd = "/",
-                              .timeout = Millis(10000)});
+    auto attached =
+        RunShell({.script = FindTool("losetup") + " --find --show " + ShellQuote(*image),
+                  .cwd = "/",
+                  .timeout = Millis(10000)});
     if (!attached.ok()) return attached.status();
     std::string device = attached->out;
     while (!device.empty() && (device.back() == '\n' || device.back() == ' ')) device.pop_back();
@@ -267,11 +272,14 @@ class ImageFault final : public JournaledFault {
   uint64_t mount_id_ = 0;
 };
 
+constexpr FieldSpec kMountPointField = {
+    .name = "path",
+    .type = FieldType::kPath,
+    .doc = "directory to mount it on, created if missing (inside allow_paths)",
+    .required = true};
+
 constexpr FieldSpec kTmpfsFields[] = {
-    {.name = "path",
-     .type = FieldType::kPath,
-     .doc = "directory to mount it on, created if missing (inside allow_paths)",
-     .required = true},
+    kMountPointField,
     {.name = "size",
      .type = FieldType::kSize,
      .doc = "its size; a disk.fill of 100% fills exactly this",
@@ -284,10 +292,7 @@ constexpr FieldSpec kImageFields[] = {
      .type = FieldType::kPath,
      .doc = "the image file to create (must not exist; inside allow_paths); removed at the end",
      .required = true},
-    {.name = "path",
-     .type = FieldType::kPath,
-     .doc = "directory to mount it on, created if missing (inside allow_paths)",
-     .required = true},
+    kMountPointField,
     {.name = "size",
      .type = FieldType::kSize,
      .doc = "the image's size",
@@ -320,12 +325,8 @@ std::string MountUnsupported() {
 
 std::string ImageUnsupported() {
   if (std::string why = MountUnsupported(); !why.empty()) return why;
-  for (const char* tool : {"/usr/sbin/mkfs.ext4", "/usr/sbin/losetup"}) {
-    if (::access(tool, X_OK) != 0 &&
-        ::access((std::string("/sbin/") + fs::path(tool).filename().string()).c_str(), X_OK) != 0) {
-      return std::string(tool) + " is missing (Debian e2fsprogs, util-linux)";
-    }
-  }
+  if (FindTool("mkfs.ext4").empty()) return "mkfs.ext4 not found: apt-get install e2fsprogs";
+  if (FindTool("losetup").empty()) return "losetup not found: apt-get install util-linux";
   if (::access("/dev/loop-control", R_OK | W_OK) != 0) return "no /dev/loop-control here";
   return "";
 }

@@ -11,6 +11,7 @@
 #include <iterator>
 #include <sstream>
 
+#include "injectors/support/tools.h"
 #include "runner/base/subprocess.h"
 #include "runner/base/text.h"
 
@@ -19,20 +20,6 @@ namespace {
 
 constexpr int kCapNetAdmin = 12;  // linux/capability.h
 constexpr const char* kHeredocEnd = "FIREDRILL_NFT_END";
-
-// PATH first, then the sbin directories a non-login root shell often lacks.
-std::string FindTool(const std::string& name) {
-  std::string path = getenv("PATH") ? getenv("PATH") : "";
-  path += ":/usr/sbin:/sbin";
-  std::stringstream dirs(path);
-  std::string dir;
-  while (std::getline(dirs, dir, ':')) {
-    if (dir.empty()) continue;
-    std::string candidate = dir + "/" + name;
-    if (access(candidate.c_str(), X_OK) == 0) return candidate;
-  }
-  return "";
-}
 
 bool HasCapNetAdmin() {
   std::ifstream in("/proc/self/status");
