@@ -12,6 +12,7 @@
 #include <filesystem>
 
 #include "injectors/fault_registry.h"
+#include "injectors/support/tools.h"
 #include "tests/injectors/file_fixture.h"
 
 namespace firedrill::testing {
@@ -31,10 +32,10 @@ uint64_t TotalBytes(const std::string& path) {
 
 std::string LoopsOf(const std::string& image) {
   std::string out;
-  FILE* p = ::popen(
-      ("losetup --list --noheadings --raw --output NAME,BACK-FILE | grep -F '" + image + "'")
-          .c_str(),
-      "r");
+  FILE* p = ::popen((FindTool("losetup") +
+                     " --list --noheadings --raw --output NAME,BACK-FILE | grep -F '" + image + "'")
+                        .c_str(),
+                    "r");
   if (!p) return "?";
   char buf[256];
   while (std::fgets(buf, sizeof buf, p)) out += buf;

@@ -13,6 +13,7 @@
 #include <regex>
 #include <set>
 
+#include "injectors/support/tools.h"
 #include "reports/json_report.h"
 #include "runner/base/sha256.h"
 #include "runner/loader/loader.h"
@@ -385,7 +386,8 @@ TEST(CatalogDrillsTest, DiskImageOverwrittenIsNoticedAndReplacedWithoutDowntime)
   ExpectNothingSurvives(run->report, 5);
   EXPECT_TRUE(MountsUnder(run->workdir).empty())
       << ::testing::PrintToString(MountsUnder(run->workdir));
-  auto loops = RunShell({.script = "losetup --list --noheadings --output BACK-FILE", .cwd = "/"});
+  auto loops = RunShell(
+      {.script = FindTool("losetup") + " --list --noheadings --output BACK-FILE", .cwd = "/"});
   ASSERT_TRUE(loops.ok());
   EXPECT_EQ(loops->out.find(run->workdir), std::string::npos) << loops->out;
   EXPECT_EQ(run->report["metrics"]["availability"], 1.0);
@@ -503,7 +505,8 @@ TEST(CatalogDrillsTest, DiskImageDrillKilledThenRolledBackLeavesNothing) {
     return in;
   };
   auto loop_on_image = [&] {
-    auto r = RunShell({.script = "losetup --list --noheadings --output BACK-FILE", .cwd = "/"});
+    auto r = RunShell(
+        {.script = FindTool("losetup") + " --list --noheadings --output BACK-FILE", .cwd = "/"});
     return r.ok() && r->out.find(workdir) != std::string::npos;
   };
   ASSERT_FALSE(alive().empty()) << "nothing ran when the runner died";

@@ -20,6 +20,7 @@
 #include <functional>
 #include <random>
 
+#include "injectors/support/tools.h"
 #include "reports/json_report.h"
 #include "runner/base/sha256.h"
 #include "runner/drill/expand.h"
@@ -466,8 +467,9 @@ recovery: {within: 90s}
     std::string work;
     ~Unmount() {
       for (const char* m : {"/a", "/scratch"}) ::umount2((work + m).c_str(), MNT_DETACH);
-      (void)std::system(
-          ("losetup -j '" + work + "/a.img' | cut -d: -f1 | xargs -r losetup -d").c_str());
+      (void)std::system((FindTool("losetup") + " -j '" + work +
+                         "/a.img' | cut -d: -f1 | xargs -r " + FindTool("losetup") + " -d")
+                            .c_str());
     }
   } guard{work};
   // Until the fault is journaled: both setup steps and the service are in place by then.
@@ -479,7 +481,7 @@ recovery: {within: 90s}
     return std::system(("mountpoint -q '" + p + "'").c_str()) == 0;
   };
   auto loops = [&] {
-    FILE* f = ::popen(("losetup -j '" + work + "/a.img'").c_str(), "r");
+    FILE* f = ::popen((FindTool("losetup") + " -j '" + work + "/a.img'").c_str(), "r");
     std::string out;
     char buf[256];
     while (f && std::fgets(buf, sizeof buf, f)) out += buf;
