@@ -30,6 +30,13 @@ LatencyHistogram::LatencyHistogram() : buckets_(kLinear + kLogBuckets, 0) {}
 void LatencyHistogram::Record(uint64_t micros) {
   ++buckets_[BucketOf(micros)];
   ++count_;
+  max_ = std::max(max_, micros);
+}
+
+void LatencyHistogram::Merge(const LatencyHistogram& other) {
+  for (size_t i = 0; i < buckets_.size(); ++i) buckets_[i] += other.buckets_[i];
+  count_ += other.count_;
+  max_ = std::max(max_, other.max_);
 }
 
 double LatencyHistogram::Percentile(double q) const {

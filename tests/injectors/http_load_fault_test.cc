@@ -6,12 +6,14 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <csignal>
 #include <mutex>
 #include <regex>
 #include <set>
@@ -96,7 +98,8 @@ class CountingServer {
 };
 
 FaultSpec LoadSpec(const std::string& url, int64_t rate, int64_t concurrency,
-                   const std::string& method = "GET", std::optional<std::string> body = {}) {
+                   const std::string& method = "GET", std::optional<std::string> body = {},
+                   int64_t threads = 1) {
   FaultSpec f;
   f.name = "spike";
   f.action = "http.load";
@@ -104,6 +107,8 @@ FaultSpec LoadSpec(const std::string& url, int64_t rate, int64_t concurrency,
   f.with.Set("rate", Param{rate, {}});
   f.with.Set("concurrency", Param{concurrency, {}});
   f.with.Set("method", Param{method, {}});
+  f.with.Set("threads", Param{threads, {}});
+  f.with.Set("timeout", Param{Millis(5000), {}});
   if (body) f.with.Set("body", Param{*body, {}});
   f.duration = Millis(30000);
   return f;
@@ -289,6 +294,123 @@ TEST(HttpLoadTest, CancellingTheRunEndsTheLoadBeforeRollback) {
   auto rolled = fault->Rollback();
   ASSERT_TRUE(rolled.ok()) << rolled.status().ToString();
   EXPECT_NEAR(Counted(*fault).seconds, 0.2, 0.1) << *rolled;
+}
+
+// The open model's point: a server that stalls for 1 s during a constant-rate load keeps
+// the requests due meanwhile from being sent. Measured from when each was due, the stall is
+// in the p99; measured from when each was sent (the closed model's view), only the few
+// requests in flight on the 4 connections saw it, under 1 % of the load, so it is not.
+TEST(HttpLoadTest, AStallShowsInTheP99FromDueTimeAndNotInTheClosedModelOne) {
+  InjectorFixture fx;
+  Nginx nginx(fx.dir.path());
+  ASSERT_TRUE(nginx.ready()) << nginx.Log();
+  ASSERT_GT(nginx.pid(), 1);
+  auto fault = Make(LoadSpec(nginx.Url("/"), 500, 4), fx.ctx);
+  ASSERT_TRUE(fault);
+  auto injected = fault->Inject();
+  ASSERT_TRUE(injected.ok()) << injected.status().ToString();
+  std::this_thread::sleep_for(milliseconds(1500));
+  ASSERT_EQ(::kill(nginx.pid(), SIGSTOP), 0);
+  std::this_thread::sleep_for(milliseconds(1000));
+  ASSERT_EQ(::kill(nginx.pid(), SIGCONT), 0);
+  std::this_thread::sleep_for(milliseconds(1500));
+  auto rolled = fault->Rollback();
+  ASSERT_TRUE(rolled.ok()) << rolled.status().ToString();
+
+  // 500 req/s for 4 s: about 2,000, of which about 500 fell due during the stall and
+  // waited up to 1 s for it to end (uniformly: the top 4 % of them waited over 960 ms,
+  // the top 1 % of all requests). 500 ms leaves room for a loaded machine.
+  EXPECT_GE(Figure(*fault, "intended_latency_ms.p99"), 500) << *rolled;
+  EXPECT_GE(Figure(*fault, "intended_latency_ms.max"), 900) << *rolled;
+  // In flight when nginx stopped: at most the 4 connections' requests, 0.2 % of the
+  // load, each waiting the second; the p99 is a healthy nginx's answer (a loaded machine
+  // still answers in tens of ms, far from the second).
+  EXPECT_LT(Figure(*fault, "latency_ms.p99"), 200) << *rolled;
+  EXPECT_GE(Figure(*fault, "latency_ms.max"), 900) << *rolled;
+  // The requests kept back were counted, sent when nginx came back, and none was lost.
+  EXPECT_GE(Figure(*fault, "late"), 300) << *rolled;
+  EXPECT_EQ(Figure(*fault, "errors"), 0) << *rolled;
+  EXPECT_NEAR(Figure(*fault, "rate"), 500, 50) << *rolled;
+  EXPECT_NE(rolled->find("sent late"), std::string::npos) << *rolled;
+}
+
+// threads: 2 splits the connections and the rate between two load threads; together they
+// hold the asked rate, as nginx counts it, on exactly `concurrency` connections.
+TEST(HttpLoadTest, TwoThreadsShareTheConnectionsAndTheRate) {
+  InjectorFixture fx;
+  Nginx nginx(fx.dir.path());
+  ASSERT_TRUE(nginx.ready()) << nginx.Log();
+  auto fault = Make(LoadSpec(nginx.Url("/"), 400, 5, "GET", std::nullopt, 2), fx.ctx);
+  ASSERT_TRUE(fault);
+  const int64_t before = nginx.Read().requests;
+  auto injected = fault->Inject();
+  ASSERT_TRUE(injected.ok()) << injected.status().ToString();
+  EXPECT_EQ(*injected, "GET " + nginx.Url("/") + " at 400 req/s over 5 connections on 2 threads");
+  std::this_thread::sleep_for(milliseconds(1000));
+  EXPECT_EQ(nginx.Read().active, 6);  // the load's 5, and this reading's
+  std::this_thread::sleep_for(milliseconds(1000));
+  auto rolled = fault->Rollback();
+  ASSERT_TRUE(rolled.ok()) << rolled.status().ToString();
+  const int64_t served = nginx.Read().requests - before - 2;
+  Summary s = Counted(*fault);
+  EXPECT_LE(s.requests, served);
+  EXPECT_GE(s.requests, served - 5);
+  // 400 req/s for 2 s, ±10 % for the start-up of two threads on a loaded machine.
+  EXPECT_NEAR(static_cast<double>(served), 800, 80);
+  EXPECT_EQ(Figure(*fault, "connections"), 5) << *rolled;
+  EXPECT_EQ(Figure(*fault, "threads"), 2) << *rolled;
+  EXPECT_EQ(s.errors, 0) << *rolled;
+}
+
+// A per-request timeout of its own: a server that never answers costs one timeout per
+// request, counted as transport errors that say so, and the load goes on.
+TEST(HttpLoadTest, ARequestPastItsTimeoutIsATransportErrorThatSaysSo) {
+  InjectorFixture fx;
+  Nginx nginx(fx.dir.path());
+  ASSERT_TRUE(nginx.ready()) << nginx.Log();
+  FaultSpec spec = LoadSpec(nginx.Url("/"), 0, 2);
+  spec.with.Set("timeout", Param{Millis(200), {}});
+  auto fault = Make(spec, fx.ctx);
+  ASSERT_TRUE(fault);
+  ASSERT_EQ(::kill(nginx.pid(), SIGSTOP), 0);
+  auto injected = fault->Inject();
+  ASSERT_TRUE(injected.ok()) << injected.status().ToString();
+  std::this_thread::sleep_for(milliseconds(1100));
+  auto rolled = fault->Rollback();
+  ::kill(nginx.pid(), SIGCONT);
+  ASSERT_TRUE(rolled.ok()) << rolled.status().ToString();
+  // 2 connections, 200 ms each (checked every 10 ms) over 1.1 s: 2 × 5.
+  EXPECT_GE(Figure(*fault, "transport_errors"), 6) << *rolled;
+  EXPECT_LE(Figure(*fault, "transport_errors"), 12) << *rolled;
+  EXPECT_NE(rolled->find("timed out after 200ms"), std::string::npos) << *rolled;
+}
+
+// Up to the hard RLIMIT_NOFILE, Prepare raises the soft one for the load's connections;
+// more threads than connections is refused at the value.
+TEST(HttpLoadTest, DescriptorsAreReservedAndThreadsBeyondConcurrencyRefused) {
+  rlimit saved{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &saved), 0);
+  rlimit low = saved;
+  low.rlim_cur = 512;
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
+  EXPECT_EQ(DescriptorShortfall(2000), "") << "the hard limit allows 2000";
+  EXPECT_TRUE(ReserveDescriptors(2000).ok());
+  rlimit raised{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &raised), 0);
+  EXPECT_GE(raised.rlim_cur, 2000u);
+
+  // Beyond the hard limit: refused at load (tests/integration/run_test.cc, through
+  // `firedrill validate` under prlimit, since this process cannot lower its own hard
+  // limit and raise it again).
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &saved), 0);
+
+  // threads beyond concurrency: refused at the threads value.
+  FaultSpec many = LoadSpec("http://127.0.0.1:9/", 0, 2);
+  many.with.Set("threads", Param{int64_t{3}, Mark{.line = 9, .column = 12}});
+  auto err = FindFaultAction("http.load")->check(many);
+  ASSERT_TRUE(err);
+  EXPECT_EQ(err->mark.line, 9);
+  EXPECT_NE(err->message.find("threads (3) must not exceed concurrency (2)"), std::string::npos);
 }
 
 TEST(HttpLoadTest, DescriptionReadsAsTheTimelineShowsIt) {

@@ -341,5 +341,29 @@ TEST(RunTest, FaultsListsEveryActionOfTheRegistry) {
   EXPECT_NE(r.out.find("network.delay  [supported here]"), std::string::npos);
 }
 
+// A load of more connections than the process may ever open is refused at load, at the
+// value, with the figures, and exit 2: never a run whose "errors" look like the server's.
+TEST(ValidateTest, ConcurrencyBeyondTheHardDescriptorLimitIsRefusedAtTheValue) {
+  TempDir dir;
+  WriteFile(dir / "load.yaml", R"(apiVersion: firedrill/v1
+name: big-load
+steady_state:
+  - name: ok
+    probe: {command: {run: "true"}}
+faults:
+  - {name: spike, at: 0s, action: http.load, with: {url: "http://127.0.0.1:9/", concurrency: 10000}, duration: 5s}
+)");
+  auto r = RunShell({.script = "exec prlimit --nofile=4096:4096 " + Quote(FIREDRILL_BIN) +
+                               " validate " + Quote(dir / "load.yaml"),
+                     .cwd = dir.path(),
+                     .timeout = Millis(30000)});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->exit_code, 2) << r->out << r->err;
+  EXPECT_NE(r->err.find("load.yaml:7:94: error:"), std::string::npos) << r->err;
+  EXPECT_NE(r->err.find("10000 connections need"), std::string::npos) << r->err;
+  EXPECT_NE(r->err.find("may open at most 4,096 (RLIMIT_NOFILE hard limit)"), std::string::npos)
+      << r->err;
+}
+
 }  // namespace
 }  // namespace firedrill::testing

@@ -56,6 +56,7 @@ class Daemon {
   Daemon& operator=(const Daemon&) = delete;
 
   bool started() const { return pid_ > 1; }
+  pid_t pid() const { return pid_; }
   // True while the process has not exited (reaps it when it has).
   bool Running() {
     if (pid_ <= 1 || reaped_) return false;

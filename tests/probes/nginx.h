@@ -53,6 +53,8 @@ http {
     ready_ = daemon_->WaitReady(Url("/status"), Millis(5000));
   }
   bool ready() const { return ready_; }
+  // nginx's one process (master_process off): the test's own, to pause and resume.
+  pid_t pid() const { return daemon_ ? daemon_->pid() : 0; }
   std::string Url(const std::string& path) const {
     return "http://127.0.0.1:" + std::to_string(port_) + path;
   }
