@@ -169,7 +169,7 @@ TEST(PostgresDrillsTest, ARestoreLosesExactlyTheWritesItsBackupSetMisses) {
     EXPECT_EQ(newest->run.cli.exit_code, 0) << Output(newest->run.cli);
     EXPECT_EQ(newest->run.report["verdict"], "passed") << newest->run.report["reasons"].dump();
     ExpectReportedLoss(newest->run.report, f);
-    EXPECT_LE(f.missing.size(), 80u);
+    EXPECT_LE(f.missing.size(), 50u);
     // What is lost is one run of writes: those after the newest backup, up to the fault.
     // The first write is in a differential backup, and the last, written after the
     // restore, is in the restored server.
@@ -193,7 +193,8 @@ TEST(PostgresDrillsTest, ARestoreLosesExactlyTheWritesItsBackupSetMisses) {
     EXPECT_EQ(at->first, 0u);
     EXPECT_LT(at->second, f.acked.size());
     EXPECT_EQ(f.rows, f.acked.size() - f.missing.size());
-    EXPECT_GT(f.missing.size(), 80u);
+    // More than the RPO the drill states, whatever the writer managed before the fault.
+    EXPECT_GT(f.missing.size(), 50u);
     EXPECT_GT(f.missing.size(), newest->found.missing.size());
     EXPECT_GT(wrong->run.report["metrics"]["data_lost"]["span_ms"].get<int64_t>(),
               newest->run.report["metrics"]["data_lost"]["span_ms"].get<int64_t>());
