@@ -188,11 +188,10 @@ url="http://127.0.0.1:$port/"
 # One pair: `wrk -tT` against http.load with `threads: T` (T = 1: the field left out, its
 # default, so that builds without it compare too), alternating, ROUNDS rounds.
 # CPU time per request: wrk's whole process (user + sys, from bash's `time`); firedrill's
-# load threads (every task named fd-http-load, summed) on-CPU time from schedstat, the
-# last reading of each over the load's whole life.
+# load threads' own CPU clocks, which the fault reports (cpu_us_per_request), so that
+# nothing here samples /proc while firedrill runs and wrk does not.
 http_pair() {  # http_pair THREADS
-  local t="$1" r w wn wl wu d f fn fu tid fdpid comm ns total with wrk_cmd
-  local -A oncpu
+  local t="$1" r w wn wl wu d f fu ft with wrk_cmd
   with="url: \"$url\", rate: 0, concurrency: $CONCURRENCY"
   [ "$t" = 1 ] || with+=", threads: $t"
   wrk_cmd="wrk -t$t -c$CONCURRENCY -d${HTTP_SECS}s --latency $url"
@@ -208,24 +207,7 @@ http_pair() {  # http_pair THREADS
     wn=$(awk '/requests in/ { print $1 }' "$work/wrk.out")
     wl=$(awk '$1 == "50%" { p50 = $2 } $1 == "99%" { p99 = $2 } END { print "p50 " p50 ", p99 " p99 }' "$work/wrk.out")
     wu=$(tail -1 "$work/wrk.time" | awk -v n="$wn" '{ printf "%.1f", 1e6 * ($1 + $2) / n }')
-    run_drill "http$t" "$fault" &
-    local drill=$!
-    fdpid="" oncpu=()
-    while kill -0 "$drill" 2>/dev/null; do
-      [ -n "$fdpid" ] || fdpid=$(pgrep -f -n "^[^ ]*firedrill run -q $work/http$t.yaml" || true)
-      if [ -n "$fdpid" ]; then
-        for c in /proc/"$fdpid"/task/*/comm; do
-          read -r comm <"$c" 2>/dev/null || continue
-          [ "$comm" = fd-http-load ] || continue
-          tid="${c%/comm}"
-          tid="${tid##*/}"
-          read -r ns _ <"/proc/$fdpid/task/$tid/schedstat" 2>/dev/null || continue
-          oncpu[$tid]=$ns
-        done
-      fi
-      sleep 0.05
-    done
-    if ! wait "$drill"; then
+    if ! run_drill "http$t" "$fault"; then
       echo "  round $r: wrk $w req/s; firedrill: the drill failed (above)" >&2
       result "http.t$t.error" "firedrill run failed: $(grep -m1 -v '^$' "$work/http$t.out" | cut -c1-300)"
       return 1
@@ -233,18 +215,10 @@ http_pair() {  # http_pair THREADS
     figures_of "$work/report-http$t/report.json" "$work/http$t.figs"
     d="$(detail_of "$work/report-http$t/report.json")"
     f=$(fig "$work/http$t.figs" rate)
-    fn=$(fig "$work/http$t.figs" requests)
     # Builds without figures: from the detail ("stopped: 1,234 requests ... (567.8 req/s)").
     [ "$f" != — ] || f=$(sed -nE 's/.*\(([0-9.]+) req\/s\).*/\1/p' <<<"$d")
-    [ "$fn" != — ] || fn=$(sed -nE 's/^stopped: ([0-9,]+) requests.*/\1/p' <<<"$d" | tr -d ,)
-    total=0
-    for tid in "${!oncpu[@]}"; do total=$((total + oncpu[$tid])); done
-    # The last sample is at most 50 ms before a thread ended: a slight undercount.
-    if [ "${#oncpu[@]}" -gt 0 ] && [ -n "$fn" ] && [ "$fn" -gt 0 ]; then
-      fu=$(python3 -c "print(f'{$total / 1000 / $fn:.1f}')")
-    else
-      fu="—"
-    fi
+    fu=$(fig "$work/http$t.figs" cpu_us_per_request)
+    ft=$(fig "$work/http$t.figs" threads)
     if [ "$(fig "$work/http$t.figs" latency_ms.p50)" != — ]; then
       fd_lat="p50 $(fig "$work/http$t.figs" latency_ms.p50) ms, p99 $(fig "$work/http$t.figs" latency_ms.p99) ms"
     else
@@ -252,8 +226,8 @@ http_pair() {  # http_pair THREADS
     fi
     local extra=""
     if [ "$PERF" = 1 ] && [ -f "$work/perf-http$t" ]; then extra="; $(perf_of "$work/perf-http$t")"; fi
-    echo "  round $r: wrk $w req/s, $wu us CPU/req ($wl); firedrill $f req/s, $fu us CPU/req, ${#oncpu[@]} fd-http-load task(s) ($d)$extra" >&2
-    result "http.t$t.round$r" "wrk $w req/s, $wu us/req; firedrill $f req/s, $fu us/req, ${#oncpu[@]} load tasks$extra"
+    echo "  round $r: wrk $w req/s, $wu us CPU/req ($wl); firedrill $f req/s, $fu us CPU/req, $ft load thread(s) ($d)$extra" >&2
+    result "http.t$t.round$r" "wrk $w req/s, $wu us/req; firedrill $f req/s, $fu us/req, $ft load threads$extra"
     wrk_rates+=" $w" fd_rates+=" ${f:-0}" wrk_us+=" $wu" wrk_lat="$wl"
     [ "$fu" = — ] || fd_us+=" $fu"
   done

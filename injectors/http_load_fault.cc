@@ -49,6 +49,11 @@ class HttpLoadFault final : public JournaledFault {
     SetFigure("threads", static_cast<double>(spec_.threads));
     SetFigure("duration_ms", std::round(st.seconds * 1000));
     if (st.seconds > 0) SetFigure("rate", static_cast<double>(st.requests) / st.seconds);
+    SetFigure("cpu_ms", std::round(st.cpu_seconds * 1000));
+    if (st.requests > 0) {
+      SetFigure("cpu_us_per_request",
+                std::round(st.cpu_seconds * 1e7 / static_cast<double>(st.requests)) / 10);
+    }
     // Without a single response there is no latency to speak of: left out, not 0.
     // Names written out, not built, so that the docs test finds each one.
     if (const LatencyHistogram& h = st.latency; h.count() > 0) {

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <ctime>
 #include <filesystem>
 #include <system_error>
 #include <thread>
@@ -112,6 +113,7 @@ struct HttpLoad::Impl {
   std::vector<std::unique_ptr<load::Worker>> workers;
   std::vector<std::thread> threads;
   load::Clock::time_point started{};
+  std::vector<double> cpu_seconds;  // each thread's own, written as it ends
   bool joined = false;
   HttpLoadStats stats;
 
@@ -158,9 +160,18 @@ Result<std::unique_ptr<HttpLoad>> HttpLoad::Start(HttpLoadSpec spec,
     if (!made.ok()) return made.status();
     impl->workers.push_back(std::move(*made));
   }
-  for (auto& w : impl->workers) {
+  impl->cpu_seconds.assign(impl->workers.size(), 0);
+  for (size_t i = 0; i < impl->workers.size(); ++i) {
     try {
-      impl->threads.emplace_back([raw = w.get()] { raw->Run(); });
+      // The thread's CPU clock starts with it, so its reading at the end is the whole
+      // load's cost on this thread: what the benchmark divides by the requests.
+      impl->threads.emplace_back([raw = impl->workers[i].get(), cpu = &impl->cpu_seconds[i]] {
+        raw->Run();
+        timespec ts{};
+        if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) == 0) {
+          *cpu = static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+        }
+      });
     } catch (const std::system_error& e) {
       impl->JoinAll();
       return Status::Internal(std::string("cannot start a load thread: ") + e.what());
@@ -179,6 +190,7 @@ HttpLoadStats HttpLoad::Stop() {
       end = std::max(end, w->ended());
     }
     impl_->stats.seconds = std::chrono::duration<double>(end - impl_->started).count();
+    for (double c : impl_->cpu_seconds) impl_->stats.cpu_seconds += c;
   }
   return impl_->stats;
 }

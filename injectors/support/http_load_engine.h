@@ -47,6 +47,7 @@ struct HttpLoadStats {
   uint64_t late = 0;              // open model: sent > 1 ms after due (no connection free)
   uint64_t unsent = 0;            // open model: due before the stop, never sent
   double seconds = 0;             // from the start of the load to its end
+  double cpu_seconds = 0;         // CPU time of the load's threads, user + system, summed
   LatencyHistogram latency;       // send to last byte of every response, 5xx included
   LatencyHistogram intended;      // open model: due time to last byte
   std::string first_error;        // of the first transport error, as words

@@ -360,6 +360,13 @@ TEST(HttpLoadTest, TwoThreadsShareTheConnectionsAndTheRate) {
   EXPECT_EQ(Figure(*fault, "connections"), 5) << *rolled;
   EXPECT_EQ(Figure(*fault, "threads"), 2) << *rolled;
   EXPECT_EQ(s.errors, 0) << *rolled;
+  // The threads' own CPU: some, and no more than two threads can use in the load's time
+  // (the clock is the kernel's, per thread; 1 ms of slack for the two roundings).
+  EXPECT_GT(Figure(*fault, "cpu_ms"), 0) << *rolled;
+  EXPECT_LE(Figure(*fault, "cpu_ms"), 2 * Figure(*fault, "duration_ms") + 1) << *rolled;
+  EXPECT_NEAR(Figure(*fault, "cpu_us_per_request"),
+              Figure(*fault, "cpu_ms") * 1000 / static_cast<double>(s.requests), 1.0)
+      << *rolled;
 }
 
 // A per-request timeout of its own: a server that never answers costs one timeout per
