@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <sstream>
+#include <unordered_map>
 #include <vector>
 
 #include "runner/base/env.h"
@@ -13,6 +14,16 @@
 
 namespace firedrill {
 namespace {
+
+// A field's default, parsed once per thread and kept: parsing it anew for every field a
+// drill leaves out (a YAML parser each time) was most of the time a large drill took to
+// load. Keyed by the text, not its address, so that no table's storage is assumed.
+const YAML::Node& ParsedDefault(const char* text) {
+  thread_local std::unordered_map<std::string, YAML::Node> cache;
+  auto it = cache.find(text);
+  if (it == cache.end()) it = cache.emplace(text, YAML::Load(text)).first;
+  return it->second;
+}
 
 std::string PercentText(double v) {
   std::ostringstream o;
@@ -275,8 +286,7 @@ std::shared_ptr<Params> FieldParser::Parse(const YAML::Node& map, std::span<cons
       continue;
     }
     if (f.default_value) {
-      YAML::Node d = YAML::Load(f.default_value);
-      if (auto p = Field(f, d, where, scope)) {
+      if (auto p = Field(f, ParsedDefault(f.default_value), where, scope)) {
         p->mark = {};
         out->Set(f.name, std::move(*p));
       }
