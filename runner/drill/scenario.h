@@ -130,6 +130,14 @@ struct StopCondition {
   Mark mark;
 };
 
+// How `firedrill train` plays the drill (`run` ignores it).
+struct Training {
+  // The first fault comes at a random moment within this once the steady state holds, so
+  // that a trainee cannot just wait for it; `train --inject-within` overrides it.
+  std::optional<Millis> inject_within;
+  Mark mark;
+};
+
 struct Scenario {
   std::string file;  // as given on the command line
   std::string api_version;
@@ -153,6 +161,7 @@ struct Scenario {
   std::optional<DataSpec> data;
   Recovery recovery;
   std::vector<StopCondition> abort_when;
+  Training training;
   std::vector<std::string> port_names;  // every ${port:NAME} used, picked at run start
 };
 

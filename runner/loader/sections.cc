@@ -29,11 +29,11 @@ constexpr size_t kMaxCommBytes = 15;
 }  // namespace
 
 void DrillParser::Parse(const YAML::Node& root, Scenario& s) {
-  auto k = in_.Keys(
-      root,
-      Names({"apiVersion", "name", "description", "tags", "settings", "services", "hosts", "setup",
-             "steady_state", "faults", "watches", "data", "recovery", "abort_when", "artifacts"}),
-      "the drill");
+  auto k = in_.Keys(root,
+                    Names({"apiVersion", "name", "description", "tags", "settings", "services",
+                           "hosts", "setup", "steady_state", "faults", "watches", "data",
+                           "recovery", "abort_when", "artifacts", "training"}),
+                    "the drill");
   ReadTop(k, s);
   // Hosts first: probes and URLs are checked against the hosts a drill names.
   if (k.count("hosts")) ReadHosts(k["hosts"].value, s.hosts);
@@ -60,6 +60,7 @@ void DrillParser::Parse(const YAML::Node& root, Scenario& s) {
   if (k.count("recovery")) ReadRecovery(k["recovery"].value, s.recovery);
   if (k.count("abort_when")) ReadAbort(k["abort_when"].value, s.abort_when);
   if (k.count("artifacts")) ReadArtifacts(k["artifacts"].value, s);
+  if (k.count("training")) ReadTraining(k["training"].value, s.training);
   s.port_names.assign(in_.ports().begin(), in_.ports().end());
 }
 
@@ -95,6 +96,19 @@ void DrillParser::ReadTop(const Reader::Entries& k, Scenario& s) {
     for (const auto& t : k.at("tags").value) {
       if (auto v = in_.Scalar(t, "tag")) s.tags.push_back(*v);
     }
+  }
+}
+
+// Longer, and a trainee sits waiting for a page for longer than a session should take.
+constexpr int64_t kMaxInjectWithinMs = 10 * 60 * 1000;
+
+void DrillParser::ReadTraining(const YAML::Node& n, Training& t) {
+  if (!in_.IsMap(n, "training")) return;
+  t.mark = MarkOf(n);
+  auto k = in_.Keys(n, Names({"inject_within"}), "training");
+  if (k.count("inject_within")) {
+    t.inject_within =
+        in_.DurationOf(k["inject_within"].value, "training.inject_within", 0, kMaxInjectWithinMs);
   }
 }
 

@@ -69,6 +69,7 @@ class DrillParser {
   void ReadRemediation(const YAML::Node& item, std::vector<RemediationStep>& out);
   void ReadAbort(const YAML::Node& n, std::vector<StopCondition>& out);
   void ReadArtifacts(const YAML::Node& n, Scenario& s);
+  void ReadTraining(const YAML::Node& n, Training& t);
 
   Reader& in_;
   Locality locality_;

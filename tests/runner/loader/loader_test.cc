@@ -349,6 +349,51 @@ abort_when:
   EXPECT_EQ(r.scenario->services[1].ready->params.String("address"), "127.0.0.1:16380");
 }
 
+// `training:` is read for `firedrill train`; a bad value is refused at the value, the
+// block's unknown keys at the key.
+TEST(LoaderTest, TrainingBlockIsReadAndCheckedAtItsValue) {
+  const std::string head = R"(apiVersion: firedrill/v1
+name: t
+services:
+  - {name: s, run: "sleep 60"}
+steady_state:
+  - {name: up, probe: {command: {run: "true"}}}
+faults:
+  - {name: f, action: process.kill, target: {service: s}}
+)";
+  {
+    LoadResult r = LoadScenarioText(head + "training: {inject_within: 45s}\n", "t.yaml");
+    ASSERT_TRUE(r.ok()) << AllDiagnostics(r);
+    ASSERT_TRUE(r.scenario->training.inject_within);
+    EXPECT_EQ(Ms(*r.scenario->training.inject_within), 45000);
+    EXPECT_EQ(r.scenario->training.mark.line, 9);
+  }
+  {
+    LoadResult r = LoadScenarioText(head, "t.yaml");
+    ASSERT_TRUE(r.ok()) << AllDiagnostics(r);
+    EXPECT_FALSE(r.scenario->training.inject_within);  // train's default then: 30s
+  }
+  {
+    LoadResult r = LoadScenarioText(head + "training:\n  inject_within: 11m\n", "t.yaml");
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.errors[0].mark.line, 10) << AllDiagnostics(r);
+    EXPECT_EQ(r.errors[0].mark.column, 18) << AllDiagnostics(r);
+  }
+  {
+    LoadResult r = LoadScenarioText(head + "training:\n  inject_whithin: 5s\n", "t.yaml");
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.errors[0].mark.line, 10) << AllDiagnostics(r);
+    EXPECT_EQ(r.errors[0].mark.column, 3) << AllDiagnostics(r);
+    EXPECT_NE(r.errors[0].message.find("inject_within"), std::string::npos) << AllDiagnostics(r);
+  }
+  {
+    LoadResult r = LoadScenarioText(head + "training: 30s\n", "t.yaml");
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.errors[0].mark.line, 9) << AllDiagnostics(r);
+    EXPECT_EQ(r.errors[0].mark.column, 11) << AllDiagnostics(r);
+  }
+}
+
 TEST(LoaderTest, ShippedScenariosAllValidate) {
   int n = 0;
   for (const auto& entry : std::filesystem::directory_iterator(SourcePath("scenarios"))) {
