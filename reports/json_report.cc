@@ -95,6 +95,38 @@ json ObjectiveJson(const Objective& o) {
   return out;
 }
 
+// The contract's training object, and what firedrill adds to it: when the page came and
+// from what, each hint with its moment and whether it was asked for, and giving up.
+json TrainingJson(const RunRecord& run, const Outcome& outcome) {
+  const TrainingRecord& t = *run.training;
+  auto after = [&](const std::optional<int64_t>& at) -> json {
+    if (!at || !run.first_fault_ms) return nullptr;
+    return *at - *run.first_fault_ms;
+  };
+  json notes = json::array();
+  for (const auto& n : t.notes) notes.push_back({{"t_ms", n.t_ms}, {"text", ValidUtf8(n.text)}});
+  json hints = json::array();
+  for (const auto& h : t.hints) {
+    hints.push_back({{"t_ms", h.t_ms}, {"hint", h.index + 1}, {"asked", h.asked}});
+  }
+  return {{"trainee", ValidUtf8(t.trainee)},
+          {"hints_used", t.hints.size()},
+          {"notes", std::move(notes)},
+          {"declarations", {{"true", t.declarations_true}, {"false", t.declarations_false}}},
+          {"acknowledged_after_ms", after(run.acknowledged_at_ms)},
+          {"first_note_after_ms",
+           after(t.notes.empty() ? std::nullopt : std::optional<int64_t>(t.notes.front().t_ms))},
+          {"recovered_after_ms", OrNull(outcome.metrics.recovered_after_ms)},
+          // Extensions.
+          {"hints_total", t.hints_total},
+          {"hints", std::move(hints)},
+          {"paged_after_ms", after(t.paged_at_ms)},
+          {"page_source", ValidUtf8(t.page_source)},
+          {"page_detail", ValidUtf8(t.page_detail)},
+          {"first_fault_planned_ms", t.first_fault_planned_ms},
+          {"gave_up", t.gave_up}};
+}
+
 }  // namespace
 
 std::string FormatUtcMillis(std::chrono::system_clock::time_point t) {
@@ -229,6 +261,7 @@ nlohmann::json ReportJson(const Scenario& scenario, const RunRecord& run, const 
   } else {
     r["data_writes"] = nullptr;
   }
+  if (run.training) r["training"] = TrainingJson(run, outcome);
   return r;
 }
 
@@ -252,7 +285,10 @@ nlohmann::ordered_json InReadingOrder(const json& j) {
       "advice", "flagged", "detail", "figures", "role", "interval_ms", "samples", "missed",
       "late_ms", "p50", "p99", "max",
       // score_parts entries
-      "part", "weight", "value", "contribution"};
+      "part", "weight", "value", "contribution",
+      // training
+      "trainee", "hints_used", "notes", "declarations", "first_note_after_ms", "text", "true",
+      "false"};
   static const std::vector<std::string> kLast = {"timeline"};
   if (j.is_array()) {
     nlohmann::ordered_json out = nlohmann::ordered_json::array();

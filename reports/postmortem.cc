@@ -589,7 +589,8 @@ bool Important(const std::string& type) {
                                                "service.restarted",
                                                "service.restart_failed"};
   return kTypes.count(type) || type.rfind("fault.", 0) == 0 || type.rfind("watch.", 0) == 0 ||
-         type.rfind("remediation.", 0) == 0 || type.rfind("hint", 0) == 0;
+         type.rfind("remediation.", 0) == 0 || type.rfind("hint", 0) == 0 ||
+         type.rfind("trainee.", 0) == 0 || type == "page";
 }
 
 void WriteTimeline(std::string& md, const json& r, const Clock& clock) {

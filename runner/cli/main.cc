@@ -25,6 +25,7 @@
 #include "reports/terminal.h"
 #include "runner/base/suggest.h"
 #include "runner/base/values.h"
+#include "runner/cli/train.h"
 #include "runner/engine/engine.h"
 #include "runner/engine/score.h"
 #include "runner/journal/journal.h"
@@ -53,6 +54,7 @@ struct Options {
   bool dry_run = false;
   bool quiet = false;
   std::string state_dir;
+  TrainArgs train;
 };
 
 std::atomic<int> g_interrupts{0};
@@ -470,6 +472,27 @@ const Command kCommands[] = {
                      "$XDG_STATE_HOME/firedrill or ~/.local/state/firedrill)");
      },
      CmdRun},
+    {"train",
+     "rehearse a drill as on call: a real fault at a random moment, the page, hints, a debrief",
+     [](CLI::App* a, Options* o) {
+       a->add_option("file", o->train.file, "the drill file (YAML)")->required();
+       a->add_option("--trainee", o->train.trainee, "who is training (default $USER)");
+       a->add_option("--report-dir", o->train.report_dir,
+                     "where the report and debrief go (default firedrill-out/NAME-train-TIME)");
+       a->add_option("--history", o->train.history_path, "the history to add to (as for run)");
+       a->add_flag("--no-history", o->train.no_history, "do not add this session to the history");
+       a->add_option("--inject-within", o->train.inject_within,
+                     "the fault comes at a random moment within this once the system is healthy "
+                     "(default the drill's training.inject_within, else 30s; 0s: at once)");
+       a->add_option("--state-dir", o->train.state_dir,
+                     "where the rollback journal goes (as for run)");
+     },
+     [](const Options& o) {
+       InstallSignalHandlers();
+       TrainArgs args = o.train;
+       args.interrupt = &g_interrupts;
+       return RunTrainingSession(args);
+     }},
     {"rollback", "undo whatever a run that died left behind, from its journal (idempotent)",
      [](CLI::App* a, Options* o) {
        a->add_option("journals", o->files,

@@ -11,7 +11,7 @@ namespace firedrill {
 namespace engine_detail {
 
 RunRecord Run::Execute() {
-  rec_.mode = options_.dry_run ? "dry-run" : "run";
+  rec_.mode = options_.dry_run ? "dry-run" : options_.training ? "train" : "run";
   rec_.started_at = env_->WallNow();
   rec_.started_monotonic_ms = timeline_.origin_env_ms();
   Phase("prepare");

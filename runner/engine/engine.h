@@ -7,6 +7,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "runner/base/env.h"
@@ -16,6 +17,7 @@
 #include "runner/drill/scenario.h"
 #include "runner/engine/run_record.h"
 #include "runner/engine/timeline.h"
+#include "runner/engine/training.h"
 
 namespace firedrill {
 
@@ -33,6 +35,11 @@ struct EngineOptions {
   // condition sampled for as long as the fault phase would last, with nothing injected,
   // no remediation and no data writes (mode "dry-run").
   bool dry_run = false;
+  // Mode "train" (runner/engine/training.h): the first fault at training->first_fault_at,
+  // no remediation, fault durations ignored; the page, hints and the trainee's actions go
+  // to the timeline, and the phase lasts until the steady state is back and holds for
+  // steady_for, the trainee gives up, or settings.timeout.
+  std::optional<TrainingOptions> training;
   // Threads of the run's event loop: -1, EventLoop::DefaultThreads(); 0, none: the thread
   // that calls RunDrill drives the loop itself, for engine tests on a manual clock.
   int loop_threads = -1;

@@ -119,6 +119,9 @@ bool Run::PhaseOver(int64_t now, bool all_injected,
   }
 
   if (!all_injected || !rec_.first_fault_ms) return false;
+  // A trainee has until settings.timeout (ShouldStop) or giving up; the watches' and the
+  // RTO's moments only judge them.
+  if (Training()) return rec_.recovered_at_ms.has_value();
   for (size_t i = 0; i < faults_.size(); ++i) {
     if (fault_active_[i] && ends[i]) return false;  // a timed fault is still on
   }
@@ -303,8 +306,7 @@ bool Run::FaultTick(int64_t t0) {
   }
   if (options_.dry_run) return now >= t0 + rec_.dry_run_planned_ms;
   // Inject what is due.
-  while (plan_.next < plan_.order.size() &&
-         now >= t0 + drill_.faults[plan_.order[plan_.next]].at.count()) {
+  while (plan_.next < plan_.order.size() && now >= t0 + plan_.at[plan_.order[plan_.next]]) {
     size_t i = plan_.order[plan_.next++];
     const FaultSpec& f = drill_.faults[i];
     FaultRecord& r = rec_.faults[i];
@@ -329,7 +331,10 @@ bool Run::FaultTick(int64_t t0) {
       rec_.last_fault_ms = t;
     }
     fault_active_[i] = faults_[i]->Reversible();
-    if (f.duration && f.duration->count() > 0) plan_.ends[i] = t + f.duration->count();
+    // A trainee's fault stays until they repair it: nothing ends it for them.
+    if (f.duration && f.duration->count() > 0 && !Training()) {
+      plan_.ends[i] = t + f.duration->count();
+    }
     timeline_.AddAt(t, "fault.injected", f.name, *res);
   }
   const bool all_injected = plan_.next == plan_.order.size();
@@ -338,6 +343,7 @@ bool Run::FaultTick(int64_t t0) {
   for (size_t i = 0; i < faults_.size(); ++i) {
     if (fault_active_[i] && plan_.ends[i] && now >= *plan_.ends[i]) RollbackOne(i);
   }
+  if (Training() && TrainTick(now)) return true;
   return PhaseOver(now, all_injected, plan_.ends);
 }
 
@@ -357,7 +363,29 @@ void Run::FaultPhase() {
   std::stable_sort(plan_.order.begin(), plan_.order.end(),
                    [&](size_t a, size_t b) { return drill_.faults[a].at < drill_.faults[b].at; });
   plan_.ends.resize(drill_.faults.size());
-  remediation_plan_ = std::make_unique<RemediationPlan>(drill_.recovery.remediation);
+  plan_.at.resize(drill_.faults.size());
+  // In training the first fault comes at the moment drawn for it, the others keep their
+  // distance from it.
+  int64_t first_at = INT64_MAX;
+  for (const auto& f : drill_.faults) first_at = std::min(first_at, f.at.count());
+  for (size_t i = 0; i < drill_.faults.size(); ++i) {
+    plan_.at[i] = Training() ? options_.training->first_fault_at.count() +
+                                   drill_.faults[i].at.count() - first_at
+                             : drill_.faults[i].at.count();
+  }
+  // Nothing is healed for a trainee: the remediation is theirs to find.
+  static const std::vector<RemediationStep> kNone;
+  remediation_plan_ =
+      std::make_unique<RemediationPlan>(Training() ? kNone : drill_.recovery.remediation);
+  if (Training()) {
+    std::lock_guard<std::mutex> l(mu_);
+    rec_.training = TrainingRecord{};
+    rec_.training->trainee = options_.training->trainee;
+    rec_.training->first_fault_planned_ms = options_.training->first_fault_at.count();
+    rec_.training->hints_total = drill_.recovery.hints.size();
+    timeline_.AddAt(t0, "training", options_.training->trainee,
+                    "the fault comes at a moment you are not told; nothing is healed for you");
+  }
 
   Scheduler sched(loop_.get());
   // Probes and remediation steps in the middle of a long command give up when the phase

@@ -135,6 +135,17 @@ class Run {
   // over, starts remediation; true when the phase is over.
   bool FaultTick(int64_t t0);
 
+  // Mode "train" (training_phase.cc).
+  bool Training() const { return options_.training.has_value(); }
+  // Takes the trainee's actions, pages, and shows the hints that are due; true when the
+  // trainee gave up. REQUIRES: mu_ not held; on the controller's thread.
+  bool TrainTick(int64_t now);
+  // REQUIRES: mu_ held.
+  void ShowHint(size_t i, int64_t t, bool asked);
+  // What the trainee is told on `d`: "" when every steady-state check's latest sample
+  // passes, else the checks that fail. REQUIRES: mu_ held.
+  std::string FailingChecks() const;
+
   // Applies the redactor to everything the record says in words.
   void RedactRecord();
 
@@ -190,6 +201,7 @@ class Run {
     std::vector<size_t> order;  // faults in order of `at`, stable for equal times
     size_t next = 0;            // the next fault of `order` to inject
     std::vector<std::optional<int64_t>> ends;
+    std::vector<int64_t> at;  // each fault's moment, from the phase's start
     int64_t last_poll = -1000;
   };
   FaultPlan plan_;

@@ -77,6 +77,30 @@ struct DataRecord {
 
 inline constexpr size_t kFirstLostSeqs = 100;
 
+// What happened between the trainee and the run (mode "train"). Times are timeline ms.
+struct TrainingRecord {
+  struct Note {
+    int64_t t_ms = 0;
+    std::string text;
+  };
+  struct HintShown {
+    int64_t t_ms = 0;
+    size_t index = 0;    // into recovery.hints
+    bool asked = false;  // on `h`, not at its `after`
+  };
+  std::string trainee;
+  int64_t first_fault_planned_ms = 0;  // the random moment, from the steady state holding
+  std::optional<int64_t> paged_at_ms;
+  std::string page_source;  // the detection watch that paged, or "fault" with none
+  std::string page_detail;  // what it saw
+  std::vector<Note> notes;
+  std::vector<HintShown> hints;
+  size_t hints_total = 0;  // the drill's
+  int64_t declarations_true = 0;
+  int64_t declarations_false = 0;
+  bool gave_up = false;
+};
+
 struct RunRecord {
   std::string mode = "run";
   std::chrono::system_clock::time_point started_at;
@@ -105,6 +129,7 @@ struct RunRecord {
   std::vector<SteadyRecord> steady;
   std::vector<ProbeRecord> probes;  // in the order they were scheduled
   std::optional<DataRecord> data;
+  std::optional<TrainingRecord> training;  // mode "train"
 
   // Why the run ended early, when it did.
   bool aborted = false;  // stop condition or operator

@@ -14,6 +14,10 @@ const char* const kScoreFormula =
   availability weight 20 share of steady-state samples that passed while faults were active
                          (left out when no sample fell in that window)
   speed       weight 10  1 - recovered_after / recovery.within, clamped to 0..1 (0 when not recovered)
+In `firedrill train`, two parts more, for the trainee:
+  acknowledgement weight 10  1 - acknowledged_after / recovery.within, clamped to 0..1
+                             (0 when the page was never acknowledged)
+  hints       weight 10  1 - hints used / the drill's hints (left out when it has none)
 A run whose verdict is error or aborted scores 0.)";
 
 namespace {
@@ -301,6 +305,14 @@ Outcome Score(const Scenario& s, const RunRecord& run) {
     const bool all_met = o.reasons.empty();
     o.verdict = all_met ? "passed" : "failed";
     o.exit_code = all_met ? 0 : 1;
+    // A trainee is judged on the recovery: the watches judge the monitoring, which is not
+    // theirs to fix in a session.
+    if (run.training) {
+      o.exit_code =
+          o.metrics.recovered_after_ms && *o.metrics.recovered_after_ms <= s.recovery.within.count()
+              ? 0
+              : 1;
+    }
   }
 
   // ---- score ----
@@ -324,6 +336,19 @@ Outcome Score(const Scenario& s, const RunRecord& run) {
                         static_cast<double>(s.recovery.within.count());
     }
     part("speed", 10, speed);
+    if (run.training) {
+      double ack = 0;
+      if (o.metrics.acknowledged_after_ms) {
+        ack = 1.0 - static_cast<double>(*o.metrics.acknowledged_after_ms) /
+                        static_cast<double>(s.recovery.within.count());
+      }
+      part("acknowledgement", 10, ack);
+      if (run.training->hints_total > 0) {
+        part("hints", 10,
+             1.0 - static_cast<double>(run.training->hints.size()) /
+                       static_cast<double>(run.training->hints_total));
+      }
+    }
     double weights = 0, sum = 0;
     for (const auto& p : o.score_parts) weights += p.weight;
     for (auto& p : o.score_parts) {

@@ -15,6 +15,7 @@
 #include <memory>
 #include <string>
 
+#include "runner/engine/score.h"
 #include "runner/loader/loader.h"
 #include "tests/fake_env.h"
 #include "tests/testing.h"
@@ -116,6 +117,7 @@ class EngineTest : public ::testing::Test {
     o.make_fault = [this](const FaultSpec&, const RunContext&) -> Result<std::unique_ptr<Fault>> {
       return std::unique_ptr<Fault>(new RecordingFault(&faults_, &env_));
     };
+    o.training = training_;
     origin_ = env_.NowMs();
     return RunDrill(scenario_, o);
   }
@@ -144,6 +146,8 @@ class EngineTest : public ::testing::Test {
   int64_t origin_ = 0;
   std::map<std::string, Script> scripts_;
   FaultLog faults_;
+  std::optional<TrainingOptions> training_;  // set: mode "train"
+  TrainingDesk desk_;
 };
 
 ProbeOutcome Pass() { return {true, "ok"}; }
@@ -450,6 +454,159 @@ TEST_F(EngineTest, TheDataCheckCountsExactlyTheAcknowledgedWritesThatWentMissing
   ASSERT_NE(writer, nullptr);
   EXPECT_EQ(writer->samples, r.data->attempted);
   EXPECT_EQ(writer->interval_ms, 50);
+}
+
+// Mode "train": the first fault at the moment drawn for it, no remediation, no duration:
+// the fault stays until the trainee repairs it; the page, the hints (at their `after` and
+// asked for), the trainee's acknowledgement, note and declarations are recorded at the
+// moments they happened, and the phase ends once the steady state is back.
+constexpr const char* kTrainingDrill = R"(steady_state:
+  - {name: up, probe: {command: {run: up}}}
+faults:
+  - {name: f, at: 1s, action: command, with: {run: "true"}, duration: 2s}
+  - {name: g, at: 1500ms, action: command, with: {run: "true"}}
+watches:
+  - {name: paged, kind: detection, probe: {command: {run: alert}}, within: 5s}
+recovery:
+  within: 30s
+  steady_for: 1s
+  remediation:
+    - {after: detection, run: "true"}
+  hints:
+    - {after: 1s, text: first}
+    - {after: 20s, text: second}
+)";
+
+TEST_F(EngineTest, TrainingInjectsAtTheDrawnMomentHealsNothingAndRecordsTheTrainee) {
+  training_ = TrainingOptions{.first_fault_at = Millis(3000), .desk = &desk_, .trainee = "ada"};
+  bool repaired = false;
+  std::vector<std::string> calls_at_2s;
+  // The trainee, on the run's clock: each action once, at its moment after the fault.
+  std::map<int64_t, TraineeAction> plan = {
+      {500, {TraineeAction::Kind::kAcknowledge, ""}},
+      {600, {TraineeAction::Kind::kNote, "looking at the disk"}},
+      {700, {TraineeAction::Kind::kDeclare, ""}},
+      {1500, {TraineeAction::Kind::kHint, ""}}};
+  int64_t in = -1;  // f's injection; faults_ keeps the latest (g's)
+  scripts_["up"] = {[&](int64_t now) {
+    if (in < 0) in = faults_.injected_at;
+    if (in >= 0) {
+      for (auto it = plan.begin(); it != plan.end() && now >= in + it->first;) {
+        desk_.Push(it->second);
+        it = plan.erase(it);
+      }
+      if (now >= in + 2100 && calls_at_2s.empty()) calls_at_2s = faults_.calls;
+      if (now >= in + 4000) repaired = true;
+    }
+    const bool down = in >= 0 && !repaired;
+    return ProbeOutcome{!down, down ? "down" : "ok"};
+  }};
+  scripts_["alert"] = {[&](int64_t) { return ProbeOutcome{faults_.injected_at >= 0, "fired"}; }};
+  RunRecord r = Run(Drill("probe_interval: 100ms", kTrainingDrill));
+  ASSERT_EQ(r.error, "");
+  EXPECT_EQ(r.mode, "train");
+  const Event* phase = Find(r, "phase", "faults");
+  ASSERT_NE(phase, nullptr);
+  ASSERT_TRUE(r.first_fault_ms && r.training);
+  // 3 s into the phase, not the drill's 1 s; g keeps its 500 ms from f.
+  EXPECT_EQ(*r.first_fault_ms - phase->t_ms, 3000);
+  ASSERT_TRUE(r.faults[1].injected_at_ms);
+  EXPECT_EQ(*r.faults[1].injected_at_ms - *r.first_fault_ms, 500);
+  // f's 2 s duration did not end it: two injections and nothing rolled back by then.
+  EXPECT_EQ(calls_at_2s, (std::vector<std::string>{"inject", "inject"}));
+  EXPECT_GE(*r.faults[0].rolled_back_at_ms, *r.fault_phase_end_ms);
+  EXPECT_EQ(Find(r, "remediation.run"), nullptr) << "nothing is healed for a trainee";
+
+  const TrainingRecord& t = *r.training;
+  EXPECT_EQ(t.trainee, "ada");
+  EXPECT_EQ(t.first_fault_planned_ms, 3000);
+  EXPECT_EQ(t.page_source, "paged");
+  ASSERT_TRUE(t.paged_at_ms);
+  EXPECT_EQ(*t.paged_at_ms, *r.watches[0].passed_at_ms);
+  ASSERT_NE(Find(r, "page", "paged"), nullptr);
+  // The actions are taken at the controller's next tick (5 ms) after the sample pushed them.
+  ASSERT_TRUE(r.acknowledged_at_ms);
+  EXPECT_NEAR(*r.acknowledged_at_ms - *r.first_fault_ms, 500, 5);
+  ASSERT_EQ(t.notes.size(), 1u);
+  EXPECT_EQ(t.notes[0].text, "looking at the disk");
+  EXPECT_NEAR(t.notes[0].t_ms - *r.first_fault_ms, 600, 5);
+  EXPECT_EQ(t.declarations_false, 1);
+  EXPECT_EQ(t.declarations_true, 0);
+  const Event* declared = Find(r, "trainee.declared");
+  ASSERT_NE(declared, nullptr);
+  EXPECT_EQ(declared->name, "not fixed");
+  EXPECT_EQ(declared->detail, "still failing: up");
+  // The first hint at its `after`, the second asked for long before its own.
+  ASSERT_EQ(t.hints.size(), 2u);
+  EXPECT_EQ(t.hints[0].index, 0u);
+  EXPECT_FALSE(t.hints[0].asked);
+  EXPECT_EQ(t.hints[0].t_ms - *r.first_fault_ms, 1000);
+  EXPECT_EQ(t.hints[1].index, 1u);
+  EXPECT_TRUE(t.hints[1].asked);
+  EXPECT_NEAR(t.hints[1].t_ms - *r.first_fault_ms, 1500, 5);
+  // Recovered from the repair on, and the phase ended once it held for steady_for.
+  ASSERT_TRUE(r.recovered_at_ms);
+  EXPECT_EQ(*r.recovered_at_ms - *r.first_fault_ms, 4000);
+  EXPECT_NEAR(*r.fault_phase_end_ms - *r.recovered_at_ms, 1000, 5);
+
+  Outcome o = Score(scenario_, r);
+  EXPECT_EQ(o.exit_code, 0);
+  ASSERT_EQ(o.score_parts.size(), 6u);
+  EXPECT_EQ(o.score_parts[4].part, "acknowledgement");
+  EXPECT_NEAR(o.score_parts[4].value, 1.0 - 500.0 / 30000.0, 0.001);
+  EXPECT_EQ(o.score_parts[5].part, "hints");
+  EXPECT_DOUBLE_EQ(o.score_parts[5].value, 0.0);  // both hints used
+}
+
+TEST_F(EngineTest, ATraineeWhoGivesUpAbortsTheRunAndExitsThree) {
+  training_ = TrainingOptions{.first_fault_at = Millis(0), .desk = &desk_, .trainee = "bo"};
+  scripts_["up"] = {[&](int64_t now) {
+    if (faults_.injected_at >= 0 && now >= faults_.injected_at + 300) {
+      desk_.Push({TraineeAction::Kind::kGiveUp, ""});
+    }
+    return ProbeOutcome{faults_.injected_at < 0, "down"};
+  }};
+  scripts_["alert"] = {[&](int64_t) { return ProbeOutcome{faults_.injected_at >= 0, "fired"}; }};
+  RunRecord r = Run(Drill("probe_interval: 100ms", kTrainingDrill));
+  ASSERT_EQ(r.error, "");
+  EXPECT_TRUE(r.aborted);
+  EXPECT_EQ(r.abort_reason, "the trainee gave up");
+  EXPECT_TRUE(r.training->gave_up);
+  EXPECT_FALSE(r.recovered_at_ms);
+  // f came at once (0 s drawn) and is rolled back; g, due 500 ms later, never came.
+  EXPECT_EQ(faults_.calls, (std::vector<std::string>{"inject", "rollback"}));
+  EXPECT_FALSE(r.faults[1].injected_at_ms);
+  Outcome o = Score(scenario_, r);
+  EXPECT_EQ(o.verdict, "aborted");
+  EXPECT_EQ(o.exit_code, 3);
+}
+
+// Before anything happened there is nothing to acknowledge, hint or declare.
+TEST_F(EngineTest, TraineeKeysBeforeThePageAreIgnoredWithAReason) {
+  training_ = TrainingOptions{.first_fault_at = Millis(1000), .desk = &desk_, .trainee = "cy"};
+  desk_.Push({TraineeAction::Kind::kAcknowledge, ""});
+  desk_.Push({TraineeAction::Kind::kHint, ""});
+  desk_.Push({TraineeAction::Kind::kDeclare, ""});
+  bool repaired = false;
+  scripts_["up"] = {[&](int64_t now) {
+    if (faults_.injected_at >= 0 && now >= faults_.injected_at + 200) repaired = true;
+    return ProbeOutcome{faults_.injected_at < 0 || repaired, "x"};
+  }};
+  scripts_["alert"] = {[&](int64_t) { return ProbeOutcome{faults_.injected_at >= 0, "fired"}; }};
+  RunRecord r = Run(Drill("probe_interval: 100ms", kTrainingDrill));
+  ASSERT_EQ(r.error, "");
+  std::vector<std::string> ignored;
+  for (const auto& e : r.timeline) {
+    if (e.type == "trainee.ignored") ignored.push_back(e.name + ": " + e.detail);
+  }
+  EXPECT_EQ(ignored, (std::vector<std::string>{"acknowledge: there is no page to acknowledge",
+                                               "hint: nothing has happened yet",
+                                               "declare: nothing has happened yet"}));
+  EXPECT_FALSE(r.acknowledged_at_ms);
+  // The first hint came at its `after` (1 s) while the steady state proved itself; none
+  // was asked for.
+  for (const auto& h : r.training->hints) EXPECT_FALSE(h.asked);
+  EXPECT_EQ(Score(scenario_, r).exit_code, 0);
 }
 
 }  // namespace

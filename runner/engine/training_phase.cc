@@ -1,0 +1,134 @@
+// Mode "train": the controller's share of a session with a person in the loop. Each tick
+// it takes what the trainee did (acknowledge, hint, note, declare, give up), pages once,
+// and shows the hints whose moment has come; the rest of the phase runs as in `run`, with
+// the differences FaultPhase makes (a random first moment, no remediation, no durations).
+#include "runner/engine/run.h"
+
+namespace firedrill::engine_detail {
+
+// REQUIRES: mu_ held.
+void Run::ShowHint(size_t i, int64_t t, bool asked) {
+  const Hint& h = drill_.recovery.hints[i];
+  rec_.training->hints.push_back({t, i, asked});
+  timeline_.AddAt(t, "hint", fmt::format("{}/{}", i + 1, drill_.recovery.hints.size()),
+                  (asked ? "asked for: " : "after " + FormatDuration(h.after) + ": ") + h.text);
+}
+
+// REQUIRES: mu_ held.
+std::string Run::FailingChecks() const {
+  std::string out;
+  for (const auto& c : rec_.steady) {
+    if (!c.samples.empty() && c.samples.back().passed) continue;
+    out += (out.empty() ? "" : ", ") + c.name + (c.samples.empty() ? " (not sampled yet)" : "");
+  }
+  return out;
+}
+
+bool Run::TrainTick(int64_t now) {
+  std::vector<TraineeAction> actions = options_.training->desk->Take();
+  std::lock_guard<std::mutex> l(mu_);
+  TrainingRecord& tr = *rec_.training;
+  const std::optional<int64_t> first = rec_.first_fault_ms;
+
+  // The page: the first detection watch that passed, as the alert it is; with none in the
+  // drill, the fault itself once it is in place.
+  if (!tr.paged_at_ms) {
+    bool has_detection = false;
+    for (const auto& w : rec_.watches) {
+      if (w.kind != "detection") continue;
+      has_detection = true;
+      if (w.passed_at_ms && (!tr.paged_at_ms || *w.passed_at_ms < *tr.paged_at_ms)) {
+        tr.paged_at_ms = w.passed_at_ms;
+        tr.page_source = w.name;
+        tr.page_detail = OneLine(w.last_detail, 300);
+      }
+    }
+    if (!has_detection && first) {
+      tr.paged_at_ms = first;
+      tr.page_source = "fault";
+      tr.page_detail = "the system is failing: its steady state no longer holds";
+    }
+    if (tr.paged_at_ms) {
+      timeline_.AddAt(std::max(*tr.paged_at_ms, first.value_or(0)), "page", tr.page_source,
+                      tr.page_detail);
+    }
+  }
+
+  // Hints at their moment, in order, each once.
+  if (first) {
+    for (size_t i = 0; i < drill_.recovery.hints.size(); ++i) {
+      bool shown = false;
+      for (const auto& h : tr.hints) shown = shown || h.index == i;
+      if (!shown && now >= *first + drill_.recovery.hints[i].after.count()) {
+        ShowHint(i, *first + drill_.recovery.hints[i].after.count(), false);
+      }
+    }
+  }
+
+  for (const TraineeAction& a : actions) {
+    const int64_t t = timeline_.Now();
+    switch (a.kind) {
+      case TraineeAction::Kind::kAcknowledge:
+        if (!tr.paged_at_ms) {
+          timeline_.AddAt(t, "trainee.ignored", "acknowledge", "there is no page to acknowledge");
+        } else if (!rec_.acknowledged_at_ms) {
+          rec_.acknowledged_at_ms = t;
+          timeline_.AddAt(
+              t, "trainee.acknowledged", tr.trainee,
+              "after " + FormatDuration(Millis(t - *tr.paged_at_ms)) + " from the page");
+        }
+        break;
+      case TraineeAction::Kind::kHint: {
+        // The next hint not shown yet, whatever its `after`.
+        size_t next = drill_.recovery.hints.size();
+        for (size_t i = 0; i < drill_.recovery.hints.size() && next == drill_.recovery.hints.size();
+             ++i) {
+          bool shown = false;
+          for (const auto& h : tr.hints) shown = shown || h.index == i;
+          if (!shown) next = i;
+        }
+        if (!first) {
+          timeline_.AddAt(t, "trainee.ignored", "hint", "nothing has happened yet");
+        } else if (next == drill_.recovery.hints.size()) {
+          timeline_.AddAt(t, "trainee.ignored", "hint",
+                          drill_.recovery.hints.empty() ? "this drill has no hints"
+                                                        : "every hint is shown already");
+        } else {
+          ShowHint(next, t, true);
+        }
+        break;
+      }
+      case TraineeAction::Kind::kNote:
+        if (a.text.empty()) break;
+        tr.notes.push_back({t, a.text});
+        timeline_.AddAt(t, "trainee.note", tr.trainee, OneLine(a.text, 500));
+        break;
+      case TraineeAction::Kind::kDeclare: {
+        if (!first) {
+          timeline_.AddAt(t, "trainee.ignored", "declare", "nothing has happened yet");
+          break;
+        }
+        const std::string failing = FailingChecks();
+        if (failing.empty()) {
+          ++tr.declarations_true;
+          timeline_.AddAt(t, "trainee.declared", "fixed",
+                          "every steady-state check passes; recovered once they hold for " +
+                              FormatDuration(drill_.recovery.steady_for));
+        } else {
+          ++tr.declarations_false;
+          timeline_.AddAt(t, "trainee.declared", "not fixed", "still failing: " + failing);
+        }
+        break;
+      }
+      case TraineeAction::Kind::kGiveUp:
+        tr.gave_up = true;
+        rec_.aborted = true;
+        rec_.abort_reason = "the trainee gave up";
+        timeline_.AddAt(t, "abort", "trainee", "gave up; everything is rolled back");
+        return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace firedrill::engine_detail
