@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <thread>
+#include <tuple>
 
 #include "runner/base/values.h"
 
@@ -50,6 +51,13 @@ constexpr std::array<const char*, kHistorySchemaVersion> kMigrations = {
         recorded_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
       );
       CREATE INDEX runs_by_drill ON runs (name, started_at, id);
+    )sql",
+    // 2: training sessions (`firedrill train`): who trained, and report.json's `training`
+    // object as JSON text; NULL for runs.
+    R"sql(
+      ALTER TABLE runs ADD COLUMN trainee TEXT;
+      ALTER TABLE runs ADD COLUMN training TEXT;
+      CREATE INDEX runs_by_trainee ON runs (trainee, started_at, id);
     )sql",
 };
 
@@ -227,7 +235,8 @@ Status AppendRun(const std::string& db_path, const json& report, const std::stri
   if (!db.ok()) return db.status();
   auto st = Prepare(db->get(), db_path,
                     "INSERT INTO runs (name, file, mode, started_at, verdict, score, exit_code, "
-                    "metrics, report_dir) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+                    "metrics, report_dir, trainee, training) "
+                    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
   if (!st.ok()) return st.status();
   sqlite3_stmt* s = st->get();
   BindText(s, 1, report["name"].get<std::string>());
@@ -249,12 +258,20 @@ Status AppendRun(const std::string& db_path, const json& report, const std::stri
     if (!ec) dir = abs.lexically_normal().string();
   }
   BindText(s, 9, dir);
+  const json training = report.value("training", json());
+  if (training.is_object()) {
+    BindText(s, 10, training.value("trainee", std::string()));
+    BindText(s, 11, training.dump(-1, ' ', false, json::error_handler_t::replace));
+  } else {
+    sqlite3_bind_null(s, 10);
+    sqlite3_bind_null(s, 11);
+  }
   if (sqlite3_step(s) != SQLITE_DONE) return SqlError(db->get(), db_path, "appending the run");
   return Status::Ok();
 }
 
 Result<std::vector<HistoryRun>> ReadHistory(const std::string& db_path, const std::string& drill,
-                                            int last_n) {
+                                            int last_n, const std::string& trainee) {
   if (db_path.empty()) return Status::Invalid("no history path");
   std::error_code ec;
   if (!fs::exists(db_path, ec)) {
@@ -266,16 +283,17 @@ Result<std::vector<HistoryRun>> ReadHistory(const std::string& db_path, const st
   // Newest first within each drill to count the last N, then oldest first for reading.
   auto st = Prepare(db->get(), db_path,
                     "SELECT id, name, file, mode, started_at, verdict, score, exit_code, metrics, "
-                    "report_dir FROM ("
+                    "report_dir, trainee, training FROM ("
                     "  SELECT *, ROW_NUMBER() OVER ("
                     "    PARTITION BY name ORDER BY started_at DESC, id DESC) AS newest"
-                    "  FROM runs WHERE ?1 = '' OR name = ?1)"
+                    "  FROM runs WHERE (?1 = '' OR name = ?1) AND (?3 = '' OR trainee = ?3))"
                     " WHERE ?2 <= 0 OR newest <= ?2"
                     " ORDER BY name, started_at, id");
   if (!st.ok()) return st.status();
   sqlite3_stmt* s = st->get();
   BindText(s, 1, drill);
   sqlite3_bind_int(s, 2, last_n);
+  BindText(s, 3, trainee);
   std::vector<HistoryRun> runs;
   int rc;
   while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -291,6 +309,11 @@ Result<std::vector<HistoryRun>> ReadHistory(const std::string& db_path, const st
     r.metrics = json::parse(ColumnText(s, 8), nullptr, /*allow_exceptions=*/false);
     if (r.metrics.is_discarded()) r.metrics = nullptr;
     r.report_dir = ColumnText(s, 9);
+    r.trainee = ColumnText(s, 10);
+    if (sqlite3_column_type(s, 11) != SQLITE_NULL) {
+      r.training = json::parse(ColumnText(s, 11), nullptr, /*allow_exceptions=*/false);
+      if (r.training.is_discarded()) r.training = nullptr;
+    }
     runs.push_back(std::move(r));
   }
   if (rc != SQLITE_DONE) return SqlError(db->get(), db_path, "reading the runs");
@@ -417,6 +440,10 @@ std::string HistoryJson(const std::vector<HistoryRun>& runs) {
                    {"exit_code", OrNull(r.exit_code)},
                    {"metrics", r.metrics},
                    {"report_dir", r.report_dir}});
+    if (r.mode == "train") {
+      out.back()["trainee"] = r.trainee;
+      out.back()["training"] = r.training;
+    }
   }
   return out.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
 }
@@ -472,6 +499,68 @@ std::string HistoryTable(const std::vector<HistoryRun>& runs, bool unicode) {
     if (!out.empty()) out += "\n";
     AppendDrillTable(out, name, drill_runs, unicode);
   }
+  return out;
+}
+
+std::string TraineeTable(const std::string& trainee, const std::vector<HistoryRun>& all,
+                         bool unicode) {
+  std::vector<const HistoryRun*> runs;
+  for (const auto& r : all) {
+    if (r.mode == "train") runs.push_back(&r);
+  }
+  if (runs.empty()) return "no training session of " + trainee + " recorded\n";
+  std::stable_sort(runs.begin(), runs.end(), [](const HistoryRun* a, const HistoryRun* b) {
+    return std::tie(a->started_at, a->id) < std::tie(b->started_at, b->id);
+  });
+  auto outcome = [](const HistoryRun& r) -> std::string {
+    if (!r.exit_code) return r.verdict;
+    switch (*r.exit_code) {
+      case 0:
+        return "in time";
+      case 1:
+        return "too late";
+      case 3:
+        return r.training.is_object() && r.training.value("gave_up", false) ? "gave up" : "stopped";
+      default:
+        return "error";
+    }
+  };
+  auto count = [](const json& t, const char* key) -> std::string {
+    if (!t.is_object()) return "-";
+    const json& v = t.value(key, json());
+    return v.is_number_integer() ? std::to_string(v.get<int64_t>()) : std::string("-");
+  };
+  size_t name_w = 5;
+  for (const HistoryRun* r : runs) name_w = std::max(name_w, r->name.size());
+  std::string out = fmt::format("{}: {} training session{}\n\n", trainee, runs.size(),
+                                runs.size() == 1 ? "" : "s");
+  out += fmt::format("  {:<5} {:<19}  {}  {:<8}  {:>5}  {:>9}  {:>9}  {:>5}  {:>5}\n", "id",
+                     "started (UTC)", Pad("drill", name_w, false), "outcome", "score", "ack",
+                     "recovered", "hints", "false");
+  std::vector<std::optional<int64_t>> recovered, scores;
+  for (const HistoryRun* r : runs) {
+    const json& t = r->training;
+    const json decl = t.is_object() ? t.value("declarations", json()) : json();
+    out += fmt::format("  {:<5} {:<19}  {}  {:<8}  {:>5}  {:>9}  {:>9}  {:>5}  {:>5}\n", r->id,
+                       When(r->started_at), Pad(r->name, name_w, false), outcome(*r),
+                       r->score ? std::to_string(*r->score) : std::string("-"),
+                       MillisOrDash(MetricMs(r->metrics, "acknowledged_after_ms")),
+                       MillisOrDash(MetricMs(r->metrics, "recovered_after_ms")),
+                       count(t, "hints_used"), count(decl, "false"));
+    recovered.push_back(MetricMs(r->metrics, "recovered_after_ms"));
+    scores.push_back(r->score);
+  }
+  out += "\n" + TrendLine("recovered", recovered, unicode);
+  std::vector<std::optional<double>> sv;
+  std::optional<int64_t> first, last;
+  for (const auto& v : scores) {
+    sv.push_back(v ? std::optional<double>(static_cast<double>(*v)) : std::nullopt);
+    if (v && !first) first = v;
+    if (v) last = v;
+  }
+  out += fmt::format("  score     trend  {}", Sparkline(sv, unicode));
+  out += first ? fmt::format("  first {}, last {}\n", *first, *last)
+               : std::string("  (never scored)\n");
   return out;
 }
 

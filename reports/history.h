@@ -17,7 +17,7 @@ namespace firedrill {
 
 // The schema this build writes and reads. A file with a newer one is refused, never
 // downgraded: an older firedrill cannot know what the newer columns mean.
-inline constexpr int kHistorySchemaVersion = 1;
+inline constexpr int kHistorySchemaVersion = 2;
 
 // One recorded run, as report.json said it.
 struct HistoryRun {
@@ -31,6 +31,9 @@ struct HistoryRun {
   std::optional<int64_t> exit_code;
   nlohmann::json metrics;  // report.json's `metrics` object, its keys unchanged
   std::string report_dir;
+  // Mode "train": report.json's training.trainee and `training` object (null otherwise).
+  std::string trainee;
+  nlohmann::json training;
 };
 
 // $XDG_DATA_HOME/firedrill/history.db when XDG_DATA_HOME is set and absolute (the XDG spec
@@ -48,11 +51,13 @@ Status AppendRun(const std::string& db_path, const nlohmann::json& report,
 // The runs of `drill` ("" = every drill), grouped by drill name (in name order), each
 // drill's runs oldest to newest. `last_n` > 0 keeps each drill's newest `last_n` runs.
 // A file that does not exist yet is an empty history, and is not created.
+// `trainee` non-empty keeps only that trainee's training sessions.
 Result<std::vector<HistoryRun>> ReadHistory(const std::string& db_path, const std::string& drill,
-                                            int last_n);
+                                            int last_n, const std::string& trainee = "");
 
 // An array of objects with exactly id, name, file, mode, started_at, verdict, score,
-// exit_code, metrics, report_dir; indented, ending with a newline.
+// exit_code, metrics, report_dir, and for a training session also trainee and training;
+// indented, ending with a newline.
 std::string HistoryJson(const std::vector<HistoryRun>& runs);
 
 // RFC 4180: a header row, CRLF line ends, fields quoted when they hold a comma, quote, CR
@@ -64,6 +69,12 @@ std::string HistoryCsv(const std::vector<HistoryRun>& runs);
 // MTTD and MTTR as a sparkline, one mark per run, a gap where a figure is null. `unicode`
 // picks block characters (▁..█) or ASCII for terminals and logs that cannot show them.
 std::string HistoryTable(const std::vector<HistoryRun>& runs, bool unicode);
+
+// For `history --trainee NAME`: each training session (when, drill, outcome, score, time to
+// acknowledge and to recover, hints used, false declarations), oldest first, then the
+// progress: the trend of time to recover and of the score, and the first and latest.
+std::string TraineeTable(const std::string& trainee, const std::vector<HistoryRun>& runs,
+                         bool unicode);
 
 // The sparkline alone: one mark per value, scaled from the smallest to the largest value
 // present; a null is a space. Equal values all get the middle mark.

@@ -74,9 +74,8 @@ Look LookOf(std::string_view type) {
   return {"·", ".", kDim, true};
 }
 
-// `s` made safe and single-line for a terminal: valid UTF-8, newlines shown as " | ",
-// every other control character (ESC and the C1 range included, which a terminal would
-// obey) as '?', and at most `max` code points.
+}  // namespace
+
 std::string TerminalSafe(std::string_view s, size_t max) {
   const std::string valid = ValidUtf8(s);
   std::string out;
@@ -105,6 +104,8 @@ std::string TerminalSafe(std::string_view s, size_t max) {
   }
   return out;
 }
+
+namespace {
 
 // "+5.003s": time since the run started.
 std::string Offset(int64_t t_ms) {

@@ -11,6 +11,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 
 #include "reports/status_line.h"
@@ -20,6 +21,11 @@
 #include "runner/engine/timeline.h"
 
 namespace firedrill {
+
+// `s` made safe and single-line for a terminal: valid UTF-8, newlines shown as " | ",
+// every other control character (ESC and the C1 range included, which a terminal would
+// obey) as '?', and at most `max` code points.
+std::string TerminalSafe(std::string_view s, size_t max);
 
 class TerminalView {
  public:

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "reports/ansi.h"
+#include "reports/terminal.h"
 #include "runner/base/values.h"
 
 namespace firedrill {
@@ -10,7 +11,9 @@ namespace firedrill {
 TrainView::TrainView(FILE* out, bool live, bool colour, const Scenario& s)
     : out_(out), live_(live), colour_(colour), hints_total_(s.recovery.hints.size()) {}
 
-std::string TrainView::FormatEvent(const Event& e) {
+std::string TrainView::FormatEvent(const Event& raw) {
+  // What a system wrote (a log line in a page) must not drive the trainee's terminal.
+  const Event e{raw.t_ms, raw.type, TerminalSafe(raw.name, 200), TerminalSafe(raw.detail, 2000)};
   const std::string at = fmt::format("[{:>7}] ", HumanMillis(e.t_ms));
   if (e.type == "prepared") return at + "your system: " + e.detail;
   if (e.type == "service.ready") return at + "service " + e.name + " is up";
@@ -26,6 +29,7 @@ std::string TrainView::FormatEvent(const Event& e) {
   if (e.type == "trainee.note") return at + "note: " + e.detail;
   if (e.type == "trainee.declared") return at + "declared fixed: " + e.name + " (" + e.detail + ")";
   if (e.type == "trainee.ignored") return at + e.name + ": " + e.detail;
+  if (e.type == "trainee.runbook") return at + "runbook opened";
   if (e.type == "recovered") return at + "RECOVERED  " + e.detail;
   if (e.type == "abort") return at + "stopped: " + e.detail;
   if (e.type == "error") return at + "error: " + e.detail;

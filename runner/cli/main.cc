@@ -25,6 +25,7 @@
 #include "reports/terminal.h"
 #include "runner/base/suggest.h"
 #include "runner/base/values.h"
+#include "runner/cli/ctl.h"
 #include "runner/cli/train.h"
 #include "runner/engine/engine.h"
 #include "runner/engine/score.h"
@@ -45,8 +46,9 @@ struct Options {
   std::string push_url;
   std::string history_path;  // "" = DefaultHistoryPath()
   bool no_history = false;
-  std::string drill;  // history: one drill's runs
-  int last = 0;       // history: the last N runs of each drill (0 = all)
+  std::string drill;    // history: one drill's runs
+  int last = 0;         // history: the last N runs of each drill (0 = all)
+  std::string trainee;  // history: one trainee's training sessions
   std::string format = "table";
   std::string report_dir;
   bool markdown = false;
@@ -408,10 +410,19 @@ int CmdHistory(const Options& o) {
                  db.c_str());
     return kExitInvalid;
   }
-  Result<std::vector<HistoryRun>> runs = ReadHistory(db, o.drill, o.last);
+  Result<std::vector<HistoryRun>> runs = ReadHistory(db, o.drill, o.last, o.trainee);
   if (!runs.ok()) {
     std::fprintf(stderr, "firedrill: %s: %s\n", db.c_str(), runs.status().message().c_str());
     return kExitError;
+  }
+  if (!o.trainee.empty() && runs->empty()) {
+    std::fprintf(stderr, "firedrill: no training session of '%s' in %s\n", o.trainee.c_str(),
+                 db.c_str());
+    return kExitInvalid;
+  }
+  if (!o.trainee.empty() && o.format == "table") {
+    std::fputs(TraineeTable(o.trainee, *runs, Utf8Terminal()).c_str(), stdout);
+    return 0;
   }
   if (!o.drill.empty() && runs->empty()) {
     std::fprintf(stderr, "firedrill: no run of drill '%s' in %s\n", o.drill.c_str(), db.c_str());
@@ -475,7 +486,15 @@ const Command kCommands[] = {
     {"train",
      "rehearse a drill as on call: a real fault at a random moment, the page, hints, a debrief",
      [](CLI::App* a, Options* o) {
-       a->add_option("file", o->train.file, "the drill file (YAML)")->required();
+       a->add_option("file", o->train.file, "the drill file (YAML)");
+       a->add_option("--random", o->train.random,
+                     "draw the drill from this directory's training drills (tagged training and "
+                     "easy, medium or hard); it is named only after the session");
+       a->add_option("--difficulty", o->train.difficulty, "with --random: only this level")
+           ->check(CLI::IsMember({"easy", "medium", "hard"}));
+       a->add_option("--observe", o->train.observe,
+                     "follow the session writing to this report directory (a game master's "
+                     "view: every event, the trainee's keys included; no controls)");
        a->add_option("--trainee", o->train.trainee, "who is training (default $USER)");
        a->add_option("--report-dir", o->train.report_dir,
                      "where the report and debrief go (default firedrill-out/NAME-train-TIME)");
@@ -491,8 +510,38 @@ const Command kCommands[] = {
        InstallSignalHandlers();
        TrainArgs args = o.train;
        args.interrupt = &g_interrupts;
+       if (!args.observe.empty()) {
+         if (!args.file.empty()) {
+           std::fprintf(stderr, "firedrill: train: --observe DIR takes no drill file\n");
+           return kExitInvalid;
+         }
+         return ObserveTrainingSession(args.observe, args.interrupt);
+       }
+       if (!args.random.empty()) {
+         if (!args.file.empty()) {
+           std::fprintf(stderr, "firedrill: train: --random DIR takes no drill file\n");
+           return kExitInvalid;
+         }
+         return RunRandomTrainingSession(args);
+       }
+       if (!args.difficulty.empty()) {
+         std::fprintf(stderr, "firedrill: train: --difficulty goes with --random DIR\n");
+         return kExitInvalid;
+       }
+       if (args.file.empty()) {
+         std::fprintf(stderr,
+                      "firedrill: train: a drill file is required (or --random DIR, or "
+                      "--observe DIR)\n");
+         return kExitInvalid;
+       }
        return RunTrainingSession(args);
      }},
+    {"ctl", "a training session's services, as systemctl would: status, stop, start, restart",
+     [](CLI::App* a, Options* o) {
+       a->add_option("dir", o->report_dir, "the session's report directory")->required();
+       a->add_option("args", o->files, "status [SERVICE] | stop|start|restart SERVICE")->required();
+     },
+     [](const Options& o) { return RunCtl(o.report_dir, o.files); }},
     {"rollback", "undo whatever a run that died left behind, from its journal (idempotent)",
      [](CLI::App* a, Options* o) {
        a->add_option("journals", o->files,
@@ -517,6 +566,9 @@ const Command kCommands[] = {
      [](CLI::App* a, Options* o) {
        a->add_option("drill", o->drill, "only this drill's runs (its name)");
        a->add_option("--history", o->history_path, "the history to read (default as for run)");
+       a->add_option("--trainee", o->trainee,
+                     "only this trainee's training sessions (`firedrill train`), and their "
+                     "progress");
        a->add_option("--last", o->last, "only the last N runs of each drill")
            ->check(CLI::Range(1, 1000000));
        a->add_option("--format", o->format, "table (default), json or csv")

@@ -86,7 +86,9 @@ void Run::RedactRecord() {
 }
 
 bool Run::Prepare() {
-  auto workdir = MakeWorkdir(drill_);
+  // A trainee reads the workdir's path: it must not name the incident they are about to
+  // meet (a drill drawn by `train --random`).
+  auto workdir = MakeWorkdir(drill_, options_.training ? "train" : drill_.name);
   if (!workdir.ok()) {
     Fail(workdir.status().message());
     return false;

@@ -242,6 +242,83 @@ void Services::JournalAdoptedOrphans() {
   }
 }
 
+Result<std::string> Services::Control(const std::string& verb, const std::string& name,
+                                      Millis grace) {
+  std::lock_guard<std::mutex> l(mu_);
+  if (stopping_) return Status::Failed("the session is ending");
+  if (verb == "status" && name == "*") {
+    std::string all;
+    for (auto& x : services_) {
+      std::error_code ec;
+      const bool up = x->child && !x->exited && x->child->running(ec);
+      all += (all.empty() ? "" : "; ") + x->spec.name + " " +
+             (up ? "running, process group " + std::to_string(x->pgid) : "stopped");
+    }
+    return all.empty() ? std::string("no services") : all;
+  }
+  Service* s = nullptr;
+  for (auto& x : services_) {
+    if (x->spec.name == name) s = x.get();
+  }
+  if (s == nullptr) {
+    std::string names;
+    for (auto& x : services_) names += (names.empty() ? "" : ", ") + x->spec.name;
+    return Status::NotFound("no service '" + name + "' (this drill's: " + names + ")");
+  }
+  // Reaps the leader if it is gone, as Poll would.
+  auto running = [&] {
+    if (!s->child || s->exited) return false;
+    std::error_code ec;
+    if (s->child->running(ec)) return true;
+    s->exited = true;
+    ReleaseOwnedChild(s->pgid);
+    timeline_->Add("service.exited", s->spec.name,
+                   DescribeWaitStatus(s->child->native_exit_code()));
+    return false;
+  };
+  const bool was_running = running() || (s->pgid > 0 && env_->GroupAlive(s->pgid));
+  if (verb == "status") {
+    return was_running ? "running, process group " + std::to_string(s->pgid)
+                       : std::string("stopped");
+  }
+  if (verb != "stop" && verb != "start" && verb != "restart") {
+    return Status::Invalid("unknown verb '" + verb + "' (status, stop, start, restart)");
+  }
+  std::string said;
+  if (verb != "start" && was_running) {
+    env_->Signal(-s->pgid, SIGTERM);
+    const int64_t deadline = env_->NowMs() + grace.count();
+    while ((running() || env_->GroupAlive(s->pgid)) && env_->NowMs() < deadline) {
+      ReapOrphans();
+      env_->SleepMs(20);
+    }
+    if (env_->GroupAlive(s->pgid)) env_->Signal(-s->pgid, SIGKILL);
+    for (int i = 0; i < 100 && (running() || env_->GroupAlive(s->pgid)); ++i) {
+      ReapOrphans();
+      env_->SleepMs(10);
+    }
+    for (auto& [id, pgid] : journaled_) {
+      if (journal_ && id != 0 && pgid == s->pgid && !env_->GroupAlive(pgid)) {
+        (void)journal_->Done(id, "stopped by firedrill ctl");
+        id = 0;
+      }
+    }
+    timeline_->Add("service.stopped", s->spec.name, "by firedrill ctl " + verb);
+    said = "stopped";
+  } else if (verb == "stop") {
+    return std::string("already stopped");
+  }
+  if (verb == "stop") return said;
+  if (verb == "start" && was_running) {
+    return "already running, process group " + std::to_string(s->pgid);
+  }
+  FD_RETURN_IF_ERROR(Spawn(*s));
+  timeline_->Add("service.started", s->spec.name,
+                 "process group " + std::to_string(s->pgid) + ": " + s->run.substr(0, 120));
+  return (said.empty() ? "" : said + ", then ") + "started, process group " +
+         std::to_string(s->pgid);
+}
+
 std::vector<std::string> Services::StopAll(Millis grace) {
   std::lock_guard<std::mutex> l(mu_);
   stopping_ = true;

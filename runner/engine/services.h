@@ -45,6 +45,13 @@ class Services final : public ServiceDirectory {
   // killed with SIGKILL does not leave it running. Call regularly from one thread.
   void Poll();
 
+  // What `firedrill ctl` asks of service `name` in a training session, as systemctl
+  // would: `status`, `stop` (SIGTERM to its group, SIGKILL after `grace`), `start` (its
+  // own command line again) or `restart`. The service stays the run's own: journaled, its
+  // logs appended to, stopped at teardown; one stopped this way is not restarted by its
+  // `restart` policy. Returns what happened, in words, or why nothing could be done.
+  Result<std::string> Control(const std::string& verb, const std::string& name, Millis grace);
+
   // Stops everything this run started. Returns what is still alive afterwards (empty
   // when the machine is clean). Safe to call twice.
   std::vector<std::string> StopAll(Millis grace);

@@ -5,18 +5,24 @@
 // the one way they hear of anything.
 #pragma once
 
+#include <future>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
-#include "runner/base/env.h"
+#include "runner/base/values.h"
 
 namespace firedrill {
 
 struct TraineeAction {
-  enum class Kind { kAcknowledge, kHint, kNote, kDeclare, kGiveUp };
+  enum class Kind { kAcknowledge, kHint, kNote, kDeclare, kRunbook, kService, kGiveUp };
   Kind kind = Kind::kNote;
-  std::string text;  // kNote: the note
+  std::string text;          // kNote: the note; kService: the verb (status, stop, start, restart)
+  std::string service = {};  // kService: which (the initialisers spare {kind, text} callers
+                             // -Wmissing-field-initializers)
+  // kService: the answer ("ok: ..." or "error: ..."), set once the engine acted.
+  std::shared_ptr<std::promise<std::string>> reply = nullptr;
 };
 
 // Thread-safe: Push from the keyboard's thread, Take from the engine's.

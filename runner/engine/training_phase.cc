@@ -26,6 +26,21 @@ std::string Run::FailingChecks() const {
 
 bool Run::TrainTick(int64_t now) {
   std::vector<TraineeAction> actions = options_.training->desk->Take();
+  // Service requests first, outside mu_: stopping one may take its whole stop_grace, and
+  // the samplers must go on recording meanwhile.
+  for (auto it = actions.begin(); it != actions.end();) {
+    if (it->kind != TraineeAction::Kind::kService) {
+      ++it;
+      continue;
+    }
+    auto r = services_->Control(it->text, it->service, drill_.settings.stop_grace);
+    const std::string answer = r.ok() ? "ok: " + *r : "error: " + r.status().message();
+    if (it->text != "status") {
+      timeline_.Add("trainee.ctl", it->service, it->text + ": " + answer);
+    }
+    if (it->reply) it->reply->set_value(answer);
+    it = actions.erase(it);
+  }
   std::lock_guard<std::mutex> l(mu_);
   TrainingRecord& tr = *rec_.training;
   const std::optional<int64_t> first = rec_.first_fault_ms;
@@ -120,6 +135,12 @@ bool Run::TrainTick(int64_t now) {
         }
         break;
       }
+      case TraineeAction::Kind::kRunbook:
+        // Opening the runbook is part of the response a game master reviews.
+        timeline_.AddAt(t, "trainee.runbook", tr.trainee, "opened the runbook");
+        break;
+      case TraineeAction::Kind::kService:
+        break;  // handled above
       case TraineeAction::Kind::kGiveUp:
         tr.gave_up = true;
         rec_.aborted = true;

@@ -20,13 +20,12 @@ constexpr const char* kWorkdirMarker = ".firedrill-workdir";
 
 }  // namespace
 
-Result<Workdir> MakeWorkdir(const Scenario& drill) {
+Result<Workdir> MakeWorkdir(const Scenario& drill, const std::string& label) {
   Workdir out;
   std::error_code ec;
   if (drill.settings.workdir.empty()) {
     const char* tmp = getenv("TMPDIR");
-    std::string tmpl =
-        std::string(tmp && *tmp ? tmp : "/tmp") + "/firedrill-" + drill.name + "-XXXXXX";
+    std::string tmpl = std::string(tmp && *tmp ? tmp : "/tmp") + "/firedrill-" + label + "-XXXXXX";
     std::vector<char> buf(tmpl.begin(), tmpl.end());
     buf.push_back('\0');
     if (!mkdtemp(buf.data())) return Status::Io("cannot create a work directory under " + tmpl);

@@ -19,8 +19,9 @@ struct Workdir {
   bool temporary = false;  // made under $TMPDIR for this run: removed when it ends
 };
 
-// Makes the drill's workdir and writes the marker into it.
-Result<Workdir> MakeWorkdir(const Scenario& drill);
+// Makes the drill's workdir and writes the marker into it; a temporary one is named
+// $TMPDIR/firedrill-LABEL-XXXXXX.
+Result<Workdir> MakeWorkdir(const Scenario& drill, const std::string& label);
 
 struct RunIdentity {
   std::string drill_name;

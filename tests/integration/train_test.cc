@@ -72,12 +72,19 @@ std::string DrillFile() {
   return std::string(FIREDRILL_SOURCE_DIR) + "/scenarios/training-disk-full.yaml";
 }
 
+std::string Drill(const std::string& name) {
+  return std::string(FIREDRILL_SOURCE_DIR) + "/scenarios/" + name;
+}
+
 // The session's command: firedrill train with the fault at once, its exit code kept.
-std::string TrainCommand(const TempDir& dir, const std::string& drill) {
+// `what` is the drill file, or `--random DIR ...`; `history` "" means --no-history.
+std::string TrainCommand(const TempDir& dir, const std::string& what,
+                         const std::string& history = "") {
   return "cd " + Quote(dir.path()) + " && NO_COLOR=1 TMPDIR=" + Quote(dir.path()) +
          " FIREDRILL_STATE_DIR=" + Quote(dir / "state") + " " + Quote(FIREDRILL_BIN) + " train " +
-         Quote(drill) + " --trainee ada --inject-within 0s --no-history" + " --report-dir " +
-         Quote(dir / "report") + "; echo $? > " + Quote(dir / "exit");
+         what + " --trainee ada --inject-within 0s" +
+         (history.empty() ? std::string(" --no-history") : " --history " + Quote(history)) +
+         " --report-dir " + Quote(dir / "report") + "; echo $? > " + Quote(dir / "exit");
 }
 
 std::string WorkdirOn(const std::string& screen) {
@@ -120,7 +127,7 @@ TEST(TrainTest, TheTraineeIsPagedAcknowledgesTakesAHintAndRepairsFromASecondWind
   if (auto why = Unsupported(); !why.empty()) GTEST_SKIP() << why;
   TempDir dir;
   Tmux tmux(dir);
-  ASSERT_TRUE(tmux.Start("train", TrainCommand(dir, DrillFile())));
+  ASSERT_TRUE(tmux.Start("train", TrainCommand(dir, Quote(DrillFile()))));
   std::string screen;
   ASSERT_TRUE(tmux.WaitFor("train", "PAGE  redis-aof-write-error", &screen)) << screen;
   // The bell and a banner: the page cannot be missed.
@@ -184,7 +191,7 @@ TEST(TrainTest, GivingUpRollsEverythingBackAndExitsThree) {
   if (auto why = Unsupported(); !why.empty()) GTEST_SKIP() << why;
   TempDir dir;
   Tmux tmux(dir);
-  ASSERT_TRUE(tmux.Start("train", TrainCommand(dir, DrillFile())));
+  ASSERT_TRUE(tmux.Start("train", TrainCommand(dir, Quote(DrillFile()))));
   std::string screen;
   ASSERT_TRUE(tmux.WaitFor("train", "PAGE  ", &screen)) << screen;
   const std::string workdir = WorkdirOn(screen);
@@ -228,7 +235,7 @@ TEST(TrainTest, DeclarationsHintsByThemselvesTheRunbookAndNotes) {
                 dir / "scenarios/runbooks/training-disk-full.md");
 
   Tmux tmux(dir);
-  ASSERT_TRUE(tmux.Start("train", TrainCommand(dir, drill)));
+  ASSERT_TRUE(tmux.Start("train", TrainCommand(dir, Quote(drill))));
   std::string screen;
   ASSERT_TRUE(tmux.WaitFor("train", "PAGE  ", &screen)) << screen;
   const std::string workdir = WorkdirOn(screen);
@@ -281,24 +288,188 @@ TEST(TrainTest, DeclarationsHintsByThemselvesTheRunbookAndNotes) {
   ExpectAllRolledBack(*report, workdir);
 }
 
-// The same drill under `run` heals itself: the ballast goes at the end of its duration,
-// Redis takes writes again, and the drill passes, as every drill of the library must.
-TEST(TrainTest, TheTrainingDrillUnderRunHealsItselfAndPasses) {
+// The training drills under `run` heal themselves (remediation, or the faults' durations)
+// and pass, as every drill of the library must.
+TEST(TrainTest, TheTrainingDrillsUnderRunHealThemselvesAndPass) {
+  if (auto why = Unsupported(); !why.empty()) GTEST_SKIP() << why;
+  struct Case {
+    const char* file;
+    size_t ports;
+    int64_t not_before_ms;  // what heals it comes no sooner
+  };
+  for (const Case& c :
+       {Case{"training-redis-killed.yaml", 1, 0}, Case{"training-disk-full.yaml", 1, 8000},
+        Case{"training-config-drift.yaml", 2, 5000}}) {
+    SCOPED_TRACE(c.file);
+    TempDir dir;
+    auto run = RunKept(Drill(c.file), dir);
+    ASSERT_TRUE(run);
+    EXPECT_EQ(run->cli.exit_code, 0) << Output(run->cli);
+    const nlohmann::json& r = run->report;
+    EXPECT_EQ(r["mode"], "run");
+    EXPECT_EQ(r["verdict"], "passed") << r["reasons"].dump();
+    EXPECT_FALSE(r.contains("training"));
+    ASSERT_TRUE(r["metrics"]["recovered_after_ms"].is_number_integer());
+    EXPECT_GE(r["metrics"]["recovered_after_ms"].get<int64_t>(), c.not_before_ms);
+    for (const auto& f : r["faults"]) EXPECT_NE(f["rollback"], "failed") << f.dump();
+    ExpectNothingSurvives(r, c.ports);
+    EXPECT_FALSE(Mounted(run->workdir + "/disk"));
+  }
+}
+
+// The hard drill: one line of the replica's file drifted and a crash made it read it. The
+// trainee puts the line back and restarts the replica through `firedrill ctl`.
+TEST(TrainTest, TheHardDriftIsRepairedByFixingTheFileAndRestartingTheReplica) {
   if (auto why = Unsupported(); !why.empty()) GTEST_SKIP() << why;
   TempDir dir;
-  auto run = RunKept(DrillFile(), dir);
-  ASSERT_TRUE(run);
-  EXPECT_EQ(run->cli.exit_code, 0) << Output(run->cli);
-  const nlohmann::json& r = run->report;
-  EXPECT_EQ(r["mode"], "run");
-  EXPECT_EQ(r["verdict"], "passed") << r["reasons"].dump();
-  EXPECT_FALSE(r.contains("training"));
-  ASSERT_TRUE(r["metrics"]["recovered_after_ms"].is_number_integer());
-  // Not before the ballast went (8 s), as nothing else frees the disk.
-  EXPECT_GE(r["metrics"]["recovered_after_ms"].get<int64_t>(), 8000);
-  EXPECT_NE(r["faults"][0]["rollback"], "failed");
-  ExpectNothingSurvives(r, 1);
-  EXPECT_FALSE(Mounted(run->workdir + "/disk"));
+  Tmux tmux(dir);
+  ASSERT_TRUE(tmux.Start("train", TrainCommand(dir, Quote(Drill("training-config-drift.yaml")))));
+  std::string screen;
+  ASSERT_TRUE(tmux.WaitFor("train", "PAGE  replica-link-down", &screen)) << screen;
+  const std::string workdir = WorkdirOn(screen);
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(screen, m, std::regex(R"(ports primary=(\d+))"))) << screen;
+  const std::string primary = m[1];
+  // The drift is really in the file the replica reads.
+  EXPECT_NE(ReadFile(workdir + "/replica.conf").find("replicaof 127.0.0.1 1\n"), std::string::npos);
+  tmux.Run("new-window -t train -n fix");
+  tmux.Type("train:fix", "sed -i 's/^replicaof .*/replicaof 127.0.0.1 " + primary + "/' " +
+                             Quote(workdir + "/replica.conf") + " && " + Quote(FIREDRILL_BIN) +
+                             " ctl " + Quote(dir / "report") + " restart replica; echo CTL=$?");
+  tmux.Enter("train:fix");
+  ASSERT_TRUE(tmux.WaitFor("train:fix", "CTL=0", &screen, Millis(30000))) << screen;
+  EXPECT_NE(screen.find("ok: stopped, then started"), std::string::npos) << screen;
+  auto code = WaitForExit(dir);
+  ASSERT_TRUE(code);
+  EXPECT_EQ(*code, 0) << tmux.Screen("train:0");
+  auto r = ReadJson(dir / "report/report.json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ((*r)["mode"], "train");
+  for (const auto& f : (*r)["faults"]) EXPECT_EQ(f["rollback"], "ok") << f.dump();
+  // The file as the session found it: the kept copy is the restored original.
+  EXPECT_NE(ReadFile(dir / "report/artifacts/replica.conf").find("replicaof 127.0.0.1 " + primary),
+            std::string::npos);
+  ExpectNothingSurvives(*r, 2);
+  EXPECT_FALSE(fs::exists(workdir));
+}
+
+// The easy drill: Redis is killed and nothing restarts it. The trainee restarts it with
+// `firedrill ctl` from a second window, as with systemctl, while a game master follows
+// the session with `--observe` in a third; the session goes into the history, and
+// `history --trainee` shows it.
+TEST(TrainTest, CtlStartsTheKilledServiceObserveFollowsAndTheHistoryKeepsTheTrainee) {
+  if (auto why = Unsupported(); !why.empty()) GTEST_SKIP() << why;
+  TempDir dir;
+  Tmux tmux(dir);
+  const std::string history = dir / "history.db";
+  const std::string report = dir / "report";
+  // The game master first: --observe waits for the session to begin.
+  ASSERT_TRUE(tmux.Start("gm", "NO_COLOR=1 " + Quote(FIREDRILL_BIN) + " train --observe " +
+                                   Quote(report) + "; echo $? > " + Quote(dir / "observe-exit")));
+  ASSERT_TRUE(
+      tmux.Start("train", TrainCommand(dir, Quote(Drill("training-redis-killed.yaml")), history)));
+  std::string screen;
+  ASSERT_TRUE(tmux.WaitFor("train", "PAGE  redis-down", &screen)) << screen;
+  EXPECT_NE(screen.find("firedrill ctl " + report + " status|stop|start|restart"),
+            std::string::npos)
+      << screen;
+  tmux.Type("train", "a");
+  ASSERT_TRUE(tmux.WaitFor("train", "acknowledged after", &screen)) << screen;
+
+  // The trainee's second terminal: status, then start.
+  const std::string ctl = Quote(FIREDRILL_BIN) + " ctl " + Quote(report);
+  tmux.Run("new-window -t train -n fix");
+  tmux.Type("train:fix", ctl + " status redis; " + ctl + " start redis; echo CTL=$?");
+  tmux.Enter("train:fix");
+  ASSERT_TRUE(tmux.WaitFor("train:fix", "CTL=0", &screen, Millis(30000))) << screen;
+  EXPECT_NE(screen.find("ok: stopped"), std::string::npos) << screen;
+  EXPECT_NE(screen.find("ok: started, process group"), std::string::npos) << screen;
+
+  ASSERT_TRUE(tmux.WaitFor("train:0", "# Debrief: training-redis-killed (ada)", &screen)) << screen;
+  const std::string workdir = WorkdirOn(screen);
+  auto code = WaitForExit(dir);
+  ASSERT_TRUE(code);
+  EXPECT_EQ(*code, 0) << screen;
+  // The game master saw the fault, the acknowledgement and the restart, and their view
+  // ended with the session.
+  std::string gm;
+  ASSERT_TRUE(tmux.WaitFor("gm", "trainee.ctl", &gm)) << gm;
+  EXPECT_NE(gm.find("fault.injected"), std::string::npos) << gm;
+  EXPECT_NE(gm.find("trainee.acknowledged"), std::string::npos) << gm;
+  std::optional<int> observed;
+  for (int i = 0; i < 100 && !observed; ++i) {
+    std::ifstream in(dir / "observe-exit");
+    int c = -1;
+    if (in >> c) observed = c;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(observed, std::optional<int>(0)) << tmux.Screen("gm");
+
+  auto r = ReadJson(report + "/report.json");
+  ASSERT_TRUE(r);
+  bool started = false;
+  for (const auto& e : (*r)["timeline"]) {
+    if (e["type"] == "trainee.ctl" && e["name"] == "redis") {
+      started |= e["detail"].get<std::string>().rfind("start: ok: started", 0) == 0;
+    }
+    EXPECT_NE(e["type"], "remediation.run") << e.dump();
+  }
+  EXPECT_TRUE(started) << (*r)["timeline"].dump(1);
+  // The copy the trainee started is the session's: stopped at teardown, nothing left.
+  ExpectNothingSurvives(*r, 1);
+  EXPECT_TRUE((*r)["leftovers"].empty()) << (*r)["leftovers"].dump();
+  EXPECT_FALSE(fs::exists(report + "/ctl.sock"));
+  EXPECT_FALSE(workdir.empty());
+  EXPECT_FALSE(fs::exists(workdir));
+  // The events file has the whole session, one event a line.
+  EXPECT_NE(ReadFile(report + "/events.jsonl").find("\"type\":\"trainee.ctl\""), std::string::npos);
+
+  CliResult h = RunFiredrill({"history", "--trainee", "ada", "--history", history}, dir.path());
+  EXPECT_EQ(h.exit_code, 0) << Output(h);
+  EXPECT_NE(h.out.find("ada: 1 training session"), std::string::npos) << h.out;
+  EXPECT_NE(h.out.find("training-redis-killed"), std::string::npos) << h.out;
+  EXPECT_NE(h.out.find("in time"), std::string::npos) << h.out;
+  CliResult nobody =
+      RunFiredrill({"history", "--trainee", "nobody", "--history", history}, dir.path());
+  EXPECT_EQ(nobody.exit_code, 2) << Output(nobody);
+}
+
+// `--random` draws only a drill of the level asked for, among the directory's training
+// drills (a drill not tagged training is never drawn), and names it only after.
+TEST(TrainTest, RandomDrawsTheLevelAskedAndNamesTheDrillOnlyAfterTheSession) {
+  if (auto why = Unsupported(); !why.empty()) GTEST_SKIP() << why;
+  TempDir dir;
+  fs::create_directories(dir / "wheel");
+  for (const char* f : {"training-redis-killed.yaml", "training-disk-full.yaml",
+                        "training-config-drift.yaml", "disk-full.yaml"}) {
+    fs::copy_file(Drill(f), dir / ("wheel/" + std::string(f)));
+  }
+  Tmux tmux(dir);
+  ASSERT_TRUE(tmux.Start(
+      "train", TrainCommand(dir, "--random " + Quote(dir / "wheel") + " --difficulty medium")));
+  std::string screen;
+  ASSERT_TRUE(tmux.WaitFor("train", "PAGE  ", &screen)) << screen;
+  EXPECT_NE(screen.find("a drill drawn from " + (dir / "wheel") + " (medium)"), std::string::npos)
+      << screen;
+  EXPECT_EQ(screen.find("training-disk-full"), std::string::npos) << screen;
+  tmux.Type("train", "q");
+  auto code = WaitForExit(dir);
+  ASSERT_TRUE(code);
+  EXPECT_EQ(*code, 3);
+  ASSERT_TRUE(tmux.WaitFor("train", "# Debrief", &screen)) << screen;
+  EXPECT_NE(screen.find("The drill drawn was training-disk-full (medium): " +
+                        (dir / "wheel/training-disk-full.yaml")),
+            std::string::npos)
+      << screen;
+
+  // No drill of a level the directory lacks: exit 2, nothing started.
+  fs::remove(dir / "wheel/training-redis-killed.yaml");
+  CliResult none = RunFiredrill(
+      {"train", "--random", dir / "wheel", "--difficulty", "easy", "--no-history"}, dir.path());
+  EXPECT_EQ(none.exit_code, 2) << Output(none);
+  EXPECT_NE(none.err.find("no drill in " + (dir / "wheel") + " is tagged training and easy"),
+            std::string::npos)
+      << none.err;
 }
 
 }  // namespace

@@ -386,6 +386,64 @@ TEST_F(HistoryRealRunsTest, ARelativeReportDirIsKeptAbsolute) {
   EXPECT_EQ((*runs)[0].report_dir, (std::filesystem::current_path() / "firedrill-out/x").string());
 }
 
+// A file written by a version-1 firedrill (before training sessions) is migrated in place:
+// its runs stay, and a session recorded after it is found by its trainee. (The real
+// sessions' path is tests/integration/train_test.cc.)
+TEST_F(HistoryRealRunsTest, AVersionOneFileGainsTrainingSessions) {
+  TempDir dir;
+  const std::string db_path = dir / "v1.db";
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(db_path.c_str(), &db), SQLITE_OK);
+    const char* v1 = R"sql(
+      CREATE TABLE runs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, file TEXT NOT NULL,
+        mode TEXT NOT NULL, started_at TEXT NOT NULL, verdict TEXT NOT NULL, score INTEGER,
+        exit_code INTEGER, metrics TEXT NOT NULL, report_dir TEXT NOT NULL,
+        recorded_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')));
+      CREATE INDEX runs_by_drill ON runs (name, started_at, id);
+      PRAGMA user_version = 1;)sql";
+    ASSERT_EQ(sqlite3_exec(db, v1, nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(db);
+  }
+  // A run into the old file, then a training session, made from that run's report.
+  ASSERT_TRUE(AppendRun(db_path, Passed(0).report, Passed(0).report_dir).ok());
+  json session = Passed(1).report;
+  session["mode"] = "train";
+  session["training"] = {{"trainee", "ada"},
+                         {"hints_used", 1},
+                         {"declarations", {{"true", 1}, {"false", 2}}},
+                         {"gave_up", false}};
+  ASSERT_TRUE(AppendRun(db_path, session, Passed(1).report_dir).ok());
+
+  auto all = ReadHistory(db_path, "", 0);
+  ASSERT_TRUE(all.ok()) << all.status().ToString();
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ((*all)[0].trainee, "");
+  EXPECT_TRUE((*all)[0].training.is_null());
+  auto ada = ReadHistory(db_path, "", 0, "ada");
+  ASSERT_TRUE(ada.ok());
+  ASSERT_EQ(ada->size(), 1u);
+  EXPECT_EQ((*ada)[0].trainee, "ada");
+  EXPECT_EQ((*ada)[0].training["hints_used"], 1);
+  EXPECT_TRUE(ReadHistory(db_path, "", 0, "bo")->empty());
+  // JSON gives a session its trainee and training; a run keeps exactly its old keys.
+  const json rows = json::parse(HistoryJson(*all));
+  EXPECT_FALSE(rows[0].contains("trainee"));
+  EXPECT_EQ(rows[1]["training"]["declarations"]["false"], 2);
+  const std::string table = TraineeTable("ada", *ada, false);
+  EXPECT_THAT(table, HasSubstr("ada: 1 training session\n"));
+  EXPECT_THAT(table, HasSubstr(Passed(1).report["name"].get<std::string>()));
+  sqlite3* h = nullptr;
+  ASSERT_EQ(sqlite3_open(db_path.c_str(), &h), SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(h, "PRAGMA user_version", -1, &st, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int(st, 0), 2);
+  sqlite3_finalize(st);
+  sqlite3_close(h);
+}
+
 TEST(HistoryTest, AMissingFileIsAnEmptyHistoryAndIsNotCreated) {
   TempDir dir;
   auto runs = ReadHistory(dir / "none/history.db", "", 0);
