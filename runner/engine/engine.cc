@@ -1,6 +1,7 @@
 #include "runner/engine/engine.h"
 
 #include <filesystem>
+#include <fstream>
 #include <system_error>
 
 #include "runner/engine/run.h"
@@ -11,6 +12,7 @@ namespace firedrill {
 namespace engine_detail {
 
 RunRecord Run::Execute() {
+  started_ticks_ = UptimeTicks();
   rec_.mode = options_.dry_run ? "dry-run" : options_.training ? "train" : "run";
   rec_.started_at = env_->WallNow();
   rec_.started_monotonic_ms = timeline_.origin_env_ms();
@@ -121,6 +123,7 @@ bool Run::Prepare() {
     ports[name] = *p;
     taken.insert(*p);
   }
+  for (const auto& [n, p] : ports) port_numbers_.push_back(p);
   expander_ = Expander(workdir_, ports);
   expander_.SetRedactor(&redactor_);
   std::string port_list;
@@ -460,6 +463,7 @@ void Run::Teardown() {
     auto left = services_->StopAll(drill_.settings.stop_grace);
     for (auto& l : left) rec_.leftovers.push_back(l);
   }
+  if (Training()) StopHandStarted();
   // Once the services are stopped their logs are complete; the workdir goes below.
   if (!drill_.artifacts.empty() && !workdir_.empty() && !options_.report_dir.empty()) {
     CollectRunArtifacts();
@@ -486,6 +490,56 @@ void Run::Teardown() {
   if (workdir_is_temp_ && !options_.keep_workdir && rec_.leftovers.empty()) {
     std::error_code ec;
     fs::remove_all(workdir_, ec);
+  }
+}
+
+// What a trainee started by hand instead of through `firedrill ctl` (a redis-server typed
+// in their shell, a daemon) is the session's too: born during it, and listening on one of
+// its ports or running in its workdir without a terminal (a daemon; a shell the trainee
+// left there has one and is spared). Each gets SIGTERM, then SIGKILL after stop_grace,
+// and is named on the timeline; one that survives that is a leftover.
+void Run::StopHandStarted() {
+  std::set<pid_t> found;
+  for (pid_t p : ListeningOn(port_numbers_)) found.insert(p);
+  if (!workdir_.empty()) {
+    const std::string prefix = workdir_ + "/";
+    for (pid_t p : ListPids()) {
+      const std::string cwd = CwdOf(p);
+      if (cwd != workdir_ && cwd.rfind(prefix, 0) != 0) continue;
+      auto st = ReadProcStat(p);
+      if (st && st->tty_nr == 0) found.insert(p);
+    }
+  }
+  std::vector<std::pair<pid_t, uint64_t>> stopping;
+  for (pid_t p : found) {
+    auto st = ReadProcStat(p);
+    if (!st || st->state == 'Z' || IsSelfOrAncestor(p) || st->start_ticks < started_ticks_) {
+      continue;
+    }
+    std::string comm;
+    std::getline(std::ifstream("/proc/" + std::to_string(p) + "/comm"), comm);
+    timeline_.Add("trainee.process_stopped", std::to_string(p),
+                  comm + " (cwd " + CwdOf(p) + "), started by hand during the session: SIGTERM");
+    env_->Signal(p, SIGTERM);
+    stopping.emplace_back(p, st->start_ticks);
+  }
+  // The same process still: a PID reused meanwhile is not signalled again.
+  auto alive = [](pid_t p, uint64_t start) {
+    auto st = ReadProcStat(p);
+    return st && st->start_ticks == start && st->state != 'Z';
+  };
+  const int64_t deadline = env_->NowMs() + drill_.settings.stop_grace.count();
+  for (const auto& [p, start] : stopping) {
+    while (alive(p, start) && env_->NowMs() < deadline) env_->SleepMs(20);
+    if (alive(p, start)) {
+      timeline_.Add("trainee.process_killed", std::to_string(p), "SIGKILL");
+      env_->Signal(p, SIGKILL);
+      for (int i = 0; i < 100 && alive(p, start); ++i) env_->SleepMs(10);
+    }
+    if (alive(p, start)) {
+      rec_.leftovers.push_back("process " + std::to_string(p) +
+                               " the trainee started is still running");
+    }
   }
 }
 

@@ -146,6 +146,9 @@ class Run {
   // passes, else the checks that fail. REQUIRES: mu_ held.
   std::string FailingChecks() const;
 
+  // At teardown in training: stops what the trainee started by hand (engine.cc).
+  void StopHandStarted();
+
   // Applies the redactor to everything the record says in words.
   void RedactRecord();
 
@@ -159,6 +162,8 @@ class Run {
 
   std::string workdir_;
   bool workdir_is_temp_ = false;
+  std::vector<int> port_numbers_;  // every ${port:NAME} picked
+  uint64_t started_ticks_ = 0;     // UptimeTicks() when the run began
   Expander expander_;
   NetworkPolicy network_;
   RunContext ctx_;

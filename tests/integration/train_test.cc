@@ -472,5 +472,51 @@ TEST(TrainTest, RandomDrawsTheLevelAskedAndNamesTheDrillOnlyAfterTheSession) {
       << none.err;
 }
 
+// A trainee who starts Redis by hand instead (a daemon of their own, not the session's
+// service): the session is repaired all the same, and at its end that daemon is found
+// (born during the session, listening on its port), stopped and named on the timeline.
+TEST(TrainTest, WhatTheTraineeStartsByHandIsStoppedAndNamed) {
+  if (auto why = Unsupported(); !why.empty()) GTEST_SKIP() << why;
+  TempDir dir;
+  Tmux tmux(dir);
+  ASSERT_TRUE(tmux.Start("train", TrainCommand(dir, Quote(Drill("training-redis-killed.yaml")))));
+  std::string screen;
+  ASSERT_TRUE(tmux.WaitFor("train", "PAGE  redis-down", &screen)) << screen;
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(screen, m, std::regex(R"(ports redis=(\d+))"))) << screen;
+  const std::string port = m[1];
+  const std::string pidfile = dir / "by-hand.pid";
+  tmux.Run("new-window -t train -n fix");
+  tmux.Type("train:fix", "redis-server --port " + port +
+                             " --bind 127.0.0.1 --save '' --daemonize yes --pidfile " +
+                             Quote(pidfile) + "; echo STARTED=$?");
+  tmux.Enter("train:fix");
+  ASSERT_TRUE(tmux.WaitFor("train:fix", "STARTED=0", &screen, Millis(20000))) << screen;
+  // Read while it runs: Redis removes its pidfile when it is stopped.
+  std::optional<pid_t> pid;
+  for (int i = 0; i < 100 && !pid; ++i) {
+    pid = ReadPid(pidfile);
+    if (!pid) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_TRUE(pid);
+  PidReaper reaper;  // whatever the outcome, the daemon goes
+  reaper.Watch(*pid);
+  auto code = WaitForExit(dir);
+  ASSERT_TRUE(code);
+  EXPECT_EQ(*code, 0) << tmux.Screen("train:0");
+  auto r = ReadJson(dir / "report/report.json");
+  ASSERT_TRUE(r);
+  bool named = false;
+  for (const auto& e : (*r)["timeline"]) {
+    if (e["type"] == "trainee.process_stopped" && e["name"] == std::to_string(*pid)) {
+      named = e["detail"].get<std::string>().rfind("redis-server", 0) == 0;
+    }
+  }
+  EXPECT_TRUE(named) << (*r)["timeline"].dump(1);
+  EXPECT_TRUE(Gone(*pid));
+  ExpectNothingSurvives(*r, 1);
+  EXPECT_TRUE((*r)["leftovers"].empty()) << (*r)["leftovers"].dump();
+}
+
 }  // namespace
 }  // namespace firedrill::testing
