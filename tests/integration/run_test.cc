@@ -320,8 +320,8 @@ TEST(RunTest, UnknownCommandSuggestsTheNearestAndExits2) {
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_EQ(r.err,
             "firedrill: unknown command 'valdate'; did you mean 'validate'?\n"
-            "commands: run, rollback, validate, report, history, faults, probes, score (firedrill "
-            "--help)\n");
+            "commands: run, train, ctl, rollback, validate, report, history, faults, probes, score "
+            "(firedrill --help)\n");
   EXPECT_EQ(RunFiredrill({}, dir.path()).exit_code, 2);
   EXPECT_EQ(RunFiredrill({"run", "missing.yaml"}, dir.path()).exit_code, 2);
 }

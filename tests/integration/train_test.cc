@@ -235,10 +235,16 @@ TEST(TrainTest, DeclarationsHintsByThemselvesTheRunbookAndNotes) {
                 dir / "scenarios/runbooks/training-disk-full.md");
 
   Tmux tmux(dir);
+  // A game master follows in a window of their own.
+  ASSERT_TRUE(tmux.Start(
+      "gm", "NO_COLOR=1 " + Quote(FIREDRILL_BIN) + " train --observe " + Quote(dir / "report")));
   ASSERT_TRUE(tmux.Start("train", TrainCommand(dir, Quote(drill))));
   std::string screen;
   ASSERT_TRUE(tmux.WaitFor("train", "PAGE  ", &screen)) << screen;
   const std::string workdir = WorkdirOn(screen);
+  tmux.Type("train", "a");
+  std::string gm;
+  ASSERT_TRUE(tmux.WaitFor("gm", "trainee.acknowledged", &gm)) << gm;
   tmux.Type("train", "d");
   ASSERT_TRUE(
       tmux.WaitFor("train", "declared fixed: not fixed (still failing: writes-accepted)", &screen))

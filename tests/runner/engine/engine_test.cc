@@ -609,5 +609,25 @@ TEST_F(EngineTest, TraineeKeysBeforeThePageAreIgnoredWithAReason) {
   EXPECT_EQ(Score(scenario_, r).exit_code, 0);
 }
 
+// A trainee who recovers after recovery.within exits 1 (not in time), whatever else went
+// well; the verdict judges the objectives as in `run`.
+TEST_F(EngineTest, ATraineeWhoRecoversAfterTheTargetExitsOne) {
+  training_ = TrainingOptions{.first_fault_at = Millis(0), .desk = &desk_, .trainee = "di"};
+  std::string drill = kTrainingDrill;
+  drill.replace(drill.find("within: 30s"), 11, "within: 2s");
+  scripts_["up"] = {[&](int64_t now) {
+    const bool down = faults_.injected_at >= 0 && now < faults_.injected_at + 2500;
+    return ProbeOutcome{!down, down ? "down" : "ok"};
+  }};
+  scripts_["alert"] = {[&](int64_t) { return ProbeOutcome{faults_.injected_at >= 0, "fired"}; }};
+  RunRecord r = Run(Drill("probe_interval: 100ms", drill));
+  ASSERT_EQ(r.error, "");
+  ASSERT_TRUE(r.recovered_at_ms);
+  Outcome o = Score(scenario_, r);
+  EXPECT_GT(*o.metrics.recovered_after_ms, 2000);
+  EXPECT_EQ(o.verdict, "failed");
+  EXPECT_EQ(o.exit_code, 1);
+}
+
 }  // namespace
 }  // namespace firedrill::testing
