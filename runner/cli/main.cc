@@ -26,6 +26,7 @@
 #include "runner/base/suggest.h"
 #include "runner/base/values.h"
 #include "runner/cli/ctl.h"
+#include "runner/cli/report_dir.h"
 #include "runner/cli/train.h"
 #include "runner/engine/engine.h"
 #include "runner/engine/score.h"
@@ -105,15 +106,6 @@ int CmdValidate(const Options& o) {
     }
   }
   return bad ? kExitInvalid : 0;
-}
-
-std::string DefaultReportDir(const std::string& name) {
-  std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char stamp[32];
-  std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
-  return "firedrill-out/" + name + "-" + stamp;
 }
 
 // The drill files a `run` names: each argument a file, or a directory whose *.yaml and

@@ -26,6 +26,7 @@
 #include "runner/base/atomic_file.h"
 #include "runner/base/values.h"
 #include "runner/cli/ctl.h"
+#include "runner/cli/report_dir.h"
 #include "runner/engine/engine.h"
 #include "runner/engine/score.h"
 #include "runner/loader/loader.h"
@@ -155,15 +156,6 @@ void ReadKeys(const std::atomic<bool>& done, TrainingDesk& desk, TrainView& view
   }
 }
 
-std::string DefaultReportDir(const std::string& name) {
-  std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char stamp[32];
-  std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
-  return "firedrill-out/" + name + "-train-" + stamp;
-}
-
 }  // namespace
 
 namespace {
@@ -202,9 +194,9 @@ int Session(const TrainArgs& a, const Scenario& s, bool hidden) {
     const char* user = std::getenv("USER");
     trainee = user && *user ? user : "trainee";
   }
-  const std::string report_dir = a.report_dir.empty()
-                                     ? DefaultReportDir(hidden ? std::string("drawn") : s.name)
-                                     : a.report_dir;
+  const std::string report_dir =
+      a.report_dir.empty() ? DefaultReportDir((hidden ? std::string("drawn") : s.name) + "-train")
+                           : a.report_dir;
   std::error_code ec;
   fs::create_directories(report_dir, ec);
   if (ec) {
