@@ -47,11 +47,15 @@ bool Run::TrainTick(int64_t now) {
 
   // The page: the first detection watch that passed, as the alert it is; with none in the
   // drill, the fault itself once it is in place.
+  // A drill whose alerts all stay silent past their `within` still pages, then: what a
+  // user's complaint would do, with the monitoring's failure said.
   if (!tr.paged_at_ms) {
     bool has_detection = false;
+    int64_t latest_within = 0;
     for (const auto& w : rec_.watches) {
       if (w.kind != "detection") continue;
       has_detection = true;
+      latest_within = std::max(latest_within, w.within_ms);
       if (w.passed_at_ms && (!tr.paged_at_ms || *w.passed_at_ms < *tr.paged_at_ms)) {
         tr.paged_at_ms = w.passed_at_ms;
         tr.page_source = w.name;
@@ -62,6 +66,11 @@ bool Run::TrainTick(int64_t now) {
       tr.paged_at_ms = first;
       tr.page_source = "fault";
       tr.page_detail = "the system is failing: its steady state no longer holds";
+    } else if (!tr.paged_at_ms && first && now > *first + latest_within) {
+      tr.paged_at_ms = now;
+      tr.page_source = "fault";
+      tr.page_detail = "no alert fired within " + FormatDuration(Millis(latest_within)) +
+                       ": a user reports the system failing";
     }
     if (tr.paged_at_ms) {
       timeline_.AddAt(std::max(*tr.paged_at_ms, first.value_or(0)), "page", tr.page_source,

@@ -629,5 +629,23 @@ TEST_F(EngineTest, ATraineeWhoRecoversAfterTheTargetExitsOne) {
   EXPECT_EQ(o.exit_code, 1);
 }
 
+// Monitoring that never fires still leaves the trainee paged, once every detection watch
+// is past its `within`, and says so.
+TEST_F(EngineTest, ATraineeIsPagedWhenTheAlertNeverFires) {
+  training_ = TrainingOptions{.first_fault_at = Millis(0), .desk = &desk_, .trainee = "ed"};
+  scripts_["up"] = {[&](int64_t now) {
+    const bool down = faults_.injected_at >= 0 && now < faults_.injected_at + 7000;
+    return ProbeOutcome{!down, down ? "down" : "ok"};
+  }};
+  scripts_["alert"] = {[&](int64_t) { return ProbeOutcome{false, "silent"}; }};
+  RunRecord r = Run(Drill("probe_interval: 100ms", kTrainingDrill));
+  ASSERT_EQ(r.error, "");
+  ASSERT_TRUE(r.training->paged_at_ms);
+  EXPECT_NEAR(*r.training->paged_at_ms - *r.first_fault_ms, 5000, 10);
+  EXPECT_EQ(r.training->page_source, "fault");
+  EXPECT_EQ(r.training->page_detail, "no alert fired within 5s: a user reports the system failing");
+  EXPECT_FALSE(r.watches[0].passed_at_ms);
+}
+
 }  // namespace
 }  // namespace firedrill::testing
