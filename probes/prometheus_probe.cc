@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "probes/alert_text.h"
 #include "probes/http_client.h"
 #include "runner/base/curl.h"
 #include "runner/base/text.h"
@@ -26,8 +27,6 @@ using nlohmann::json;
 constexpr size_t kAnswerCap = 8 << 20;
 // Details list at most this many values; a query over many series would flood the line.
 constexpr size_t kValuesShown = 5;
-// Label sets in details are cut to this many characters.
-constexpr size_t kLabelsShown = 60;
 
 // `expect.value`: an operator and a number, applied to every series.
 struct Comparison {
@@ -91,20 +90,6 @@ Result<Comparison> ParseComparison(std::string_view text) {
     return Comparison{op, *v, std::string(symbol) + " " + std::string(number)};
   }
   return Status::Invalid(why);
-}
-
-// ` {instance="127.0.0.1:9121", job="redis"}` without the alertname, cut short; "" when
-// there is nothing but the alertname.
-std::string BriefLabels(const json& labels) {
-  if (!labels.is_object()) return "";
-  std::string out;
-  for (const auto& [k, v] : labels.items()) {
-    if (k == "alertname") continue;
-    if (!out.empty()) out += ", ";
-    out += k + "=" + (v.is_string() ? "\"" + v.get_ref<const std::string&>() + "\"" : v.dump());
-    if (out.size() > kLabelsShown) break;
-  }
-  return out.empty() ? "" : " {" + OneLine(out, kLabelsShown) + "}";
 }
 
 std::string JoinValues(const std::vector<std::string>& values) {
@@ -279,7 +264,7 @@ class PrometheusCheck {
     }
     auto describe = [this](const json& a) {
       return *alert_ + " " + OneLine(StringMember(a, "state"), 20) +
-             BriefLabels(*Member(a, "labels"));
+             BriefLabels(*Member(a, "labels")) + BriefSummary(a);
     };
     if (state_ == "inactive") {
       if (other) return {false, describe(*other) + ", not inactive"};

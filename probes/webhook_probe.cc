@@ -47,6 +47,7 @@
 #include <thread>
 #include <vector>
 
+#include "probes/alert_text.h"
 #include "runner/base/event_loop.h"
 #include "runner/base/net.h"
 #include "runner/base/text.h"
@@ -217,6 +218,7 @@ class Receiver : public std::enable_shared_from_this<Receiver> {
   int64_t received_ = 0;
   int64_t rejected_ = 0;
   std::optional<int64_t> matched_at_ms_;
+  std::string matched_alert_;  // its labels and summary, for the detail
 };
 
 // One accepted connection: reads requests one after another (kept alive as the sender
@@ -470,6 +472,7 @@ void Receiver::Stop() {
 bool Receiver::Record(const std::string& body, int64_t arrived_ms) {
   bool valid = false;
   bool matches = false;
+  std::string what;  // the matching alert, as a page would show it
   // Runs on a loop thread, where an exception would end the loop: the parse is kept
   // exception-free and the rest guarded anyway. nlohmann's parser and destructor do not
   // recurse per nesting level, so a deeply nested body cannot overflow the thread's stack.
@@ -484,6 +487,7 @@ bool Receiver::Record(const std::string& body, int64_t arrived_ms) {
         // Per alert: one notification can carry firing and resolved alerts together.
         if (StringAt(*labels, "alertname") == alert_ && StringAt(a, "status") == status_) {
           matches = true;
+          what = alert_ + BriefLabels(*labels) + BriefSummary(a);
           break;
         }
       }
@@ -496,7 +500,10 @@ bool Receiver::Record(const std::string& body, int64_t arrived_ms) {
     rejected_ = std::min(rejected_ + 1, kMaxCount);
   } else {
     received_ = std::min(received_ + 1, kMaxCount);
-    if (matches && !matched_at_ms_) matched_at_ms_ = arrived_ms;
+    if (matches && !matched_at_ms_) {
+      matched_at_ms_ = arrived_ms;
+      matched_alert_ = what;
+    }
   }
   return valid;
 }
@@ -511,7 +518,8 @@ ProbeOutcome Receiver::Sample() {
     return {true,
             status_ + " notification for " + alert_ + " received " +
                 FormatDuration(Millis(*matched_at_ms_ - start_ms_)) + " after start (" +
-                std::to_string(received_) + (received_ == 1 ? " notification)" : " notifications)"),
+                std::to_string(received_) +
+                (received_ == 1 ? " notification): " : " notifications): ") + matched_alert_,
             *matched_at_ms_};
   }
   return {false, "no " + status_ + " notification for " + alert_ + " yet (" + counts + ")"};

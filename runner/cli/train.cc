@@ -156,10 +156,6 @@ void ReadKeys(const std::atomic<bool>& done, TrainingDesk& desk, TrainView& view
   }
 }
 
-}  // namespace
-
-namespace {
-
 // The difficulty tag of a training drill, "" when it is not one.
 std::string Level(const Scenario& s) {
   bool training = false;

@@ -39,6 +39,14 @@ TEST(AlertingDrillTest, RedisKilledAlertFiresPagesOnCallAndClears) {
     EXPECT_GT(w["passed_after_ms"].get<int64_t>(), 0) << name;
     EXPECT_LE(w["passed_after_ms"].get<int64_t>(), w["within_ms"].get<int64_t>()) << name;
   }
+  // What the page shows: the alert's labels and its summary, from Prometheus and from
+  // Alertmanager's own notification.
+  for (const char* w : {"alert-fires", "on-call-paged"}) {
+    const std::string d = watches[w]["detail"];
+    EXPECT_NE(d.find("severity=\"page\""), std::string::npos) << w << ": " << d;
+    EXPECT_NE(d.find(": Redis 127.0.0.1:"), std::string::npos) << w << ": " << d;
+    EXPECT_NE(d.find(" is down"), std::string::npos) << w << ": " << d;
+  }
   const int64_t fired = watches["alert-fires"]["passed_after_ms"];
   const int64_t paged = watches["on-call-paged"]["passed_after_ms"];
   const int64_t cleared = watches["all-clear-sent"]["passed_after_ms"];

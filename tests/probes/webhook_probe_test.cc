@@ -242,7 +242,7 @@ TEST_F(WebhookProbeTest, FiringNotificationLatches) {
   EXPECT_TRUE(std::regex_match(
       fired.detail,
       std::regex(
-          R"(firing notification for RedisDown received [0-9.]+m?s after start \(3 notifications\))")))
+          R"(firing notification for RedisDown received [0-9.]+m?s after start \(3 notifications\): RedisDown \{instance="127.0.0.1:9121"\})")))
       << fired.detail;
 
   // Latched: what arrives later does not undo it.
