@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <nlohmann/json.hpp>
 
+#include "runner/base/atomic_file.h"
 #include "runner/base/text.h"
 #include "runner/base/utf8.h"
 
@@ -28,18 +29,10 @@ void EventsLog::Append(const Event& e) {
                             {"type", ValidUtf8(e.type)},
                             {"name", ValidUtf8(e.name)},
                             {"detail", ValidUtf8(e.detail)}};
-  std::string line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
-  const char* p = line.data();
-  size_t left = line.size();
-  while (left > 0) {
-    const ssize_t n = ::write(fd_, p, left);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      error_ = "events.jsonl: " + ErrnoText(errno);
-      return;
-    }
-    p += n;
-    left -= static_cast<size_t>(n);
+  const std::string line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  // Appended whole (O_APPEND): a reader takes what is before the last newline.
+  if (Status st = WriteAll(fd_, line.data(), line.size(), "events.jsonl"); !st.ok()) {
+    error_ = st.message();
   }
 }
 

@@ -55,7 +55,8 @@ std::string ReadLine(int fd, int timeout_ms) {
   return "";
 }
 
-void WriteAll(int fd, const std::string& text) {
+// send(2) until all is sent; MSG_NOSIGNAL: a client gone is no SIGPIPE for the session.
+void SendAll(int fd, const std::string& text) {
   const char* p = text.data();
   size_t left = text.size();
   while (left > 0) {
@@ -129,7 +130,7 @@ void CtlServer::Serve(int fd) {
   verb = line.substr(0, sp);
   if (sp != std::string::npos) service = line.substr(sp + 1);
   if (verb.empty() || service.empty()) {
-    WriteAll(fd, "error: expected VERB SERVICE\n");
+    SendAll(fd, "error: expected VERB SERVICE\n");
     return;
   }
   auto reply = std::make_shared<std::promise<std::string>>();
@@ -143,7 +144,7 @@ void CtlServer::Serve(int fd) {
       break;
     }
   }
-  WriteAll(fd, text + "\n");
+  SendAll(fd, text + "\n");
 }
 
 int RunCtl(const std::string& dir, const std::vector<std::string>& args) {
@@ -164,7 +165,7 @@ int RunCtl(const std::string& dir, const std::vector<std::string>& args) {
     if (fd >= 0) ::close(fd);
     return 4;
   }
-  WriteAll(fd, args[0] + " " + (args.size() > 1 ? args[1] : std::string("*")) + "\n");
+  SendAll(fd, args[0] + " " + (args.size() > 1 ? args[1] : std::string("*")) + "\n");
   const std::string answer =
       ReadLine(fd, static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                         kAnswerWithin + std::chrono::seconds(5))
