@@ -67,7 +67,6 @@ void TrainView::OnEvent(const Event& e) {
   if (e.type == "hint") ++hints_;
   if (e.type == "trainee.note") ++notes_;
   if (e.type == "trainee.declared" && e.name == "not fixed") ++declarations_false_;
-  if (e.type == "recovered") recovered_ = true;
   std::string line = FormatEvent(e);
   if (line.empty() || finished_) return;
   if (colour_) {

@@ -47,7 +47,7 @@ class TrainView {
   size_t hints_total_;
   mutable std::mutex mu_;
   bool finished_ = false;
-  bool paged_ = false, acknowledged_ = false, recovered_ = false;
+  bool paged_ = false, acknowledged_ = false;
   int hints_ = 0, notes_ = 0, declarations_false_ = 0;
   std::string typing_;
   bool typing_on_ = false;

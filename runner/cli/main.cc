@@ -9,7 +9,6 @@
 #include <chrono>
 #include <clocale>
 #include <cstdio>
-#include <ctime>
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
