@@ -5,6 +5,7 @@
 // Why a proxy and not netem: the kernels this is built for may lack netem (sch_netem) and
 // classful qdiscs, and a qdisc on `lo` would slow every loopback port of the machine,
 // while a proxy in front of one port delays that port alone.
+#include <arpa/inet.h>
 #include <fmt/format.h>
 
 #include <cmath>
@@ -37,8 +38,12 @@ std::string ChainHead(const std::string& hook) {
 enum class Verdict { kDrop, kReject, kLoss };
 
 struct Scope {
-  int port = 0;       // loopback port, or 0 with a namespace
+  int port = 0;       // loopback port, or 0 with a namespace or a peer
   std::string netns;  // expanded
+  // A partition between two hosts: this host's traffic with the peer's address, both ways.
+  std::string peer;
+  std::string peer_address;  // numeric, IPv4 or IPv6
+  bool peer_v6 = false;
   std::string proto;  // tcp, udp, or "" for every protocol (namespace only)
 };
 
@@ -93,6 +98,10 @@ std::string FilterScript(const std::string& table, const Scope& s, const Rules& 
       }
     }
     body = chain("input", rules);
+  } else if (!s.peer_address.empty()) {
+    const std::string family = s.peer_v6 ? "ip6 " : "ip ";
+    body = chain("input", Verdicts(family + "saddr " + s.peer_address + " " + proto, s.proto, r)) +
+           chain("output", Verdicts(family + "daddr " + s.peer_address + " " + proto, s.proto, r));
   } else {
     body = chain("input", Verdicts(proto, s.proto, r)) +
            chain("output", Verdicts("oifname != \"lo\" " + proto, s.proto, r));
@@ -103,6 +112,8 @@ std::string FilterScript(const std::string& table, const Scope& s, const Rules& 
 std::string Subject(const Scope& s) {
   std::string proto = s.proto.empty() ? "every protocol" : s.proto;
   if (s.port != 0) return fmt::format("{} port {} on loopback", proto, s.port);
+  if (!s.peer.empty())
+    return fmt::format("traffic with host {} ({}, {})", s.peer, s.peer_address, proto);
   return fmt::format("network namespace {} ({})", s.netns, proto);
 }
 
@@ -173,10 +184,33 @@ Result<int> PortOf(const FaultSpec& f, const RunContext& ctx) {
 }
 
 Result<Scope> ScopeOf(const FaultSpec& f, const RunContext& ctx) {
-  if (f.with.Has("port") == f.with.Has("netns")) {
-    return Status::Invalid(f.action + " takes exactly one of `port` and `netns`");
+  if (int(f.with.Has("port")) + int(f.with.Has("netns")) + int(f.with.Has("peer")) != 1) {
+    return Status::Invalid(f.action + " takes exactly one of `port`, `netns` and `peer`");
   }
   Scope s;
+  if (f.with.Has("peer")) {
+    // The address the peer was reached at, as this run's controller connected to it: never
+    // an address the drill wrote, so a partition cannot be aimed anywhere else.
+    s.peer = f.with.String("peer");
+    if (!ctx.host_addresses || !ctx.host_addresses->count(s.peer)) {
+      return Status::Invalid("peer '" + OneLine(s.peer, 64) +
+                             "' is not a host this run reached (a partition between hosts runs on "
+                             "a host, `host:`, against another)");
+    }
+    s.peer_address = ctx.host_addresses->at(s.peer);
+    in6_addr a6{};
+    in_addr a4{};
+    if (inet_pton(AF_INET, s.peer_address.c_str(), &a4) == 1) {
+      s.peer_v6 = false;
+    } else if (inet_pton(AF_INET6, s.peer_address.c_str(), &a6) == 1) {
+      s.peer_v6 = true;
+    } else {
+      return Status::Invalid("host " + s.peer + " was reached at '" + OneLine(s.peer_address, 64) +
+                             "', which is not a numeric address");
+    }
+    if (f.with.Has("protocol")) s.proto = f.with.String("protocol");
+    return s;
+  }
   if (f.with.Has("port")) {
     auto port = PortOf(f, ctx);
     if (!port.ok()) return port.status();
@@ -379,6 +413,9 @@ constexpr FieldSpec kPartitionFields[] = {
     {.name = "netns",
      .type = FieldType::kString,
      .doc = "network namespace (`ip netns`) to cut off, its own loopback included"},
+    {.name = "peer",
+     .type = FieldType::kString,
+     .doc = "a host of `hosts:` to cut the fault's `host:` off from, both ways (rules on both)"},
     {.name = "protocol",
      .type = FieldType::kEnum,
      .doc = "transport affected; default tcp with `port`, every protocol with `netns`",
@@ -432,6 +469,23 @@ std::optional<FieldError> CheckScope(const FaultSpec& f) {
   return CheckPort(f);
 }
 
+std::optional<FieldError> CheckPartitionScope(const FaultSpec& f) {
+  if (int(f.with.Has("port")) + int(f.with.Has("netns")) + int(f.with.Has("peer")) != 1) {
+    return FieldError{f.mark, f.action + " takes exactly one of `port`, `netns` and `peer`"};
+  }
+  if (f.with.Has("peer")) {
+    if (f.host.empty()) {
+      return FieldError{f.with.MarkOf("peer"),
+                        "`peer` cuts a host off from another: the fault needs `host:` too"};
+    }
+    if (f.with.String("peer") == f.host) {
+      return FieldError{f.with.MarkOf("peer"), "a host cannot be partitioned from itself"};
+    }
+    return std::nullopt;
+  }
+  return CheckPort(f);
+}
+
 std::optional<FieldError> CheckDelay(const FaultSpec& f) {
   if (auto e = CheckPort(f)) return e;
   if (f.with.Duration("jitter") > f.with.Duration("delay")) {
@@ -461,14 +515,14 @@ extern const FaultAction kNetworkLoss = {
 extern const FaultAction kNetworkPartition = {
     .name = "network.partition",
     .doc =
-        "cut a loopback port or a network namespace off (nftables drop or reject, in a "
-        "table of its own)",
+        "cut a loopback port, a network namespace or two hosts off (nftables drop or reject, "
+        "in a table of its own)",
     .target = Use::kForbidden,
     .duration = Use::kRequired,
     .fields = kPartitionFields,
     .example =
         R"({name: cut, at: 0s, action: network.partition, with: {port: 6379, mode: reject}, duration: 10s})",
-    .check = CheckScope,
+    .check = CheckPartitionScope,
     .make = MakePartition,
     .unsupported = NftUnsupported,
 };

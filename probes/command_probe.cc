@@ -150,7 +150,6 @@ constexpr FieldSpec kFields[] = {
 
 // REQUIRES: ctx.expander is set and ctx outlives the probe.
 Result<std::unique_ptr<Probe>> Make(const Params& p, const RunContext& ctx) {
-  if (p.Has("host")) return Status::Unsupported("remote hosts (host:) are not supported yet");
   return std::unique_ptr<Probe>(new CommandProbe(p, ctx));
 }
 

@@ -20,6 +20,9 @@ const ProbeKind* const kProbeKinds[] = {
 
 std::span<const ProbeKind* const> ProbeKinds() { return kProbeKinds; }
 
+const FieldSpec kProbeHostField = {
+    .name = "host", .type = FieldType::kString, .doc = "run on this host from `hosts:` (ssh)"};
+
 const ProbeKind* FindProbeKind(std::string_view name) {
   for (const ProbeKind* k : kProbeKinds) {
     if (name == k->name) return k;

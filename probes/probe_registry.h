@@ -12,4 +12,8 @@ namespace firedrill {
 std::span<const ProbeKind* const> ProbeKinds();
 const ProbeKind* FindProbeKind(std::string_view name);
 
+// `host:`, which every kind takes: the probe runs on that host of `hosts:`, through its
+// agent (the engine routes it; the kind itself never sees the difference).
+extern const FieldSpec kProbeHostField;
+
 }  // namespace firedrill

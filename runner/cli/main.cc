@@ -28,6 +28,7 @@
 #include "runner/cli/report_dir.h"
 #include "runner/cli/train.h"
 #include "runner/engine/engine.h"
+#include "runner/engine/remote/agent.h"
 #include "runner/engine/score.h"
 #include "runner/journal/journal.h"
 #include "runner/loader/catalog.h"
@@ -57,6 +58,8 @@ struct Options {
   bool quiet = false;
   std::string state_dir;
   TrainArgs train;
+  std::string agent_dir;   // agent: this run's directory on this host
+  std::string agent_host;  // agent: the drill's name for this host
 };
 
 std::atomic<int> g_interrupts{0};
@@ -362,7 +365,7 @@ int CmdRollback(const Options& o) {
   }
   int rc = 0;
   for (const auto& p : paths) {
-    ReplayResult r = ReplayJournal(p, FaultUndoKinds(), UndoContext{Env::Default()});
+    ReplayResult r = ReplayJournal(p, RunUndoKinds(), UndoContext{Env::Default()});
     std::printf("%s\n", p.c_str());
     for (const auto& l : r.lines) std::printf("  %s\n", l.c_str());
     for (const auto& l : r.left) std::printf("  LEFT: %s\n", l.c_str());
@@ -533,6 +536,13 @@ const Command kCommands[] = {
        a->add_option("args", o->files, "status [SERVICE] | stop|start|restart SERVICE")->required();
      },
      [](const Options& o) { return RunCtl(o.report_dir, o.files); }},
+    {"agent",
+     "serve a drill's work on this host, for a controller over ssh (JSON lines on stdin/stdout)",
+     [](CLI::App* a, Options* o) {
+       a->add_option("--dir", o->agent_dir, "this run's directory on this host")->required();
+       a->add_option("--host", o->agent_host, "the drill's name for this host")->required();
+     },
+     [](const Options& o) { return RunAgent({.dir = o.agent_dir, .host = o.agent_host}); }},
     {"rollback", "undo whatever a run that died left behind, from its journal (idempotent)",
      [](CLI::App* a, Options* o) {
        a->add_option("journals", o->files,

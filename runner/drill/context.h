@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <atomic>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -52,6 +53,9 @@ struct RunContext {
   // The run's event loop, which probes that wait on sockets, children or files use (a
   // webhook listener serves on it). The engine always sets it before building probes.
   EventLoop* loop = nullptr;
+  // The drill's hosts by name, at the addresses they were reached at (a partition between
+  // two hosts cuts this one off from its peer's); null when the run has no hosts.
+  const std::map<std::string, std::string>* host_addresses = nullptr;
   UndoContext undo() const { return UndoContext{env}; }
 };
 

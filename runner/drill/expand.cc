@@ -48,10 +48,17 @@ std::optional<ReferenceError> ScanReferences(std::string_view text,
       ref.arg = std::string(body.substr(5));
       if (!ValidName(ref.arg))
         return ReferenceError{i, "bad port name in '${" + std::string(body) + "}'"};
+    } else if (body.rfind("host:", 0) == 0) {
+      ref.kind = Reference::Kind::kHost;
+      ref.arg = std::string(body.substr(5));
+      if (!ValidName(ref.arg))
+        return ReferenceError{i, "bad host name in '${" + std::string(body) + "}'"};
     } else {
       return ReferenceError{
-          i, "unknown variable '${" + std::string(body) +
-                 "}': use ${workdir}, ${seq}, ${env:NAME} or ${port:NAME} ($${...} for a literal)"};
+          i,
+          "unknown variable '${" + std::string(body) +
+              "}': use ${workdir}, ${seq}, ${env:NAME}, ${port:NAME} or ${host:NAME} ($${...} for "
+              "a literal)"};
     }
     if (on_ref) on_ref(ref);
     i = close;
@@ -94,6 +101,12 @@ Result<std::string> Expander::Expand(std::string_view text, std::optional<int64_
       auto it = ports_.find(body.substr(5));
       if (it == ports_.end()) return Status::Internal("no port picked for " + body);
       out += std::to_string(it->second);
+    } else if (body.rfind("host:", 0) == 0) {
+      const std::string name = body.substr(5);
+      if (!hosts_ || !hosts_->count(name)) {
+        return Status::Invalid("${" + body + "}: host " + name + " was not reached by this run");
+      }
+      out += hosts_->at(name);
     } else {
       return Status::Invalid("unknown variable '${" + body + "}'");
     }

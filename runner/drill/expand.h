@@ -4,6 +4,8 @@
 //   ${env:NAME}     an environment variable (must be set)
 //   ${port:NAME}    extension: a free loopback TCP port picked for this run, the same
 //                   number everywhere the same NAME is used
+//   ${host:NAME}    extension: the address host NAME of `hosts:` was reached at (what
+//                   a balancer's config on another host points at)
 //   $${...}         a literal "${...}" passed on to the shell; a bare $NAME is left alone.
 #pragma once
 
@@ -21,7 +23,7 @@
 namespace firedrill {
 
 struct Reference {
-  enum class Kind { kWorkdir, kSeq, kEnv, kPort };
+  enum class Kind { kWorkdir, kSeq, kEnv, kPort, kHost };
   Kind kind;
   std::string arg;  // NAME for env/port
   size_t offset;    // of the '$' in the text
@@ -48,6 +50,8 @@ class Expander {
 
   // Every ${env:NAME} value expanded from now on is registered with `r` (not owned).
   void SetRedactor(Redactor* r) { redactor_ = r; }
+  // The addresses ${host:NAME} expands to (not owned); unset, every ${host:} fails.
+  void SetHosts(const std::map<std::string, std::string>* hosts) { hosts_ = hosts; }
 
   const std::string& workdir() const { return workdir_; }
   const std::map<std::string, int>& ports() const { return ports_; }
@@ -56,6 +60,7 @@ class Expander {
   std::string workdir_;
   std::map<std::string, int> ports_;
   Redactor* redactor_ = nullptr;
+  const std::map<std::string, std::string>* hosts_ = nullptr;
 };
 
 }  // namespace firedrill

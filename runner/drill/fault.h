@@ -56,6 +56,8 @@ class Fault {
   void MarkEffective(Env* env) {
     if (env) effective_at_ms_ = env->NowMs();
   }
+  // The same, for a moment measured elsewhere (a host's clock, mapped to the Env's).
+  void MarkEffectiveAt(int64_t env_ms) { effective_at_ms_ = env_ms; }
   // Sets (or replaces) one figure. A value that is not finite is dropped: JSON has no
   // NaN, and a figure that was not measured is left out rather than written as 0.
   void SetFigure(const std::string& name, double value);

@@ -28,6 +28,9 @@ struct Settings {
   // signal without the drill having started them; empty: only the drill's own processes.
   std::vector<std::string> allow_processes;
   Millis stop_grace{5000};  // extension: SIGTERM -> SIGKILL grace at teardown
+  // Extension: how long a host's agent waits for the controller's renewal before it rolls
+  // its host back by itself (the dead-man); 0 turns the dead-man off.
+  Millis lease{10000};
 };
 
 enum class RestartPolicy { kNever, kOnFailure };
@@ -41,6 +44,8 @@ struct ServiceSpec {
   // Runs as this unprivileged user (empty: as firedrill), in a directory it owns,
   // ${workdir}/users/USER. Only firedrill running as root may (the loader checks).
   std::string user;
+  // Extension: runs on this host of `hosts:` (its agent starts it and checks it ready).
+  std::string host;
   Mark mark;
 };
 

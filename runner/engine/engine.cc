@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <system_error>
 
 #include "runner/engine/run.h"
@@ -104,7 +105,7 @@ bool Run::Prepare() {
                                         .drill_file = options_.drill_file,
                                         .started_at = rec_.started_at,
                                         .workdir = workdir_},
-                            FaultUndoKinds());
+                            RunUndoKinds());
   if (!j.ok()) {
     Fail("cannot create the rollback journal: " + j.status().message());
     return false;
@@ -153,10 +154,30 @@ bool Run::Prepare() {
   ctx_.allow_processes = drill_.settings.allow_processes;
   // Traffic may go to loopback and to the hosts the drill names, by the addresses they
   // have now: checked again on every connection (runner/base/net.h).
-  for (const auto& h : drill_.hosts) {
-    // user@address, or the address alone (npos + 1 is 0).
-    const std::string address = h.destination.substr(h.destination.find('@') + 1);
-    if (Status st = network_.AllowHost(address); !st.ok()) {
+  for (HostSpec h : drill_.hosts) {
+    // ${env:...} in a destination or an option: the operator's own ssh_config, say.
+    auto d = expander_.Expand(h.destination);
+    if (!d.ok()) return Fail("host " + h.name + ": " + d.status().message()), false;
+    h.destination = *d;
+    for (auto& o : h.options) {
+      auto e = expander_.Expand(o);
+      if (!e.ok()) return Fail("host " + h.name + ": " + e.status().message()), false;
+      o = *e;
+    }
+    // The operator's fleet config for every host (an inventory's ssh_config, a test's):
+    // first, so that the drill's own options still win where OpenSSH takes the first value.
+    if (const char* config = getenv("FIREDRILL_SSH_CONFIG"); config && *config) {
+      h.options.insert(h.options.begin(), {"-F", config});
+    }
+    hosts_expanded_.push_back(h);
+    // What OpenSSH will connect to (an ssh_config Host resolves to its HostName): the
+    // address that probes may reach too.
+    auto address = SshResolvedHost({h.name, h.destination, h.options});
+    if (!address.ok()) {
+      Fail("host " + h.name + ": " + address.status().message());
+      return false;
+    }
+    if (Status st = network_.AllowHost(*address); !st.ok()) {
       Fail("host " + h.name + ": " + st.message());
       return false;
     }
@@ -177,6 +198,72 @@ bool Run::Prepare() {
       options_.report_dir.empty() ? workdir_ + "/logs" : options_.report_dir + "/services");
   services_->SetJournal(journal_.get(), drill_.settings.stop_grace);
   ctx_.services = services_.get();
+  return ConnectHosts();
+}
+
+void Run::ConfirmRemoteReverts() {
+  for (size_t i = 0; i < rec_.faults.size() && i < drill_.faults.size(); ++i) {
+    FaultRecord& r = rec_.faults[i];
+    const FaultSpec& f = drill_.faults[i];
+    if (r.rollback != "failed" || f.host.empty()) continue;
+    std::vector<std::string> on = {f.host};
+    if (f.with.Has("peer")) on.push_back(f.with.String("peer"));
+    bool confirmed = false, unconfirmed = false;
+    std::string by;
+    for (const auto& name : on) {
+      const HostLink* h = hosts_->Find(name);
+      if (!h || !h->lost) continue;
+      (h->revert_confirmed ? confirmed : unconfirmed) = true;
+      if (h->revert_confirmed) by += (by.empty() ? "" : " and ") + name;
+    }
+    // The rollback failed only because its host was out of reach, and the host, reached
+    // again, holds nothing: the fault is undone, by the host itself.
+    if (!confirmed || unconfirmed) continue;
+    r.rollback = "ok";
+    const std::string prefix = "fault " + r.name + ": ";
+    std::erase_if(rec_.leftovers, [&](const std::string& l) { return l.rfind(prefix, 0) == 0; });
+    timeline_.Add("fault.rolled_back", r.name,
+                  "by the dead-man of host " + by + ", confirmed when it was reached again");
+  }
+}
+
+bool Run::ConnectHosts() {
+  const std::set<std::string> used = HostsUsed(drill_);
+  if (used.empty()) return true;
+  // The agents load the very text the operator gave, and validate it again there.
+  std::ifstream in(drill_.file, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  if (!in) {
+    Fail("cannot read " + drill_.file + " again to send it to the hosts");
+    return false;
+  }
+  hosts_ = std::make_unique<RemoteHosts>(
+      RemoteOptions{.local_dir = journal_->run_dir(),
+                    .log_dir = options_.report_dir.empty() ? workdir_ + "/logs"
+                                                           : options_.report_dir + "/services",
+                    .run_id = fs::path(journal_->run_dir()).filename().string(),
+                    .drill_text = text.str(),
+                    .drill_file = drill_.file,
+                    .ports = expander_.ports(),
+                    .lease = drill_.settings.lease,
+                    .connect_timeout = Millis(5000),
+                    .journal = journal_.get(),
+                    .timeline = &timeline_});
+  if (Status st = hosts_->Connect(hosts_expanded_, used); !st.ok()) {
+    Fail(st.message());
+    return false;
+  }
+  for (const auto& l : hosts_->links()) {
+    if (l->address.empty()) continue;
+    host_addresses_[l->target.name] = l->address;
+    if (Status st = network_.AllowHost(l->address); !st.ok()) {
+      Fail("host " + l->target.name + ": " + st.message());
+      return false;
+    }
+  }
+  ctx_.host_addresses = &host_addresses_;
+  expander_.SetHosts(&host_addresses_);
   return true;
 }
 
@@ -218,7 +305,10 @@ bool Run::BuildProbesAndFaults() {
   }
   for (const auto& f : drill_.faults) {
     Result<std::unique_ptr<Fault>> made = Status::Internal("no fault built");
-    if (options_.make_fault) {
+    if (!f.host.empty()) {
+      if (!hosts_) return Fail("fault " + f.name + ": host " + f.host + " is not connected"), false;
+      made = MakeRemoteFault(hosts_.get(), f, drill_.settings.timeout);
+    } else if (options_.make_fault) {
       made = options_.make_fault(f, ctx_);
     } else {
       const FaultAction* a = FindFaultAction(f.action);
@@ -279,6 +369,17 @@ void Run::UndoSetup() {
 
 bool Run::StartServices() {
   for (const auto& svc : drill_.services) {
+    if (!svc.host.empty()) {
+      // Its agent starts it and waits for it to be ready, there: the ready check is the
+      // host's view of its own service.
+      auto r = hosts_->Call(svc.host, {{"op", "start"}, {"service", svc.name}},
+                            svc.ready_within + Millis(30000));
+      if (!r.ok()) return Fail("service " + svc.name + ": " + r.status().message()), false;
+      timeline_.Add(svc.ready ? "service.ready" : "service.started", svc.name,
+                    "on host " + svc.host + ": " + r->value("detail", std::string()));
+      if (ShouldStop()) return false;
+      continue;
+    }
     auto run = expander_.Expand(svc.run);
     if (!run.ok()) return Fail("service " + svc.name + ": " + run.status().message()), false;
     Status st = services_->Start(svc, *run);
@@ -459,6 +560,14 @@ void Run::VerifyData() {
 }
 
 void Run::Teardown() {
+  if (hosts_) {
+    // Each host's agent rolls back and stops what is there; a host lost meanwhile is
+    // reached again, as long as the drill's timeout allows, to confirm its dead-man did.
+    const int64_t left = drill_.settings.timeout.count() - timeline_.Now();
+    const Millis within(std::max<int64_t>(left, drill_.settings.lease.count() + 3000));
+    for (auto& l : hosts_->Teardown(within)) rec_.leftovers.push_back(l);
+    ConfirmRemoteReverts();
+  }
   if (services_) {
     auto left = services_->StopAll(drill_.settings.stop_grace);
     for (auto& l : left) rec_.leftovers.push_back(l);
@@ -562,6 +671,15 @@ void Run::CollectRunArtifacts() {
 }
 
 }  // namespace engine_detail
+
+UndoKinds RunUndoKinds() {
+  static const std::vector<const UndoKind*> kinds = [] {
+    std::vector<const UndoKind*> all(FaultUndoKinds().begin(), FaultUndoKinds().end());
+    all.push_back(&kHostRollbackUndo);
+    return all;
+  }();
+  return kinds;
+}
 
 RunRecord RunDrill(const Scenario& scenario, const EngineOptions& options) {
   engine_detail::Run run(scenario, options);

@@ -50,6 +50,10 @@ struct EngineOptions {
   std::function<Result<std::unique_ptr<Fault>>(const FaultSpec&, const RunContext&)> make_fault;
 };
 
+// Every kind of change a run's journal may hold: the injectors' and a remote host's
+// (`firedrill rollback` replays them with the same list).
+UndoKinds RunUndoKinds();
+
 // REQUIRES: `scenario` was produced by the loader with require_runnable set.
 RunRecord RunDrill(const Scenario& scenario, const EngineOptions& options);
 

@@ -32,6 +32,8 @@
 #include "runner/engine/event_bus.h"
 #include "runner/engine/recovery.h"
 #include "runner/engine/remediation_plan.h"
+#include "runner/engine/remote/hosts.h"
+#include "runner/engine/remote/remote_parts.h"
 #include "runner/engine/scheduler.h"
 #include "runner/engine/services.h"
 #include "runner/engine/workdir.h"
@@ -62,6 +64,11 @@ class Run {
   // Phases. Each returns false when the run cannot go on (rec_.error or rec_.aborted set).
   bool Prepare();
   bool StartServices();
+  // Connects the hosts the drill uses (runner/engine/remote/hosts.h); true when it uses none.
+  bool ConnectHosts();
+  // After the hosts' teardown: a fault whose rollback failed because its host was lost,
+  // and whose host was reached again with nothing left, is rolled back after all.
+  void ConfirmRemoteReverts();
   bool BuildProbesAndFaults();
   // The drill's `setup:` steps, in order, before the services; UndoSetup takes down those
   // made, last first, after the services are stopped.
@@ -100,6 +107,10 @@ class Run {
   }
 
   Result<std::unique_ptr<Probe>> MakeProbe(const ProbeSpec& p) {
+    if (!HostOf(p).empty()) {
+      if (!hosts_) return Status::Internal("host " + HostOf(p) + " is not connected");
+      return MakeRemoteProbe(hosts_.get(), p, ctx_.default_timeout);
+    }
     if (options_.make_probe) return options_.make_probe(p, ctx_);
     const ProbeKind* k = FindProbeKind(p.kind);
     if (!k) return Status::Internal("unknown probe kind " + p.kind);
@@ -178,6 +189,10 @@ class Run {
   // Declared before services_: services record into it until they are destroyed.
   std::unique_ptr<Journal> journal_;
   std::unique_ptr<Services> services_;
+  // Before the probes and faults, which call through it until they are destroyed.
+  std::unique_ptr<RemoteHosts> hosts_;
+  std::map<std::string, std::string> host_addresses_;
+  std::vector<HostSpec> hosts_expanded_;  // destinations and options, ${...} expanded
 
   std::vector<std::unique_ptr<Probe>> steady_probes_;
   std::vector<std::unique_ptr<Probe>> watch_probes_;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <set>
 
@@ -126,6 +127,44 @@ void CheckBlastRadius(Reader& in, const DrillRefs& refs, const Scenario& s) {
   }
 }
 
+void PlaceOnHosts(Reader& in, Scenario& s) {
+  std::map<std::string, std::string> host_of;  // service -> its host ("" here)
+  for (const auto& svc : s.services) host_of[svc.name] = svc.host;
+  // What acts on a service acts where the service runs: a signal must reach its process
+  // group, which only that host's agent knows.
+  for (auto& f : s.faults) {
+    if (!f.target || f.target->service.empty()) continue;
+    auto it = host_of.find(f.target->service);
+    if (it == host_of.end()) continue;
+    if (f.host.empty()) {
+      f.host = it->second;
+    } else if (f.host != it->second) {
+      in.ErrorAt(f.mark, "fault '" + f.name + "' targets service '" + f.target->service +
+                             "', which runs " +
+                             (it->second.empty() ? "here" : "on host '" + it->second + "'") +
+                             ", but names host '" + f.host + "'");
+    }
+  }
+  auto probe = [&](ProbeSpec& p) {
+    if (!p.params.Has("service")) return;
+    auto it = host_of.find(p.params.String("service"));
+    if (it == host_of.end() || it->second.empty()) return;
+    if (!p.params.Has("host")) {
+      p.params.Set("host", Param{it->second, p.params.MarkOf("service")});
+    } else if (p.params.String("host") != it->second) {
+      in.ErrorAt(p.params.MarkOf("host"), "service '" + p.params.String("service") +
+                                              "' runs on host '" + it->second + "', not on host '" +
+                                              p.params.String("host") + "'");
+    }
+  };
+  for (auto& svc : s.services) {
+    if (svc.ready) probe(*svc.ready);
+  }
+  for (auto& c : s.steady_state) probe(c.probe);
+  for (auto& w : s.watches) probe(w.probe);
+  for (auto& c : s.abort_when) probe(c.probe);
+}
+
 void CheckRunnable(Reader& in, const Scenario& s, bool require_runnable) {
   std::set<std::string> said;
   auto report = [&](Mark m, const std::string& msg) {
@@ -141,9 +180,6 @@ void CheckRunnable(Reader& in, const Scenario& s, bool require_runnable) {
     if (!k) return;
     std::string why = WhyNotRunnable(*k);
     if (!why.empty()) report(p.mark, "probe kind '" + p.kind + "' cannot run here: " + why);
-    if (p.params.Has("host")) {
-      report(p.params.MarkOf("host"), "remote hosts (host:) cannot run here: not built yet");
-    }
   };
   for (const auto& svc : s.services) {
     if (svc.ready) probe(*svc.ready);
@@ -166,7 +202,6 @@ void CheckRunnable(Reader& in, const Scenario& s, bool require_runnable) {
     if (!a) continue;
     std::string why = WhyNotRunnable(*a);
     if (!why.empty()) report(f.action_mark, "action '" + f.action + "' cannot run here: " + why);
-    if (!f.host.empty()) report(f.mark, "remote hosts (host:) cannot run here: not built yet");
   }
 }
 

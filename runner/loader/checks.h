@@ -18,6 +18,9 @@ void CheckReferences(Reader& in, const DrillRefs& refs, const Scenario& s);
 void CheckBlastRadius(Reader& in, const DrillRefs& refs, const Scenario& s);
 // Kinds and actions this build or machine cannot run: errors when `require_runnable`
 // (what `run` needs), notes otherwise (what `validate` says).
+// Puts what acts on a service where the service runs (a fault or a process probe of a
+// service with `host:` runs on that host), and refuses a `host:` that contradicts it.
+void PlaceOnHosts(Reader& in, Scenario& s);
 void CheckRunnable(Reader& in, const Scenario& s, bool require_runnable);
 
 // The static half of the file blast radius, on the drill's text before anything runs:

@@ -158,6 +158,7 @@ bool Reader::CheckRefs(const YAML::Node& n, const std::string& text, RefScope sc
       ok = false;
     }
     if (r.kind == Reference::Kind::kPort) ports_.insert(r.arg);
+    if (r.kind == Reference::Kind::kHost) host_refs_.emplace_back(r.arg, OffsetMark(n, r.offset));
   });
   if (err) {
     ErrorAt(OffsetMark(n, err->offset), err->message + " (in " + what + ")");

@@ -96,6 +96,8 @@ class Reader {
 
   // Every ${port:NAME} seen so far, by NAME.
   const std::set<std::string>& ports() const { return ports_; }
+  // Every ${host:NAME} seen so far, where it was written.
+  const std::vector<std::pair<std::string, Mark>>& host_refs() const { return host_refs_; }
 
  private:
   static constexpr size_t kMaxErrors = 100;
@@ -109,6 +111,7 @@ class Reader {
   size_t error_count_ = 0;
   std::vector<Diagnostic> notes_;
   std::set<std::string> ports_;
+  std::vector<std::pair<std::string, Mark>> host_refs_;
 };
 
 }  // namespace firedrill

@@ -62,6 +62,7 @@ void DrillParser::Parse(const YAML::Node& root, Scenario& s) {
   if (k.count("artifacts")) ReadArtifacts(k["artifacts"].value, s);
   if (k.count("training")) ReadTraining(k["training"].value, s.training);
   s.port_names.assign(in_.ports().begin(), in_.ports().end());
+  for (const auto& [name, mark] : in_.host_refs()) refs_.hosts.push_back({name, mark});
 }
 
 void DrillParser::ReadTop(const Reader::Entries& k, Scenario& s) {
@@ -193,7 +194,14 @@ std::optional<ProbeSpec> DrillParser::ReadProbe(const YAML::Node& n, const std::
   const ProbeKind* kind = chosen->first;
   const std::string what = where + "." + kind->name;
   if (!in_.IsMap(chosen->second.value, what)) return std::nullopt;
-  auto params = fields_.Parse(chosen->second.value, kind->fields, what, scope);
+  // Every kind may run on a host of the drill's (`host:`), not only the command probe the
+  // contract names it for: where a probe runs is the engine's business, not the kind's.
+  std::vector<FieldSpec> fields(kind->fields.begin(), kind->fields.end());
+  if (std::none_of(fields.begin(), fields.end(),
+                   [](const FieldSpec& f) { return std::string_view(f.name) == "host"; })) {
+    fields.push_back(kProbeHostField);
+  }
+  auto params = fields_.Parse(chosen->second.value, fields, what, scope);
   if (!params) return std::nullopt;
   ProbeSpec spec{kind->name, *params, MarkOf(chosen->second.key)};
   if (kind->check) {
@@ -215,7 +223,7 @@ void DrillParser::ReadSettings(const YAML::Node& n, Settings& s) {
   if (!in_.IsMap(n, "settings")) return;
   auto k = in_.Keys(n,
                     Names({"probe_interval", "settle", "timeout", "workdir", "allow_paths",
-                           "allow_processes", "stop_grace"}),
+                           "allow_processes", "stop_grace", "lease"}),
                     "settings");
   if (k.count("probe_interval")) {
     if (auto d = in_.DurationOf(k["probe_interval"].value, "settings.probe_interval", 10, 3600000))
@@ -231,6 +239,16 @@ void DrillParser::ReadSettings(const YAML::Node& n, Settings& s) {
   if (k.count("stop_grace")) {
     if (auto d = in_.DurationOf(k["stop_grace"].value, "settings.stop_grace", 0, 600000))
       s.stop_grace = *d;
+  }
+  if (k.count("lease")) {
+    // Below a second, a busy controller's renewals could miss it; 0s turns the dead-man off.
+    if (auto d = in_.DurationOf(k["lease"].value, "settings.lease", 0, 3600000)) {
+      if (d->count() > 0 && d->count() < 1000) {
+        in_.Error(k["lease"].value, "settings.lease must be 0s (no dead-man) or at least 1s");
+      } else {
+        s.lease = *d;
+      }
+    }
   }
   if (k.count("workdir")) {
     const YAML::Node& w = k["workdir"].value;
@@ -290,7 +308,7 @@ void DrillParser::ReadSettings(const YAML::Node& n, Settings& s) {
 
 void DrillParser::ReadServices(const YAML::Node& n, std::vector<ServiceSpec>& out) {
   in_.ForEachNamed(
-      n, "services", "service", Names({"name", "run", "ready", "restart", "user"}),
+      n, "services", "service", Names({"name", "run", "ready", "restart", "user", "host"}),
       [&](const YAML::Node& item, Reader::Entries& k, const std::string& name) {
         ServiceSpec svc;
         svc.mark = MarkOf(item);
@@ -307,6 +325,12 @@ void DrillParser::ReadServices(const YAML::Node& n, std::vector<ServiceSpec>& ou
           if (extra.count("within")) {
             if (auto d = in_.DurationOf(extra["within"].value, where + ".ready.within", 1, 3600000))
               svc.ready_within = *d;
+          }
+        }
+        if (k.count("host")) {
+          if (auto h = in_.Scalar(k["host"].value, where + ".host")) {
+            svc.host = *h;
+            refs_.hosts.push_back({*h, MarkOf(k["host"].value)});
           }
         }
         if (k.count("restart")) {

@@ -157,6 +157,7 @@ void DrillParser::ReadFaultAction(const YAML::Node& item, Reader::Entries& k, Fa
   } else if (auto p =
                  fields_.Parse(with, action->fields, where + ".with", RefScope::kNormal, f.mark)) {
     f.with = *p;
+    if (f.with.Has("peer")) refs_.hosts.push_back({f.with.String("peer"), f.with.MarkOf("peer")});
     if (action->check) {
       if (auto e = action->check(f)) {
         in_.ErrorAt(e->mark.line ? e->mark : f.mark, where + ": " + e->message);

@@ -1,0 +1,121 @@
+// The hosts of a drill across hosts, as the controller holds them for one run: for each,
+// the master ssh connection, the agent on it, the address the host was reached at, and
+// the offset between its monotonic clock and the controller's. Each host is journaled
+// (kind host.rollback) before its agent starts, so `firedrill rollback` reaches a host a
+// crashed controller left behind.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "runner/drill/fault.h"
+#include "runner/drill/probe.h"
+#include "runner/drill/scenario.h"
+#include "runner/engine/remote/agent_link.h"
+#include "runner/engine/remote/ssh.h"
+#include "runner/engine/timeline.h"
+#include "runner/journal/journal.h"
+
+namespace firedrill {
+
+struct HostLink {
+  SshTarget target;
+  std::unique_ptr<SshMaster> master;
+  std::unique_ptr<AgentLink> agent;
+  std::string address;      // where ssh reached it (sshd's SSH_CONNECTION)
+  std::string remote_dir;   // this run's directory on the host
+  std::string bin;          // the firedrill binary there
+  std::string control_dir;  // here: the master's socket
+  // host monotonic µs - controller monotonic µs, measured over the connection; ± the
+  // uncertainty (half the fastest round trip).
+  int64_t offset_us = 0;
+  int64_t uncertainty_us = 0;
+  uint64_t journal_entry = 0;
+  std::atomic<bool> lost{false};
+  std::string lost_reason;
+  // Lost, then reached again at teardown with nothing left in its journal: its dead-man
+  // (or the rollback run there) put it back.
+  bool revert_confirmed = false;
+};
+
+// Where each host-bound piece of the drill runs: `host:` of a fault, a service or a probe.
+// Returns the names of the hosts a drill actually uses.
+std::set<std::string> HostsUsed(const Scenario& s);
+// The host a probe runs on ("" for here).
+std::string HostOf(const ProbeSpec& p);
+
+struct RemoteOptions {
+  std::string local_dir;  // the run's own directory here: control sockets, ssh logs
+  std::string log_dir;    // where the hosts' service logs go at teardown (the report's)
+  std::string run_id;
+  std::string drill_text;
+  std::string drill_file;
+  std::map<std::string, int> ports;
+  Millis lease{10000};
+  Millis connect_timeout{5000};
+  Journal* journal = nullptr;
+  Timeline* timeline = nullptr;
+};
+
+class RemoteHosts {
+ public:
+  explicit RemoteHosts(RemoteOptions o) : o_(std::move(o)) {}
+  ~RemoteHosts();
+  RemoteHosts(const RemoteHosts&) = delete;
+  RemoteHosts& operator=(const RemoteHosts&) = delete;
+
+  // Connects to every host in `used`, all at once: master, binary, journal entry, agent,
+  // hello, clock offset; then tells each agent the others' addresses and starts renewing
+  // the leases. Fails (naming the host and ssh's own message) when any host cannot be
+  // reached or refuses the drill: before anything was started or injected.
+  Status Connect(const std::vector<HostSpec>& hosts, const std::set<std::string>& used);
+
+  HostLink* Find(const std::string& name);
+  // A host's monotonic µs as the controller's Env ms (the timeline's clock).
+  int64_t ToControllerMs(const HostLink& h, int64_t host_us) const;
+
+  // A call to host `name`'s agent; kFailed when the host is lost.
+  AgentLink::Reply Call(const std::string& name, nlohmann::json request, Millis timeout);
+
+  // Tears every agent down (rolls its host back, stops its services, closes its journal).
+  // A host lost during the run gets one more try over a fresh connection, within
+  // `reconnect_within`: its dead-man should have reverted it, and `firedrill rollback`
+  // there confirms it. Returns what is left, host by host.
+  std::vector<std::string> Teardown(Millis reconnect_within);
+
+  const std::vector<std::unique_ptr<HostLink>>& links() const { return links_; }
+
+ private:
+  Status ConnectOne(HostLink& h);
+  void RenewLoop();
+  void NoteLost(HostLink& h, const std::string& why);
+  // Runs `firedrill rollback` on a host over a fresh connection.
+  Result<std::string> RollBackOver(HostLink& h, Millis within);
+
+  // Lets the connecting threads end (their ssh children are gone by then).
+  void ReleaseHolders();
+
+  RemoteOptions o_;
+  std::vector<std::thread> holders_;
+  std::mutex hold_mu_;
+  std::condition_variable hold_cv_;
+  bool release_ = false;
+  std::vector<std::unique_ptr<HostLink>> links_;
+  std::map<std::string, HostLink*> by_name_;
+  std::thread renewer_;
+  std::mutex renew_mu_;
+  std::condition_variable renew_cv_;
+  bool stop_renewing_ = false;
+};
+
+// The undo of a host's journal entry: `firedrill rollback` on the host, over ssh.
+extern const UndoKind kHostRollbackUndo;
+
+}  // namespace firedrill

@@ -1,0 +1,167 @@
+#include "runner/engine/remote/remote_parts.h"
+
+#include "runner/base/event_loop.h"
+#include "runner/base/text.h"
+
+namespace firedrill {
+namespace {
+
+using nlohmann::json;
+
+std::string MarkKey(const Mark& m) {
+  return std::to_string(m.line) + ":" + std::to_string(m.column);
+}
+
+class RemoteProbe final : public Probe {
+ public:
+  RemoteProbe(RemoteHosts* hosts, std::string host, std::string key, Millis timeout)
+      : hosts_(hosts), host_(std::move(host)), key_(std::move(key)), timeout_(timeout) {}
+
+  ProbeOutcome Sample(const SampleVars& vars) override {
+    return Convert(hosts_->Call(host_, Request(vars), timeout_ + Millis(2000)));
+  }
+
+  // The answer comes on the link's reader thread; the engine hears it on a loop thread,
+  // as from any probe. An agent answers every sample within its probe's timeout, and a
+  // link that goes silent is found lost by ssh's keep-alives within about six seconds,
+  // which fails every sample waiting on it: no sample waits for ever.
+  void SampleAsync(const SampleVars& vars, EventLoop& loop, SampleDone done) override {
+    HostLink* h = hosts_->Find(host_);
+    if (!h || !h->agent) {
+      done(ProbeOutcome(false, "host " + host_ + ": not connected"));
+      return;
+    }
+    h->agent->Send(Request(vars), [this, &loop, done = std::move(done)](AgentLink::Reply r) {
+      ProbeOutcome out = Convert(std::move(r));
+      loop.Post([done, out = std::move(out)]() mutable { done(std::move(out)); });
+    });
+  }
+
+ private:
+  json Request(const SampleVars& vars) const {
+    json req = {{"op", "sample"}, {"probe", key_}};
+    if (vars.seq) req["seq"] = *vars.seq;
+    return req;
+  }
+
+  ProbeOutcome Convert(AgentLink::Reply r) const {
+    if (!r.ok()) return ProbeOutcome(false, "unreachable: " + r.status().message());
+    HostLink* h = hosts_->Find(host_);
+    ProbeOutcome out(r->value("passed", false), r->value("detail", std::string()));
+    // The host's own moment: the one the watch is judged by, not the moment the answer
+    // crossed the network.
+    const int64_t t_us = r->contains("observed_us") ? r->value("observed_us", int64_t{0})
+                                                    : r->value("t_us", int64_t{0});
+    if (h && t_us > 0) out.observed_at_ms = hosts_->ToControllerMs(*h, t_us);
+    if (r->contains("value") && (*r)["value"].is_number()) out.value = (*r)["value"].get<double>();
+    return out;
+  }
+
+  RemoteHosts* hosts_;
+  std::string host_;
+  std::string key_;
+  Millis timeout_;
+};
+
+class RemoteFault final : public Fault {
+ public:
+  RemoteFault(RemoteHosts* hosts, const FaultSpec& f, Millis timeout)
+      : hosts_(hosts),
+        name_(f.name),
+        host_(f.host),
+        peer_(f.with.Has("peer") ? f.with.String("peer") : ""),
+        timeout_(timeout) {}
+
+  Status Prepare() override {
+    auto r = hosts_->Call(host_, {{"op", "prepare"}, {"fault", name_}}, Millis(60000));
+    if (!r.ok()) return r.status();
+    reversible_ = r->value("reversible", true);
+    if (!peer_.empty()) {
+      auto p =
+          hosts_->Call(peer_, {{"op", "prepare"}, {"fault", name_}, {"peer", true}}, Millis(60000));
+      if (!p.ok()) return p.status();
+    }
+    return Status::Ok();
+  }
+
+  Result<std::string> Inject() override {
+    auto r = hosts_->Call(host_, {{"op", "inject"}, {"fault", name_}}, timeout_);
+    if (!r.ok()) return r.status();
+    Absorb(host_, *r);
+    std::string detail = "on host " + host_ + ": " + r->value("detail", std::string());
+    if (!peer_.empty()) {
+      auto p = hosts_->Call(peer_, {{"op", "inject"}, {"fault", name_}, {"peer", true}}, timeout_);
+      if (!p.ok()) {
+        // Half a partition is no partition: the first side goes back.
+        (void)hosts_->Call(host_, {{"op", "rollback"}, {"fault", name_}}, timeout_);
+        return Status::Failed("on host " + peer_ + ": " + p.status().message());
+      }
+      Absorb(peer_, *p);
+      detail += "; on host " + peer_ + ": " + p->value("detail", std::string());
+    }
+    return detail;
+  }
+
+  Result<std::string> Rollback() override {
+    std::string detail, failed;
+    for (const auto& [host, peer] : {std::pair{host_, false}, std::pair{peer_, true}}) {
+      if (host.empty()) continue;
+      json req = {{"op", "rollback"}, {"fault", name_}};
+      if (peer) req["peer"] = true;
+      auto r = hosts_->Call(host, req, timeout_);
+      if (r.ok()) {
+        for (const auto& [k, v] : (*r)["figures"].items()) {
+          if (v.is_number()) SetFigure(k, v.get<double>());
+        }
+        detail += (detail.empty() ? "" : "; ") + ("on host " + host + ": ") +
+                  r->value("detail", std::string());
+      } else {
+        failed += (failed.empty() ? "" : "; ") + ("on host " + host + ": ") + r.status().message();
+      }
+    }
+    if (!failed.empty()) return Status::Failed(failed);
+    return detail;
+  }
+
+  bool Reversible() const override { return reversible_; }
+
+ private:
+  void Absorb(const std::string& host, const json& r) {
+    if (r.contains("figures")) {
+      for (const auto& [k, v] : r["figures"].items()) {
+        if (v.is_number()) SetFigure(k, v.get<double>());
+      }
+    }
+    // The first side in place is the moment the fault took effect.
+    if (HostLink* h = hosts_->Find(host); h && !effective_set_) {
+      const int64_t us = r.contains("effective_us") ? r.value("effective_us", int64_t{0})
+                                                    : r.value("t_us", int64_t{0});
+      if (us > 0) {
+        MarkEffectiveAt(hosts_->ToControllerMs(*h, us));
+        effective_set_ = true;
+      }
+    }
+  }
+
+  RemoteHosts* hosts_;
+  std::string name_;
+  std::string host_;
+  std::string peer_;
+  Millis timeout_;
+  bool reversible_ = true;
+  bool effective_set_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<Probe> MakeRemoteProbe(RemoteHosts* hosts, const ProbeSpec& p,
+                                       Millis default_timeout) {
+  Millis timeout = p.params.Has("timeout") ? p.params.Duration("timeout") : default_timeout;
+  return std::make_unique<RemoteProbe>(hosts, HostOf(p), MarkKey(p.mark), timeout);
+}
+
+std::unique_ptr<Fault> MakeRemoteFault(RemoteHosts* hosts, const FaultSpec& f, Millis timeout) {
+  return std::make_unique<RemoteFault>(hosts, f, timeout);
+}
+
+}  // namespace firedrill

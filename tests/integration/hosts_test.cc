@@ -1,0 +1,290 @@
+// Drills across hosts, for real: every host a network namespace with its own sshd
+// (tests/integration/netns_hosts.h), firedrill run in the controller's namespace and
+// reaching each host over OpenSSH, its agent copied there and run by sshd. Nothing leaves
+// the namespaces the test made.
+//   - the shipped fleet drill: nginx on two hosts behind HAProxy on a third; one nginx
+//     killed, the other host cut off from the balancer; HAProxy routes around both;
+//   - the controller SIGKILLed mid-partition: each host's rules gone within the lease
+//     plus one second, by the hosts themselves;
+//   - the controller's own link cut: the lease lapses and the host reverts itself;
+//   - the dead-man off: `firedrill rollback` reaches every host and restores it;
+//   - a host that cannot be reached: exit 4 before any fault, naming it and ssh's words.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include "tests/integration/harness.h"
+#include "tests/integration/netns_hosts.h"
+
+namespace firedrill::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+// Skips where namespaces cannot be made, unless FIREDRILL_REQUIRE_NETNS=1 (CI), where
+// that is a failure: these tests must never pass by not running.
+#define REQUIRE_NETNS()                                     \
+  do {                                                      \
+    std::string why = NetnsHosts::Unsupported();            \
+    if (!why.empty()) {                                     \
+      if (getenv("FIREDRILL_REQUIRE_NETNS")) FAIL() << why; \
+      GTEST_SKIP() << why;                                  \
+    }                                                       \
+  } while (0)
+
+std::string RepoPath(const std::string& rel) {
+  return std::string(FIREDRILL_SOURCE_DIR) + "/" + rel;
+}
+
+// `firedrill ARGS` inside the controller's namespace, as RunFiredrill runs it.
+CliResult RunIn(const NetnsHosts& net, const std::vector<std::string>& args, const std::string& cwd,
+                Millis timeout = Millis(240000)) {
+  std::string cmd = "NO_COLOR=1 FIREDRILL_SSH_CONFIG=" + Quote(net.ssh_config()) +
+                    " FIREDRILL_STATE_DIR=" + Quote(cwd + "/state") +
+                    " XDG_DATA_HOME=" + Quote(cwd + "/xdg-data") + " exec ip netns exec " +
+                    net.ctl_netns() + " " + Quote(FIREDRILL_BIN);
+  for (const auto& a : args) cmd += " " + Quote(a);
+  auto r = RunShell({.script = cmd, .cwd = cwd, .timeout = timeout, .capture_limit = 4 << 20});
+  CliResult out;
+  if (!r.ok()) {
+    out.err = r.status().ToString();
+    return out;
+  }
+  out.exit_code = r->timed_out ? -2 : r->exit_code;
+  out.out = r->out;
+  out.err = r->err;
+  return out;
+}
+
+// `firedrill run DRILL` in the background, in the controller's namespace; the PID is the
+// controller's own (ip netns exec execs it), for a test that kills it.
+pid_t StartIn(const NetnsHosts& net, const std::string& drill, const std::string& dir) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    setenv("FIREDRILL_SSH_CONFIG", net.ssh_config().c_str(), 1);
+    setenv("NO_COLOR", "1", 1);
+    int out = ::open((dir + "/run.log").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(out, 1);
+    dup2(out, 2);
+    execlp("ip", "ip", "netns", "exec", net.ctl_netns().c_str(), FIREDRILL_BIN, "run",
+           drill.c_str(), "--report-dir", (dir + "/report").c_str(), "--state-dir",
+           (dir + "/state").c_str(), "-q", "--no-history", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  return pid;
+}
+
+// firedrill's nftables tables on a host ("" when there are none).
+std::string Tables(const NetnsHosts& net, const std::string& host) {
+  auto r = net.RunOnHost(host, "nft list tables | grep firedrill || true");
+  return r.out;
+}
+
+// Waits at most `limit` for `pred`; how long it took, or nullopt.
+template <typename Pred>
+std::optional<Millis> WaitFor(Pred pred, Millis limit) {
+  const auto start = Clock::now();
+  while (Clock::now() - start < limit) {
+    if (pred()) return std::chrono::duration_cast<Millis>(Clock::now() - start);
+    usleep(20000);
+  }
+  return std::nullopt;
+}
+
+// A partition of two hosts from each other, lasting longer than any test waits: only a
+// revert ends it early. `lease` is settings.lease.
+std::string PartitionDrill(const std::string& lease, const std::string& duration = "2m") {
+  return R"(apiVersion: firedrill/v1
+name: hosts-partition
+settings: {probe_interval: 200ms, settle: 10s, timeout: 3m, lease: )" +
+         lease + R"(}
+hosts:
+  - {name: a, ssh: {destination: a, options: [-F, "${env:FIREDRILL_SSH_CONFIG}"]}}
+  - {name: b, ssh: {destination: b, options: [-F, "${env:FIREDRILL_SSH_CONFIG}"]}}
+steady_state:
+  - {name: a-answers, probe: {command: {run: "true", host: a}}}
+  - {name: b-answers, probe: {command: {run: "true", host: b}}}
+faults:
+  - {name: cut-a-from-b, at: 0s, action: network.partition, host: a, with: {peer: b}, duration: )" +
+         duration + R"(}
+recovery: {within: 30s, steady_for: 1s}
+)";
+}
+
+class HostsTest : public ::testing::Test {
+ protected:
+  std::string NetDir() {
+    fs::create_directories(dir_ / "net");
+    return dir_ / "net";
+  }
+  TempDir dir_;
+};
+
+TEST_F(HostsTest, TheFleetDrillFailsOverAroundAKilledServerAndAPartitionedHost) {
+  REQUIRE_NETNS();
+  NetnsHosts net(NetDir(), {"lb", "web1", "web2"});
+  ASSERT_EQ(net.error(), "");
+  auto r = RunIn(net,
+                 {"run", RepoPath("scenarios/fleet-web-failover.yaml"), "--report-dir",
+                  dir_ / "report", "--no-history"},
+                 dir_.path());
+  auto report = ReadJson(dir_ / "report/report.json");
+  ASSERT_TRUE(report) << r.out << r.err;
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err << report->dump(1);
+  EXPECT_EQ((*report)["verdict"], "passed");
+  // Both faults went in on their hosts, and both came out.
+  ASSERT_EQ((*report)["faults"].size(), 2u);
+  for (const auto& f : (*report)["faults"]) {
+    EXPECT_FALSE(f["injected_at_ms"].is_null()) << f.dump();
+  }
+  EXPECT_EQ((*report)["faults"][1]["rollback"], "ok");
+  std::string detail = (*report)["faults"][1]["detail"];
+  EXPECT_NE(detail.find("on host web2"), std::string::npos) << detail;
+  EXPECT_NE(detail.find("on host lb"), std::string::npos) << detail;
+  // HAProxy saw each backend go and come back.
+  for (const auto& w : (*report)["watches"]) EXPECT_TRUE(w["met"].get<bool>()) << w.dump();
+  EXPECT_FALSE((*report)["metrics"]["recovered_after_ms"].is_null());
+  // The hosts were reached over ssh and their clocks compared.
+  int connected = 0;
+  for (const auto& e : (*report)["timeline"]) {
+    if (e["type"] == "host.connected") {
+      ++connected;
+      EXPECT_NE(e["detail"].get<std::string>().find("clock offset"), std::string::npos);
+    }
+  }
+  EXPECT_EQ(connected, 3);
+  // Nothing is left on any host: no rules, no nginx or haproxy, no run directory.
+  for (const std::string h : {"lb", "web1", "web2"}) {
+    EXPECT_EQ(Tables(net, h), "") << h;
+    auto ps = net.RunOnHost(h, "ip netns identify $$; for p in $(ip netns pids " +
+                                   net.host_netns(h) + "); do cat /proc/$p/comm; done");
+    EXPECT_EQ(ps.out.find("nginx"), std::string::npos) << h << ": " << ps.out;
+    EXPECT_EQ(ps.out.find("haproxy"), std::string::npos) << h << ": " << ps.out;
+    EXPECT_EQ(ps.out.find("firedrill"), std::string::npos) << h << ": " << ps.out;
+  }
+}
+
+TEST_F(HostsTest, ControllerKilledMidPartitionEachHostRevertsWithinTheLeasePlusOneSecond) {
+  REQUIRE_NETNS();
+  NetnsHosts net(NetDir(), {"a", "b"});
+  ASSERT_EQ(net.error(), "");
+  WriteFile(dir_ / "drill.yaml", PartitionDrill("3s"));
+  pid_t pid = StartIn(net, dir_ / "drill.yaml", dir_.path());
+  ASSERT_GT(pid, 0);
+  auto in_place =
+      WaitFor([&] { return Tables(net, "a") != "" && Tables(net, "b") != ""; }, Millis(60000));
+  if (!in_place) {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+    FAIL() << "the partition never went in: " << ReadFile(dir_ / "run.log");
+  }
+  // The hosts really cannot talk.
+  EXPECT_NE(net.RunOnHost("a", "timeout 2 ssh -F " + Quote(net.ssh_config()) + " b true").exit_code,
+            0);
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, nullptr, 0);
+  auto gone =
+      WaitFor([&] { return Tables(net, "a") == "" && Tables(net, "b") == ""; }, Millis(10000));
+  ASSERT_TRUE(gone) << "a: " << Tables(net, "a") << " b: " << Tables(net, "b");
+  EXPECT_LE(gone->count(), 3000 + 1000);
+  // No controller ran meanwhile: the hosts did it themselves, and say so.
+  EXPECT_TRUE(ProcessesWithArg(dir_ / "drill.yaml").empty());
+  EXPECT_EQ(net.RunOnHost("a", "timeout 2 ssh -F " + Quote(net.ssh_config()) + " b true").exit_code,
+            0);
+}
+
+TEST_F(HostsTest, AFaultThatCutsTheControllersLinkIsRevertedByTheHostWhenItsLeaseLapses) {
+  REQUIRE_NETNS();
+  NetnsHosts net(NetDir(), {"a", "b"});
+  ASSERT_EQ(net.error(), "");
+  WriteFile(dir_ / "drill.yaml", PartitionDrill("2s", "12s"));
+  pid_t pid = StartIn(net, dir_ / "drill.yaml", dir_.path());
+  ASSERT_GT(pid, 0);
+  auto in_place = WaitFor([&] { return Tables(net, "a") != ""; }, Millis(60000));
+  ASSERT_TRUE(in_place) << ReadFile(dir_ / "run.log");
+  // Host a drops off the controller's network: no EOF reaches its agent, only silence.
+  ASSERT_EQ(net.BreakLink("a"), "");
+  auto gone = WaitFor([&] { return Tables(net, "a") == ""; }, Millis(10000));
+  EXPECT_TRUE(gone) << Tables(net, "a");
+  if (gone) {
+    EXPECT_LE(gone->count(), 2000 + 1000);
+  }
+  ASSERT_EQ(net.RestoreLink("a"), "");
+  // The run notices, reports the host lost, and confirms the revert once it is back.
+  int status = 0;
+  auto done = WaitFor([&] { return ::waitpid(pid, &status, WNOHANG) == pid; }, Millis(200000));
+  if (!done) {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+  }
+  ASSERT_TRUE(done);
+  auto report = ReadJson(dir_ / "report/report.json");
+  ASSERT_TRUE(report) << ReadFile(dir_ / "run.log");
+  bool lost = false, confirmed = false;
+  for (const auto& e : (*report)["timeline"]) {
+    lost |= e["type"] == "host.lost" && e["name"] == "a";
+    confirmed |= e["type"] == "host.revert_confirmed" && e["name"] == "a";
+  }
+  EXPECT_TRUE(lost) << report->dump(1);
+  EXPECT_TRUE(confirmed) << report->dump(1);
+  // Undone after all, by the host: no leftover, and not the exit of a failed rollback.
+  EXPECT_EQ((*report)["faults"][0]["rollback"], "ok") << report->dump(1);
+  EXPECT_TRUE(WIFEXITED(status));
+  EXPECT_NE(WEXITSTATUS(status), 4) << report->dump(1);
+  EXPECT_EQ(Tables(net, "b"), "");
+}
+
+TEST_F(HostsTest, WithTheDeadManOffRollbackReachesEveryHostAfterAControllerCrash) {
+  REQUIRE_NETNS();
+  NetnsHosts net(NetDir(), {"a", "b"});
+  ASSERT_EQ(net.error(), "");
+  WriteFile(dir_ / "drill.yaml", PartitionDrill("0s"));
+  pid_t pid = StartIn(net, dir_ / "drill.yaml", dir_.path());
+  ASSERT_GT(pid, 0);
+  auto in_place =
+      WaitFor([&] { return Tables(net, "a") != "" && Tables(net, "b") != ""; }, Millis(60000));
+  ASSERT_TRUE(in_place) << ReadFile(dir_ / "run.log");
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, nullptr, 0);
+  // Nobody reverts the hosts by themselves now.
+  usleep(3000000);
+  EXPECT_NE(Tables(net, "a"), "");
+  EXPECT_NE(Tables(net, "b"), "");
+  auto r = RunIn(net, {"rollback", "--state-dir", dir_ / "state"}, dir_.path());
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("host a"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("host b"), std::string::npos) << r.out;
+  EXPECT_EQ(Tables(net, "a"), "");
+  EXPECT_EQ(Tables(net, "b"), "");
+  // And a second rollback has nothing left to do.
+  auto again = RunIn(net, {"rollback", "--state-dir", dir_ / "state"}, dir_.path());
+  EXPECT_EQ(again.exit_code, 0) << again.out << again.err;
+  EXPECT_NE(again.out.find("nothing to roll back"), std::string::npos) << again.out;
+}
+
+TEST_F(HostsTest, AnUnreachableHostFailsTheRunBeforeAnyFault) {
+  REQUIRE_NETNS();
+  NetnsHosts net(NetDir(), {"a", "b"});
+  ASSERT_EQ(net.error(), "");
+  ASSERT_EQ(net.KillSshd("b"), "");
+  WriteFile(dir_ / "drill.yaml", PartitionDrill("3s"));
+  auto r = RunIn(net, {"run", dir_ / "drill.yaml", "--report-dir", dir_ / "report", "--no-history"},
+                 dir_.path());
+  EXPECT_EQ(r.exit_code, 4) << r.out << r.err;
+  auto report = ReadJson(dir_ / "report/report.json");
+  ASSERT_TRUE(report) << r.out << r.err;
+  EXPECT_EQ((*report)["verdict"], "error");
+  const std::string all = report->dump();
+  EXPECT_NE(all.find("host b is unreachable"), std::string::npos) << all;
+  EXPECT_NE(all.find("Connection refused"), std::string::npos) << all;
+  for (const auto& f : (*report)["faults"]) EXPECT_TRUE(f["injected_at_ms"].is_null()) << f.dump();
+  for (const auto& e : (*report)["timeline"]) EXPECT_NE(e["type"], "fault.injected");
+  EXPECT_EQ(Tables(net, "a"), "");
+  // Host a, reached, was put back: no agent and no run directory left there.
+  std::error_code ec;
+  EXPECT_TRUE(fs::is_empty(net.cache_dir("a") + "/firedrill-agent/runs", ec)) << ec.message();
+}
+
+}  // namespace
+}  // namespace firedrill::testing
