@@ -185,7 +185,9 @@ Result<int> PortOf(const FaultSpec& f, const RunContext& ctx) {
 
 Result<Scope> ScopeOf(const FaultSpec& f, const RunContext& ctx) {
   if (int(f.with.Has("port")) + int(f.with.Has("netns")) + int(f.with.Has("peer")) != 1) {
-    return Status::Invalid(f.action + " takes exactly one of `port`, `netns` and `peer`");
+    return Status::Invalid(f.action + (f.action == "network.partition"
+                                           ? " takes exactly one of `port`, `netns` and `peer`"
+                                           : " takes exactly one of `port` and `netns`"));
   }
   Scope s;
   if (f.with.Has("peer")) {

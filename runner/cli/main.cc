@@ -536,13 +536,6 @@ const Command kCommands[] = {
        a->add_option("args", o->files, "status [SERVICE] | stop|start|restart SERVICE")->required();
      },
      [](const Options& o) { return RunCtl(o.report_dir, o.files); }},
-    {"agent",
-     "serve a drill's work on this host, for a controller over ssh (JSON lines on stdin/stdout)",
-     [](CLI::App* a, Options* o) {
-       a->add_option("--dir", o->agent_dir, "this run's directory on this host")->required();
-       a->add_option("--host", o->agent_host, "the drill's name for this host")->required();
-     },
-     [](const Options& o) { return RunAgent({.dir = o.agent_dir, .host = o.agent_host}); }},
     {"rollback", "undo whatever a run that died left behind, from its journal (idempotent)",
      [](CLI::App* a, Options* o) {
        a->add_option("journals", o->files,
@@ -583,6 +576,14 @@ const Command kCommands[] = {
      [](CLI::App* a, Options* o) { a->add_flag("--markdown", o->markdown, "as Markdown tables"); },
      CmdProbes},
     {"score", "print the scoring formula", [](CLI::App*, Options*) {}, CmdScore},
+    // Last: started by a controller over ssh, not by a person.
+    {"agent",
+     "serve a drill's work on this host, for a controller over ssh (JSON lines on stdin/stdout)",
+     [](CLI::App* a, Options* o) {
+       a->add_option("--dir", o->agent_dir, "this run's directory on this host")->required();
+       a->add_option("--host", o->agent_host, "the drill's name for this host")->required();
+     },
+     [](const Options& o) { return RunAgent({.dir = o.agent_dir, .host = o.agent_host}); }},
 };
 
 }  // namespace

@@ -155,7 +155,13 @@ struct Scenario {
   std::vector<std::string> artifacts;
   Settings settings;
   std::vector<ServiceSpec> services;
-  std::vector<HostSpec> hosts;
+  std::vector<HostSpec> hosts;  // `hosts:`, then those of `hosts_from:` not named there
+  // Extension: `hosts_from: INVENTORY` (an Ansible inventory), as written, and what
+  // `ansible-inventory --list` said of it (handed on to the hosts' agents, which load the
+  // drill without Ansible); its groups, by name, with their member hosts.
+  std::string hosts_from;
+  std::string inventory_json;
+  std::map<std::string, std::vector<std::string>> host_groups;
   std::vector<SteadyCheck> steady_state;
   std::vector<FaultSpec> faults;
   // Extension: what the drill sets up before its services start and takes down after they

@@ -245,6 +245,7 @@ bool Run::ConnectHosts() {
                     .run_id = fs::path(journal_->run_dir()).filename().string(),
                     .drill_text = text.str(),
                     .drill_file = drill_.file,
+                    .inventory_json = drill_.inventory_json,
                     .ports = expander_.ports(),
                     .lease = drill_.settings.lease,
                     .connect_timeout = Millis(5000),

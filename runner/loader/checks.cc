@@ -127,6 +127,73 @@ void CheckBlastRadius(Reader& in, const DrillRefs& refs, const Scenario& s) {
   }
 }
 
+void ExpandGroups(Reader& in, Scenario& s) {
+  if (s.host_groups.empty()) return;
+  auto group = [&](const std::string& host) -> const std::vector<std::string>* {
+    auto it = s.host_groups.find(host);
+    return it == s.host_groups.end() ? nullptr : &it->second;
+  };
+  // One copy per member, named NAME@MEMBER: each is judged, reported and rolled back on
+  // its own, as if the drill had listed them.
+  auto each = [&](auto& items, auto host_of, auto set_host) {
+    using Item = typename std::decay_t<decltype(items)>::value_type;
+    std::vector<Item> out;
+    for (auto& item : items) {
+      const std::vector<std::string>* members = group(host_of(item));
+      if (!members) {
+        out.push_back(std::move(item));
+        continue;
+      }
+      for (const auto& m : *members) {
+        Item copy = item;
+        copy.name = item.name + "@" + m;
+        set_host(copy, m);
+        out.push_back(std::move(copy));
+      }
+    }
+    items = std::move(out);
+  };
+  auto probe_host = [](const ProbeSpec& p) {
+    return p.params.Has("host") ? p.params.String("host") : std::string();
+  };
+  auto set_probe_host = [](ProbeSpec& p, const std::string& m) {
+    p.params.Set("host", Param{m, p.params.MarkOf("host")});
+  };
+  each(
+      s.faults, [](const FaultSpec& f) { return f.host; },
+      [](FaultSpec& f, const std::string& m) { f.host = m; });
+  each(
+      s.steady_state, [&](const SteadyCheck& c) { return probe_host(c.probe); },
+      [&](SteadyCheck& c, const std::string& m) { set_probe_host(c.probe, m); });
+  each(
+      s.watches, [&](const WatchSpec& w) { return probe_host(w.probe); },
+      [&](WatchSpec& w, const std::string& m) { set_probe_host(w.probe, m); });
+  each(
+      s.abort_when, [&](const StopCondition& c) { return probe_host(c.probe); },
+      [&](StopCondition& c, const std::string& m) { set_probe_host(c.probe, m); });
+  // What is one thing cannot be on many hosts.
+  for (const auto& svc : s.services) {
+    if (group(svc.host)) {
+      in.ErrorAt(svc.mark, "service '" + svc.name + "' runs on one host; '" + svc.host +
+                               "' is a group of the inventory (name one of its hosts)");
+    }
+  }
+  for (const auto& f : s.faults) {
+    if (f.with.Has("peer") && group(f.with.String("peer"))) {
+      in.ErrorAt(f.with.MarkOf("peer"),
+                 "a partition's peer is one host; '" + f.with.String("peer") + "' is a group");
+    }
+  }
+  if (s.data) {
+    for (const ProbeSpec* p : {&s.data->writer, &s.data->verifier}) {
+      if (group(probe_host(*p))) {
+        in.ErrorAt(p->params.MarkOf("host"),
+                   "a data check runs on one host; '" + probe_host(*p) + "' is a group");
+      }
+    }
+  }
+}
+
 void PlaceOnHosts(Reader& in, Scenario& s) {
   std::map<std::string, std::string> host_of;  // service -> its host ("" here)
   for (const auto& svc : s.services) host_of[svc.name] = svc.host;

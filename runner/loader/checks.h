@@ -21,6 +21,10 @@ void CheckBlastRadius(Reader& in, const DrillRefs& refs, const Scenario& s);
 // Puts what acts on a service where the service runs (a fault or a process probe of a
 // service with `host:` runs on that host), and refuses a `host:` that contradicts it.
 void PlaceOnHosts(Reader& in, Scenario& s);
+// `host: GROUP` (an inventory's group, `hosts_from:`) on a fault, a steady-state check, a
+// watch or a stop condition: one copy per member host, NAME@MEMBER. Refuses a group where
+// only one host can be meant (a service, a data check, a partition's peer).
+void ExpandGroups(Reader& in, Scenario& s);
 void CheckRunnable(Reader& in, const Scenario& s, bool require_runnable);
 
 // The static half of the file blast radius, on the drill's text before anything runs:

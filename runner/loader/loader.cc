@@ -56,6 +56,7 @@ LoadResult Load(const std::string& text, const std::string& file, const LoadOpti
   DrillParser parser(in);
   parser.Parse(root, s);
   if (in.error_count() == 0) CheckReferences(in, parser.refs(), s);
+  if (in.error_count() == 0) ExpandGroups(in, s);
   if (in.error_count() == 0) PlaceOnHosts(in, s);
   if (in.error_count() == 0) CheckBlastRadius(in, parser.refs(), s);
   if (in.error_count() == 0) CheckRunnable(in, s, opts.require_runnable);

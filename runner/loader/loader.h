@@ -42,6 +42,10 @@ struct LoadOptions {
   // RE2 bounds a pattern's memory itself (runner/base/regex.h); this only keeps a drill's
   // patterns to a size a person writes.
   size_t max_regex_bytes = 16 << 10;
+  // What `ansible-inventory --list` printed for the drill's `hosts_from:`, as the
+  // controller read it: used instead of running Ansible (a host's agent loads the drill
+  // where neither the inventory nor Ansible may be).
+  std::optional<std::string> inventory_json = std::nullopt;
 };
 
 LoadResult LoadScenarioFile(const std::string& path, const LoadOptions& opts = {});

@@ -11,6 +11,7 @@
 #include "runner/base/suggest.h"
 #include "runner/base/user.h"
 #include "runner/loader/checks.h"
+#include "runner/loader/inventory.h"
 
 namespace firedrill {
 namespace {
@@ -31,12 +32,13 @@ constexpr size_t kMaxCommBytes = 15;
 void DrillParser::Parse(const YAML::Node& root, Scenario& s) {
   auto k = in_.Keys(root,
                     Names({"apiVersion", "name", "description", "tags", "settings", "services",
-                           "hosts", "setup", "steady_state", "faults", "watches", "data",
-                           "recovery", "abort_when", "artifacts", "training"}),
+                           "hosts", "hosts_from", "setup", "steady_state", "faults", "watches",
+                           "data", "recovery", "abort_when", "artifacts", "training"}),
                     "the drill");
   ReadTop(k, s);
   // Hosts first: probes and URLs are checked against the hosts a drill names.
   if (k.count("hosts")) ReadHosts(k["hosts"].value, s.hosts);
+  if (k.count("hosts_from")) ReadInventory(k["hosts_from"].value, s);
   if (k.count("settings")) ReadSettings(k["settings"].value, s.settings);
   if (k.count("setup")) ReadSetup(k["setup"].value, s.setup);
   if (k.count("services")) ReadServices(k["services"].value, s.services);
@@ -365,6 +367,56 @@ void DrillParser::ReadServices(const YAML::Node& n, std::vector<ServiceSpec>& ou
         }
         out.push_back(std::move(svc));
       });
+}
+
+void DrillParser::ReadInventory(const YAML::Node& n, Scenario& s) {
+  auto path = in_.Text(n, "hosts_from");
+  if (!path) return;
+  if (path->find("${") != std::string::npos) {
+    in_.Error(n,
+              "hosts_from is read when the drill is loaded: write the inventory's path "
+              "literally");
+    return;
+  }
+  s.hosts_from = *path;
+  Result<std::string> listed = std::string();
+  if (in_.options().inventory_json) {
+    listed = *in_.options().inventory_json;
+  } else {
+    // Relative to the drill's own directory, as a drill's runbook is to the library.
+    std::filesystem::path p(*path);
+    if (p.is_relative()) p = std::filesystem::path(s.file).parent_path() / p;
+    listed = RunAnsibleInventory(p.string());
+  }
+  if (!listed.ok()) {
+    in_.Error(n, "hosts_from: " + listed.status().message());
+    return;
+  }
+  auto inv = ParseAnsibleInventory(*listed);
+  if (!inv.ok()) {
+    in_.Error(n, "hosts_from: " + inv.status().message());
+    return;
+  }
+  s.inventory_json = inv->json;
+  for (auto& h : inv->hosts) {
+    // A host the drill names itself under `hosts:` keeps the drill's own ssh settings.
+    if (std::find(refs_.host_names.begin(), refs_.host_names.end(), h.name) !=
+        refs_.host_names.end()) {
+      continue;
+    }
+    h.mark = MarkOf(n);
+    locality_.AddHostAddress(h.destination.substr(h.destination.find('@') + 1));
+    refs_.host_names.push_back(h.name);
+    s.hosts.push_back(std::move(h));
+  }
+  for (const auto& [group, members] : inv->groups) {
+    if (std::find(refs_.host_names.begin(), refs_.host_names.end(), group) !=
+        refs_.host_names.end()) {
+      continue;  // a host and a group of one name: the host wins (Ansible's `all` aside)
+    }
+    s.host_groups[group] = members;
+    refs_.host_names.push_back(group);
+  }
 }
 
 void DrillParser::ReadHosts(const YAML::Node& n, std::vector<HostSpec>& out) {

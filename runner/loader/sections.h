@@ -56,6 +56,7 @@ class DrillParser {
   void ReadSettings(const YAML::Node& n, Settings& s);
   void ReadServices(const YAML::Node& n, std::vector<ServiceSpec>& out);
   void ReadHosts(const YAML::Node& n, std::vector<HostSpec>& out);
+  void ReadInventory(const YAML::Node& n, Scenario& s);
   void ReadSteady(const YAML::Node& n, std::vector<SteadyCheck>& out);
   void ReadFaults(const YAML::Node& n, std::vector<FaultSpec>& out);
   void ReadSetup(const YAML::Node& n, std::vector<FaultSpec>& out);

@@ -33,6 +33,11 @@ using Clock = std::chrono::steady_clock;
     }                                                       \
   } while (0)
 
+std::string FindInPathForTest(const std::string& name) {
+  auto r = RunShell({.script = "command -v " + name, .cwd = "/", .timeout = Millis(5000)});
+  return r.ok() && r->exit_code == 0 ? r->out : "";
+}
+
 std::string RepoPath(const std::string& rel) {
   return std::string(FIREDRILL_SOURCE_DIR) + "/" + rel;
 }
@@ -284,6 +289,61 @@ TEST_F(HostsTest, AnUnreachableHostFailsTheRunBeforeAnyFault) {
   // Host a, reached, was put back: no agent and no run directory left there.
   std::error_code ec;
   EXPECT_TRUE(fs::is_empty(net.cache_dir("a") + "/firedrill-agent/runs", ec)) << ec.message();
+}
+
+}  // namespace
+}  // namespace firedrill::testing
+
+namespace firedrill::testing {
+namespace {
+
+// hosts_from: the hosts and groups of an Ansible inventory, read by Ansible's own
+// ansible-inventory; `host: GROUP` acts on every member, each copy on its own.
+TEST_F(HostsTest, AnInventorysGroupActsOnEveryMemberHost) {
+  REQUIRE_NETNS();
+  if (FindInPathForTest("ansible-inventory").empty()) {
+    if (getenv("FIREDRILL_REQUIRE_NETNS")) FAIL() << "ansible-inventory not installed";
+    GTEST_SKIP() << "ansible-inventory not installed (apt-get install ansible-core)";
+  }
+  NetnsHosts net(NetDir(), {"lb", "web1", "web2"});
+  ASSERT_EQ(net.error(), "");
+  WriteFile(dir_ / "inventory.ini",
+            "[web]\nweb1 ansible_host=" + net.address("web1") +
+                "\nweb2 ansible_host=" + net.address("web2") +
+                " ansible_user=root\n\n[balancers]\nlb ansible_host=" + net.address("lb") + "\n");
+  WriteFile(dir_ / "drill.yaml", R"(apiVersion: firedrill/v1
+name: inventory-groups
+settings: {probe_interval: 200ms, settle: 10s, timeout: 1m, lease: 3s}
+hosts_from: inventory.ini
+steady_state:
+  - {name: up, probe: {command: {run: "true", host: web}}}
+faults:
+  - name: mark
+    host: web
+    action: command
+    with: {run: "ip -4 -o addr show eth0 | awk '{print $4}' >> )" +
+                                     dir_.path() + R"(/marks", rollback: "echo undone >> )" +
+                                     dir_.path() + R"(/marks"}
+recovery: {within: 10s, steady_for: 500ms}
+)");
+  auto r = RunIn(net, {"run", dir_ / "drill.yaml", "--report-dir", dir_ / "report", "--no-history"},
+                 dir_.path());
+  auto report = ReadJson(dir_ / "report/report.json");
+  ASSERT_TRUE(report) << r.out << r.err;
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  std::vector<std::string> faults, checks;
+  for (const auto& f : (*report)["faults"]) faults.push_back(f["name"]);
+  for (const auto& e : (*report)["timeline"]) {
+    if (e["type"] == "host.connected") checks.push_back(e["name"]);
+  }
+  EXPECT_EQ(faults, (std::vector<std::string>{"mark@web1", "mark@web2"}));
+  std::sort(checks.begin(), checks.end());
+  // lb is in the inventory but nothing of the drill uses it: never connected.
+  EXPECT_EQ(checks, (std::vector<std::string>{"web1", "web2"}));
+  const std::string marks = ReadFile(dir_ / "marks");
+  EXPECT_NE(marks.find(net.address("web1") + "/24"), std::string::npos) << marks;
+  EXPECT_NE(marks.find(net.address("web2") + "/24"), std::string::npos) << marks;
+  EXPECT_EQ(marks.find(net.address("lb")), std::string::npos) << marks;
 }
 
 }  // namespace

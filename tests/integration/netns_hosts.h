@@ -66,8 +66,11 @@ class NetnsHosts {
   // 10.77.0.(10+i), its files in `dir` (which must exist), and waits at most 10 s for
   // every sshd to answer. error() says what went wrong; when anything did, everything made
   // so far is already undone.
-  NetnsHosts(const std::string& dir, std::vector<std::string> names)
+  // `shared_cache`: every host's XDG_CACHE_HOME is one directory (a benchmark's fifty hosts
+  // need not hold fifty copies of the agent's binary); by default each has its own.
+  NetnsHosts(const std::string& dir, std::vector<std::string> names, bool shared_cache = false)
       : dir_(dir),
+        shared_cache_(shared_cache),
         id_(std::to_string(getpid()) + "-" + std::to_string(next_id_++)),
         ctl_("fdc-" + id_) {
     CleanStale();
@@ -123,7 +126,9 @@ class NetnsHosts {
   std::string identity() const { return dir_ + "/client_ed25519"; }
   std::string sshd_log(const std::string& name) const { return dir_ + "/sshd-" + name + ".log"; }
   // XDG_CACHE_HOME of the host's ssh sessions: its own, on the shared disk.
-  std::string cache_dir(const std::string& name) const { return dir_ + "/cache-" + name; }
+  std::string cache_dir(const std::string& name) const {
+    return dir_ + "/cache-" + (shared_cache_ ? std::string("shared") : name);
+  }
   // The PID of the host's sshd listener; 0 when it is not running.
   pid_t sshd_pid(const std::string& name) const { return Get(name).pid; }
 
@@ -481,6 +486,7 @@ class NetnsHosts {
 
   inline static std::atomic<int> next_id_{0};
   std::string dir_;
+  bool shared_cache_ = false;
   std::string id_;
   std::string ctl_;
   std::vector<Host> hosts_;

@@ -220,29 +220,36 @@ recovery: {within: 2s, steady_for: 300ms}
 }
 
 TEST(RunTest, WhatCannotRunHereIsUsageErrorAndStartsNothing) {
+  // Without CAP_NET_ADMIN (dropped from the bounding set, so not even root has it),
+  // nftables cannot be changed: a partition cannot run here, and the run says so at the
+  // action before it starts anything.
   TempDir dir;
   WriteFile(dir / "drill.yaml", R"(apiVersion: firedrill/v1
-name: not-yet
-hosts:
-  - {name: db1, ssh: {destination: drill@127.0.0.1}}
+name: not-here
 services:
   - name: marker
     run: touch )" + dir.path() + R"(/STARTED
 steady_state:
   - name: ok
-    probe: {command: {run: "true", host: db1}}
+    probe: {command: {run: "true"}}
 faults:
-  - name: fill
-    action: disk.fill
-    with: {path: "${workdir}", size: 10MiB}
+  - name: cut
+    action: network.partition
+    with: {port: 6379}
+    duration: 1s
 )");
-  CliResult r =
-      RunFiredrill({"run", dir / "drill.yaml", "--report-dir", dir / "report"}, dir.path());
-  EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("drill.yaml:10:42: error: remote hosts (host:) cannot run here: not built "
-                       "yet"),
+  auto r = RunShell({.script = "NO_COLOR=1 FIREDRILL_STATE_DIR=" + Quote(dir / "state") +
+                               " exec setpriv --bounding-set=-net_admin " + Quote(FIREDRILL_BIN) +
+                               " run " + Quote(dir / "drill.yaml") + " --report-dir " +
+                               Quote(dir / "report") + " --no-history",
+                     .cwd = dir.path(),
+                     .timeout = Millis(30000)});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->exit_code, 2) << r->out << r->err;
+  EXPECT_NE(r->err.find("drill.yaml:11:13: error: action 'network.partition' cannot run here: "
+                        "needs CAP_NET_ADMIN"),
             std::string::npos)
-      << r.err;
+      << r->err;
   EXPECT_FALSE(std::filesystem::exists(dir / "STARTED"));
   EXPECT_FALSE(std::filesystem::exists(dir / "report/report.json"));
 }
@@ -318,10 +325,12 @@ TEST(RunTest, UnknownCommandSuggestsTheNearestAndExits2) {
   TempDir dir;
   CliResult r = RunFiredrill({"valdate", "x.yaml"}, dir.path());
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_EQ(r.err,
-            "firedrill: unknown command 'valdate'; did you mean 'validate'?\n"
-            "commands: run, train, ctl, rollback, validate, report, history, faults, probes, score "
-            "(firedrill --help)\n");
+  EXPECT_EQ(
+      r.err,
+      "firedrill: unknown command 'valdate'; did you mean 'validate'?\n"
+      "commands: run, train, ctl, rollback, validate, report, history, faults, probes, score, "
+      "agent "
+      "(firedrill --help)\n");
   EXPECT_EQ(RunFiredrill({}, dir.path()).exit_code, 2);
   EXPECT_EQ(RunFiredrill({"run", "missing.yaml"}, dir.path()).exit_code, 2);
 }

@@ -152,7 +152,13 @@ json Agent::Hello(const json& req) {
     }
   }
   // The drill is validated again here, where it acts: the blast radius is this host's own.
-  LoadResult loaded = LoadScenarioText(text, file, {.require_runnable = true});
+  LoadOptions opts{.require_runnable = true};
+  // The controller's reading of hosts_from: neither the inventory nor Ansible need be here.
+  if (req.contains("inventory") && req["inventory"].is_string() &&
+      !req["inventory"].get<std::string>().empty()) {
+    opts.inventory_json = req["inventory"].get<std::string>();
+  }
+  LoadResult loaded = LoadScenarioText(text, file, opts);
   if (!loaded.ok()) {
     std::string why = loaded.errors.empty() ? "not a drill" : loaded.errors[0].ToString();
     return {{"ok", false}, {"error", "on host " + o_.host + ": " + why}};

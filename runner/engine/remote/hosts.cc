@@ -253,6 +253,7 @@ Status RemoteHosts::ConnectOne(HostLink& h) {
                               {"file", o_.drill_file},
                               {"env", env},
                               {"ports", ports},
+                              {"inventory", o_.inventory_json},
                               {"lease_ms", o_.lease.count()}},
                              Millis(30000));
   if (!hello.ok()) {

@@ -57,6 +57,7 @@ struct RemoteOptions {
   std::string run_id;
   std::string drill_text;
   std::string drill_file;
+  std::string inventory_json;  // hosts_from's, as read here ("" without one)
   std::map<std::string, int> ports;
   Millis lease{10000};
   Millis connect_timeout{5000};
