@@ -272,18 +272,18 @@ bool Run::BuildProbesAndFaults() {
   // Everything is built before anything starts, so a drill that cannot run stops here
   // with nothing started and nothing injected.
   for (const auto& c : drill_.steady_state) {
-    auto p = MakeProbe(c.probe);
+    auto p = MakeProbe(c.probe, drill_.settings.probe_interval);
     if (!p.ok()) return Fail("steady_state " + c.name + ": " + p.status().message()), false;
     steady_probes_.push_back(std::move(*p));
   }
   for (const auto& w : drill_.watches) {
-    auto p = MakeProbe(w.probe);
+    auto p = MakeProbe(w.probe, drill_.settings.probe_interval);
     if (!p.ok()) return Fail("watch " + w.name + ": " + p.status().message()), false;
     watch_probes_.push_back(std::move(*p));
     rec_.watches.push_back(WatchRecord{w.name, WatchKindName(w.kind), w.within.count(), {}, ""});
   }
   for (const auto& c : drill_.abort_when) {
-    auto p = MakeProbe(c.probe);
+    auto p = MakeProbe(c.probe, drill_.settings.probe_interval);
     if (!p.ok()) return Fail("abort_when " + c.name + ": " + p.status().message()), false;
     abort_probes_.push_back(std::move(*p));
   }

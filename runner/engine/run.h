@@ -106,10 +106,12 @@ class Run {
     return rec_.aborted || !rec_.error.empty();
   }
 
-  Result<std::unique_ptr<Probe>> MakeProbe(const ProbeSpec& p) {
+  // `every`: the period a probe on a host is sampled at there, on the host's own clock
+  // (runner/engine/remote/remote_parts.h); 0 for one that is sampled on request.
+  Result<std::unique_ptr<Probe>> MakeProbe(const ProbeSpec& p, Millis every = Millis(0)) {
     if (!HostOf(p).empty()) {
       if (!hosts_) return Status::Internal("host " + HostOf(p) + " is not connected");
-      return MakeRemoteProbe(hosts_.get(), p, ctx_.default_timeout);
+      return MakeRemoteProbe(hosts_.get(), p, ctx_.default_timeout, every);
     }
     if (options_.make_probe) return options_.make_probe(p, ctx_);
     const ProbeKind* k = FindProbeKind(p.kind);

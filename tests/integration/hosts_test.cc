@@ -159,6 +159,16 @@ TEST_F(HostsTest, TheFleetDrillFailsOverAroundAKilledServerAndAPartitionedHost) 
     }
   }
   EXPECT_EQ(connected, 3);
+  // lb sampled its checks and watches on its own schedule, and said how it kept it.
+  bool sampled = false;
+  for (const auto& e : (*report)["timeline"]) {
+    if (e["type"] == "host.sampled" && e["name"] == "lb") {
+      sampled = true;
+      EXPECT_NE(e["detail"].get<std::string>().find("4 probes on its own clock"), std::string::npos)
+          << e.dump();
+    }
+  }
+  EXPECT_TRUE(sampled) << report->dump(1);
   // Nothing is left on any host: no rules, no nginx or haproxy, no run directory.
   for (const std::string h : {"lb", "web1", "web2"}) {
     EXPECT_EQ(Tables(net, h), "") << h;

@@ -5,8 +5,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <deque>
 #include <fstream>
@@ -61,6 +63,27 @@ class Agent {
   json RollbackFault(const json& req);
   json Control(const json& req);
   void Sample(const json& req);
+  // Samples a probe on this host's own clock from now on, every `every_ms`, and streams
+  // each result as {"event": "sample"}: the timing is the host's, not the connection's.
+  void StartSchedule(const json& req);
+  struct Schedule {
+    std::mutex mu;
+    Probe* probe = nullptr;
+    std::string key;
+    int64_t every_ms = 0;
+    int64_t next_ms = 0;
+    bool busy = false;
+    std::unique_ptr<RunTimer> timer;
+    // By the host's clock: each sample's start after its slot, and |gap between two
+    // starts - every_ms| (µs), at most kKept of each.
+    int64_t last_start_us = 0;
+    std::vector<int64_t> late_us, jitter_us;
+    int64_t samples = 0, skipped = 0;
+  };
+  static constexpr size_t kKept = 200000;
+  // What this host's schedules did, for the controller's timeline.
+  json ScheduleFigures();
+  void Tick(Schedule& s);
   // Rolls back every fault still in place, stops the services, undoes what the journal
   // still holds and closes it. Returns what could not be put back.
   std::vector<std::string> RevertAll(const std::string& why);
@@ -128,6 +151,8 @@ class Agent {
   std::deque<FaultSpec> specs_;                           // faults keep references to theirs
   std::map<std::string, std::unique_ptr<Fault>> faults_;  // "NAME" or "NAME#peer"
   std::vector<std::string> injected_;                     // in the order injected
+  std::mutex schedules_mu_;
+  std::map<std::string, std::unique_ptr<Schedule>> schedules_;  // by probe
 
   std::mutex out_mu_;
   std::mutex fault_mu_;  // the host changes one thing at a time
@@ -139,6 +164,8 @@ class Agent {
   std::atomic<int64_t> last_renew_ms_{0};
   std::atomic<bool> hello_done_{false};
   std::atomic<bool> reverting_{false};
+  std::atomic<bool> any_service_{false};
+  int64_t polls_ = 0;  // the watchdog's own
 };
 
 json Agent::Hello(const json& req) {
@@ -290,6 +317,7 @@ json Agent::StartService(const json& req) {
     return {{"ok", false}, {"error", "service " + name + ": " + run.status().message()}};
   Status st = services_->Start(*svc, *run);
   if (!st.ok()) return {{"ok", false}, {"error", st.message()}};
+  any_service_ = true;
   if (!svc->ready) return {{"detail", "started"}};
   Probe& probe = *probes_[MarkKey(svc->ready->mark)];
   const int64_t start = env_->NowMs();
@@ -403,6 +431,98 @@ void Agent::Sample(const json& req) {
   });
 }
 
+void Agent::StartSchedule(const json& req) {
+  const std::string key = req.value("probe", std::string());
+  const int64_t every = req.value("every_ms", int64_t{0});
+  auto it = probes_.find(key);
+  if (it == probes_.end() || every <= 0) {
+    Error(req, "no probe at " + key + " on host " + o_.host + " to schedule every " +
+                   std::to_string(every) + " ms");
+    return;
+  }
+  std::lock_guard lock(schedules_mu_);
+  if (!schedules_.count(key)) {
+    auto s = std::make_unique<Schedule>();
+    s->probe = it->second.get();
+    s->key = key;
+    s->every_ms = every;
+    s->next_ms = env_->NowMs();
+    Schedule* raw = s.get();
+    schedules_[key] = std::move(s);
+    std::lock_guard sl(raw->mu);
+    raw->timer = loop_->At(raw->next_ms, [this, raw] { Tick(*raw); });
+  }
+  Reply(req, json::object());
+}
+
+void Agent::Tick(Schedule& s) {
+  bool take = false;
+  const int64_t started = NowUs();
+  {
+    std::lock_guard lock(s.mu);
+    if (reverting_) return;
+    const int64_t now = env_->NowMs();
+    // A sample still running keeps its slot: never two of one probe at once.
+    if (!s.busy) {
+      take = s.busy = true;
+      ++s.samples;
+      if (s.late_us.size() < kKept)
+        s.late_us.push_back(std::max<int64_t>(0, started - s.next_ms * 1000));
+      if (s.last_start_us > 0 && s.jitter_us.size() < kKept) {
+        s.jitter_us.push_back(std::abs(started - s.last_start_us - s.every_ms * 1000));
+      }
+      s.last_start_us = started;
+    }
+    // Fixed rate, never stacked: slots already past are skipped, not made up.
+    s.next_ms += s.every_ms;
+    while (s.next_ms <= now) {
+      s.next_ms += s.every_ms;
+      ++s.skipped;
+    }
+    s.timer = loop_->At(s.next_ms, [this, &s] { Tick(s); });
+  }
+  if (!take) return;
+  s.probe->SampleAsync({}, *loop_, [this, &s, started](ProbeOutcome out) {
+    json ev = {{"event", "sample"},    {"probe", s.key},        {"passed", out.passed},
+               {"detail", out.detail}, {"started_us", started}, {"t_us", NowUs()}};
+    if (out.value) ev["value"] = *out.value;
+    if (out.observed_at_ms) ev["observed_us"] = *out.observed_at_ms * 1000;
+    Write(ev);
+    std::lock_guard lock(s.mu);
+    s.busy = false;
+  });
+}
+
+json Agent::ScheduleFigures() {
+  std::vector<int64_t> late, jitter;
+  int64_t samples = 0, skipped = 0, probes = 0;
+  {
+    std::lock_guard lock(schedules_mu_);
+    for (auto& [key, s] : schedules_) {
+      std::lock_guard sl(s->mu);
+      ++probes;
+      samples += s->samples;
+      skipped += s->skipped;
+      late.insert(late.end(), s->late_us.begin(), s->late_us.end());
+      jitter.insert(jitter.end(), s->jitter_us.begin(), s->jitter_us.end());
+    }
+  }
+  auto pct = [](std::vector<int64_t>& v) {
+    if (v.empty()) return json::array();
+    std::sort(v.begin(), v.end());
+    auto at = [&](double p) {
+      size_t i = static_cast<size_t>(std::ceil(p / 100.0 * static_cast<double>(v.size())));
+      return v[std::min(v.size() - 1, i == 0 ? 0 : i - 1)];
+    };
+    return json::array({at(50), at(99), v.back()});
+  };
+  return {{"probes", probes},
+          {"samples", samples},
+          {"skipped", skipped},
+          {"late_us", pct(late)},
+          {"jitter_us", pct(jitter)}};
+}
+
 std::vector<std::string> Agent::RevertAll(const std::string& why) {
   std::lock_guard lock(fault_mu_);
   std::vector<std::string> left;
@@ -476,7 +596,9 @@ void Agent::Watchdog() {
       DeadMan("the lease lapsed: no renewal from the controller for " +
               FormatDuration(Millis(lease)));
     }
-    if (services_ && !reverting_) services_->Poll();
+    // Polling reads /proc for the services' escaped daemons: only a host with services
+    // pays for it, every other round (100 ms, as the controller does).
+    if (services_ && any_service_ && !reverting_ && (++polls_ % 2) == 0) services_->Poll();
   }
 }
 
@@ -498,8 +620,9 @@ void Agent::Handle(const json& req) {
     return Reply(req, RollbackFault(req));
   }
   if (op == "teardown") {
+    json schedules = ScheduleFigures();
     auto left = RevertAll("teardown");
-    Reply(req, {{"left", left}, {"logs", ServiceLogs()}});
+    Reply(req, {{"left", left}, {"logs", ServiceLogs()}, {"schedules", schedules}});
     Log("teardown done");
     _exit(left.empty() ? 0 : 4);
   }
@@ -548,6 +671,8 @@ int Agent::Serve() {
         Reply(req, {{"now_us", NowUs()}});
       } else if (op == "sample" && hello_done_) {
         Sample(req);
+      } else if (op == "schedule" && hello_done_) {
+        StartSchedule(req);
       } else {
         std::lock_guard lock(queue_mu_);
         queue_.push_back(std::move(req));

@@ -129,6 +129,9 @@ Status RemoteHosts::Connect(const std::vector<HostSpec>& hosts, const std::set<s
     by_name_[h.name] = link.get();
     links_.push_back(std::move(link));
   }
+  // Renewals begin with the first host: a host that answered early must not see its lease
+  // lapse while the others are still connecting.
+  renewer_ = std::thread([this] { RenewLoop(); });
   // All at once: a drill across fifty hosts must not take fifty connection times. Each
   // thread then stays until teardown: the ssh processes it started get SIGTERM when the
   // thread that forked them ends (PR_SET_PDEATHSIG is per thread), and they must live as
@@ -155,15 +158,15 @@ Status RemoteHosts::Connect(const std::vector<HostSpec>& hosts, const std::set<s
   json peers = json::object();
   for (const auto& l : links_) peers[l->target.name] = l->address;
   for (const auto& l : links_) {
-    auto r = l->agent->Call({{"op", "peers"}, {"hosts", peers}}, Millis(10000));
+    auto r = l->agent->Call({{"op", "peers"}, {"hosts", peers}}, Millis(30000));
     if (!r.ok()) return r.status();
   }
-  renewer_ = std::thread([this] { RenewLoop(); });
   return Status::Ok();
 }
 
 Status RemoteHosts::ConnectOne(HostLink& h) {
   const std::string& name = h.target.name;
+  const int64_t start_us = NowUs();
   // Control sockets need a short path (sun_path is 108 bytes); %C alone is 40.
   std::string tmpl = "/tmp/fd-ssh-XXXXXX";
   if (!::mkdtemp(tmpl.data())) return Status::Io("mkdtemp: " + ErrnoText(errno));
@@ -177,6 +180,7 @@ Status RemoteHosts::ConnectOne(HostLink& h) {
     return Status::Failed("host " + name + " is unreachable: " + master.status().message());
   }
   h.master = std::move(*master);
+  const int64_t master_us = NowUs();
   auto sha = SelfSha256();
   if (!sha.ok()) return sha.status();
   const std::string id = o_.run_id + "-" + name;
@@ -188,7 +192,7 @@ Status RemoteHosts::ConnectOne(HostLink& h) {
       "\"; cd \"$b\"; pwd; "
       "if [ -x bin/firedrill-" +
       sha->substr(0, 16) + " ]; then sha256sum bin/firedrill-" + sha->substr(0, 16) + "; fi";
-  auto r = h.master->Run(setup, Millis(15000));
+  auto r = h.master->Run(setup, Millis(60000));
   if (!r.ok()) return r.status();
   if (r->exit_code != 0) {
     return Status::Failed("host " + name + ": cannot prepare its directory: " +
@@ -217,6 +221,7 @@ Status RemoteHosts::ConnectOne(HostLink& h) {
                             OneLine(c->err.empty() ? c->out : c->err, 200) + ")");
     }
   }
+  const int64_t binary_us = NowUs();
   // Journaled before the agent can change anything there.
   if (o_.journal) {
     auto e = o_.journal->Intend("host " + name, kHostRollbackUndo.name,
@@ -232,6 +237,10 @@ Status RemoteHosts::ConnectOne(HostLink& h) {
   argv.push_back("exec " + ShellJoin({h.bin, "agent", "--dir", h.remote_dir, "--host", name}));
   auto agent = AgentLink::Start(
       name, argv, o_.local_dir + "/agent-" + name + ".err", [this, &h](const json& ev) {
+        if (ev.value("event", "") == "sample") {
+          Dispatch(h.target.name, ev.value("probe", std::string()), ev);
+          return;
+        }
         if (!o_.timeline || ev.value("event", "") != "timeline") return;
         o_.timeline->AddAt(o_.timeline->FromEnvMs(ToControllerMs(h, ev.value("t_us", int64_t{0}))),
                            ev.value("type", std::string("host.event")),
@@ -255,7 +264,7 @@ Status RemoteHosts::ConnectOne(HostLink& h) {
                               {"ports", ports},
                               {"inventory", o_.inventory_json},
                               {"lease_ms", o_.lease.count()}},
-                             Millis(30000));
+                             Millis(60000));
   if (!hello.ok()) {
     std::string why = hello.status().message();
     std::ifstream err(o_.local_dir + "/agent-" + name + ".err");
@@ -265,6 +274,8 @@ Status RemoteHosts::ConnectOne(HostLink& h) {
     return Status::Failed(why);
   }
   h.address = hello->value("address", std::string());
+  h.ready = true;
+  const int64_t hello_us = NowUs();
   // The offset from the fastest of a few round trips: the one least stretched by either
   // side's scheduling, and so the smallest uncertainty.
   int64_t best_rtt = -1;
@@ -281,10 +292,15 @@ Status RemoteHosts::ConnectOne(HostLink& h) {
     }
   }
   if (o_.timeline) {
-    o_.timeline->Add("host.connected", name,
-                     fmt::format("{} at {}; agent {}; clock offset {:+.3f} ms ± {:.3f} ms",
-                                 h.target.destination, h.address.empty() ? "?" : h.address, h.bin,
-                                 h.offset_us / 1000.0, h.uncertainty_us / 1000.0));
+    o_.timeline->Add(
+        "host.connected", name,
+        fmt::format("{} at {}; agent {}; clock offset {:+.3f} ms ± {:.3f} ms; "
+                    "connected in {} ms (ssh {}, directory and binary {}, agent "
+                    "and hello {}, clock {})",
+                    h.target.destination, h.address.empty() ? "?" : h.address, h.bin,
+                    h.offset_us / 1000.0, h.uncertainty_us / 1000.0, (NowUs() - start_us) / 1000,
+                    (master_us - start_us) / 1000, (binary_us - master_us) / 1000,
+                    (hello_us - binary_us) / 1000, (NowUs() - hello_us) / 1000));
   }
   return Status::Ok();
 }
@@ -297,9 +313,34 @@ AgentLink::Reply RemoteHosts::Call(const std::string& name, json request, Millis
   return r;
 }
 
+void RemoteHosts::Subscribe(const std::string& host, const std::string& probe, StreamFn fn) {
+  std::lock_guard lock(streams_mu_);
+  streams_[{host, probe}] = std::move(fn);
+}
+
+void RemoteHosts::Dispatch(const std::string& host, const std::string& probe, const json& ev) {
+  StreamFn fn;
+  {
+    std::lock_guard lock(streams_mu_);
+    auto it = streams_.find({host, probe});
+    if (it == streams_.end()) return;
+    fn = it->second;
+  }
+  fn(ev);
+}
+
 void RemoteHosts::NoteLost(HostLink& h, const std::string& why) {
   if (h.lost.exchange(true)) return;
   h.lost_reason = why;
+  // A probe waiting for its host's next sample hears now that none will come.
+  std::vector<StreamFn> waiting;
+  {
+    std::lock_guard lock(streams_mu_);
+    for (const auto& [key, fn] : streams_) {
+      if (key.first == h.target.name) waiting.push_back(fn);
+    }
+  }
+  for (auto& fn : waiting) fn({{"lost", "host " + h.target.name + ": " + why}});
   if (o_.timeline) {
     o_.timeline->Add("host.lost", h.target.name,
                      why + (o_.lease.count() > 0 ? "; its dead-man reverts it once its lease (" +
@@ -314,7 +355,7 @@ void RemoteHosts::RenewLoop() {
   std::unique_lock lock(renew_mu_);
   while (!renew_cv_.wait_for(lock, every, [&] { return stop_renewing_; })) {
     for (auto& l : links_) {
-      if (l->lost) continue;
+      if (l->lost || !l->ready) continue;
       if (l->agent->lost() || !l->master->Alive()) {
         NoteLost(*l,
                  l->agent->lost() ? l->agent->lost_reason() : "its ssh master connection ended");
@@ -362,6 +403,23 @@ std::vector<std::string> RemoteHosts::Teardown(Millis reconnect_within) {
         if (r.ok()) {
           for (const auto& l : (*r)["left"])
             left[i].push_back("host " + h.target.name + ": " + l.get<std::string>());
+          // How the host kept its probes' schedules, by its own clock.
+          const json& sc = r->value("schedules", json::object());
+          if (o_.timeline && sc.value("probes", 0) > 0) {
+            auto ms = [](const json& a, size_t i) {
+              return a.is_array() && a.size() > i ? a[i].get<int64_t>() / 1000.0 : 0.0;
+            };
+            const json late = sc.value("late_us", json::array());
+            const json jitter = sc.value("jitter_us", json::array());
+            o_.timeline->Add(
+                "host.sampled", h.target.name,
+                fmt::format("{} probes on its own clock: {} samples, {} slots skipped; start "
+                            "after its slot p50 {:.3f} / p99 {:.3f} / max {:.3f} ms; jitter "
+                            "p50 {:.3f} / p99 {:.3f} / max {:.3f} ms",
+                            sc.value("probes", 0), sc.value("samples", 0), sc.value("skipped", 0),
+                            ms(late, 0), ms(late, 1), ms(late, 2), ms(jitter, 0), ms(jitter, 1),
+                            ms(jitter, 2)));
+          }
           // The services' logs come home: the host's copy goes with its run directory.
           if (r->contains("logs") && (*r)["logs"].is_object() && !o_.log_dir.empty()) {
             std::error_code ec;

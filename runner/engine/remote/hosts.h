@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -38,6 +39,7 @@ struct HostLink {
   int64_t offset_us = 0;
   int64_t uncertainty_us = 0;
   uint64_t journal_entry = 0;
+  std::atomic<bool> ready{false};  // hello answered: its lease runs, renew it
   std::atomic<bool> lost{false};
   std::string lost_reason;
   // Lost, then reached again at teardown with nothing left in its journal: its dead-man
@@ -93,10 +95,16 @@ class RemoteHosts {
 
   const std::vector<std::unique_ptr<HostLink>>& links() const { return links_; }
 
+  // The samples host `host` takes of probe `probe` (its line:column) on its own schedule
+  // reach `fn`, on a link's reader thread; so does {"lost": why} once the host is lost.
+  using StreamFn = std::function<void(const nlohmann::json&)>;
+  void Subscribe(const std::string& host, const std::string& probe, StreamFn fn);
+
  private:
   Status ConnectOne(HostLink& h);
   void RenewLoop();
   void NoteLost(HostLink& h, const std::string& why);
+  void Dispatch(const std::string& host, const std::string& probe, const nlohmann::json& ev);
   // Runs `firedrill rollback` on a host over a fresh connection.
   Result<std::string> RollBackOver(HostLink& h, Millis within);
 
@@ -110,6 +118,8 @@ class RemoteHosts {
   bool release_ = false;
   std::vector<std::unique_ptr<HostLink>> links_;
   std::map<std::string, HostLink*> by_name_;
+  std::mutex streams_mu_;
+  std::map<std::pair<std::string, std::string>, StreamFn> streams_;
   std::thread renewer_;
   std::mutex renew_mu_;
   std::condition_variable renew_cv_;

@@ -1,5 +1,8 @@
 #include "runner/engine/remote/remote_parts.h"
 
+#include <mutex>
+#include <optional>
+
 #include "runner/base/event_loop.h"
 #include "runner/base/text.h"
 
@@ -14,8 +17,25 @@ std::string MarkKey(const Mark& m) {
 
 class RemoteProbe final : public Probe {
  public:
-  RemoteProbe(RemoteHosts* hosts, std::string host, std::string key, Millis timeout)
-      : hosts_(hosts), host_(std::move(host)), key_(std::move(key)), timeout_(timeout) {}
+  RemoteProbe(RemoteHosts* hosts, std::string host, std::string key, Millis timeout, Millis every)
+      : hosts_(hosts),
+        host_(std::move(host)),
+        key_(std::move(key)),
+        timeout_(timeout),
+        every_(every),
+        stream_(std::make_shared<Stream>()) {
+    if (every_.count() > 0) {
+      // Shared with the subscription: a sample arriving as the probe goes is harmless.
+      // Nothing of the probe itself: it may be gone when the host's last sample arrives.
+      hosts_->Subscribe(host_, key_, [hosts = hosts_, host = host_, s = stream_](const json& ev) {
+        ProbeOutcome out =
+            ev.contains("lost")
+                ? ProbeOutcome(false, "unreachable: " + ev.value("lost", std::string()))
+                : ConvertReply(hosts, host, json(ev));
+        Deliver(*s, std::move(out));
+      });
+    }
+  }
 
   ProbeOutcome Sample(const SampleVars& vars) override {
     return Convert(hosts_->Call(host_, Request(vars), timeout_ + Millis(2000)));
@@ -29,6 +49,33 @@ class RemoteProbe final : public Probe {
     HostLink* h = hosts_->Find(host_);
     if (!h || !h->agent) {
       done(ProbeOutcome(false, "host " + host_ + ": not connected"));
+      return;
+    }
+    if (every_.count() > 0 && !vars.seq) {
+      Stream& s = *stream_;
+      std::unique_lock lock(s.mu);
+      if (!s.started) {
+        s.started = true;
+        h->agent->Send({{"op", "schedule"}, {"probe", key_}, {"every_ms", every_.count()}},
+                       [s = stream_](AgentLink::Reply r) {
+                         if (!r.ok())
+                           Deliver(*s, ProbeOutcome(false, "unreachable: " + r.status().message()));
+                       });
+      }
+      if (h->lost) {
+        lock.unlock();
+        done(ProbeOutcome(false, "unreachable: host " + host_ + ": " + h->lost_reason));
+        return;
+      }
+      if (s.fresh) {
+        ProbeOutcome out = std::move(*s.fresh);
+        s.fresh.reset();
+        lock.unlock();
+        loop.Post([done, out = std::move(out)]() mutable { done(std::move(out)); });
+        return;
+      }
+      s.waiter = std::move(done);
+      s.loop = &loop;
       return;
     }
     h->agent->Send(Request(vars), [this, &loop, done = std::move(done)](AgentLink::Reply r) {
@@ -45,22 +92,50 @@ class RemoteProbe final : public Probe {
   }
 
   ProbeOutcome Convert(AgentLink::Reply r) const {
+    return ConvertReply(hosts_, host_, std::move(r));
+  }
+
+  static ProbeOutcome ConvertReply(RemoteHosts* hosts, const std::string& host,
+                                   AgentLink::Reply r) {
     if (!r.ok()) return ProbeOutcome(false, "unreachable: " + r.status().message());
-    HostLink* h = hosts_->Find(host_);
+    HostLink* h = hosts->Find(host);
     ProbeOutcome out(r->value("passed", false), r->value("detail", std::string()));
     // The host's own moment: the one the watch is judged by, not the moment the answer
     // crossed the network.
     const int64_t t_us = r->contains("observed_us") ? r->value("observed_us", int64_t{0})
                                                     : r->value("t_us", int64_t{0});
-    if (h && t_us > 0) out.observed_at_ms = hosts_->ToControllerMs(*h, t_us);
+    if (h && t_us > 0) out.observed_at_ms = hosts->ToControllerMs(*h, t_us);
     if (r->contains("value") && (*r)["value"].is_number()) out.value = (*r)["value"].get<double>();
     return out;
+  }
+
+  // The newest sample the host took and nobody has had yet, or the one asking for it.
+  struct Stream {
+    std::mutex mu;
+    bool started = false;
+    std::optional<ProbeOutcome> fresh;
+    SampleDone waiter;
+    EventLoop* loop = nullptr;
+  };
+  static void Deliver(Stream& s, ProbeOutcome out) {
+    std::unique_lock lock(s.mu);
+    if (s.waiter) {
+      SampleDone done = std::move(s.waiter);
+      s.waiter = nullptr;
+      EventLoop* loop = s.loop;
+      lock.unlock();
+      loop->Post([done, out = std::move(out)]() mutable { done(std::move(out)); });
+      return;
+    }
+    s.fresh = std::move(out);
   }
 
   RemoteHosts* hosts_;
   std::string host_;
   std::string key_;
   Millis timeout_;
+  Millis every_;
+  std::shared_ptr<Stream> stream_;
 };
 
 class RemoteFault final : public Fault {
@@ -155,9 +230,9 @@ class RemoteFault final : public Fault {
 }  // namespace
 
 std::unique_ptr<Probe> MakeRemoteProbe(RemoteHosts* hosts, const ProbeSpec& p,
-                                       Millis default_timeout) {
+                                       Millis default_timeout, Millis every) {
   Millis timeout = p.params.Has("timeout") ? p.params.Duration("timeout") : default_timeout;
-  return std::make_unique<RemoteProbe>(hosts, HostOf(p), MarkKey(p.mark), timeout);
+  return std::make_unique<RemoteProbe>(hosts, HostOf(p), MarkKey(p.mark), timeout, every);
 }
 
 std::unique_ptr<Fault> MakeRemoteFault(RemoteHosts* hosts, const FaultSpec& f, Millis timeout) {

@@ -13,8 +13,12 @@
 namespace firedrill {
 
 // REQUIRES: HostOf(p) names a host `hosts` connected; `hosts` outlives the probe.
+// `every` > 0: the host samples the probe on its own schedule, at that period, from the
+// first sample asked for on, and each sample asked for is the newest the host took (a
+// steady-state check, a watch: their timing is the host's own, whatever the connection
+// does). 0: each sample is one request (a data check's ${seq}, a ready check).
 std::unique_ptr<Probe> MakeRemoteProbe(RemoteHosts* hosts, const ProbeSpec& p,
-                                       Millis default_timeout);
+                                       Millis default_timeout, Millis every = Millis(0));
 // REQUIRES: f.host names a host `hosts` connected (and with.peer, when set, another);
 // `hosts` outlives the fault. `timeout` bounds one injection or rollback.
 std::unique_ptr<Fault> MakeRemoteFault(RemoteHosts* hosts, const FaultSpec& f, Millis timeout);

@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -209,8 +210,15 @@ Result<std::unique_ptr<SshMaster>> SshMaster::Open(const SshTarget& target,
       return Status::Failed("ssh " + target.destination + ": " +
                             (err.empty() ? "the connection ended at once" : err));
     }
-    auto r = RunShell({.script = ShellJoin(check), .cwd = {}, .timeout = Millis(3000)});
-    if (r.ok() && r->exit_code == 0) return m;
+    // The socket appears once the master is authenticated; only then is `ssh -O check`
+    // (a process per try) worth running: fifty hosts connecting at once must not spend
+    // the machine on polling.
+    std::error_code ec;
+    const bool socket_there = !std::filesystem::is_empty(control_dir, ec) && !ec;
+    if (socket_there) {
+      auto r = RunShell({.script = ShellJoin(check), .cwd = {}, .timeout = Millis(3000)});
+      if (r.ok() && r->exit_code == 0) return m;
+    }
     if (std::chrono::steady_clock::now() >= until) {
       StopChild(m->pid_, Millis(500));
       m->pid_ = -1;
@@ -218,7 +226,7 @@ Result<std::unique_ptr<SshMaster>> SshMaster::Open(const SshTarget& target,
       return Status::Failed("ssh " + target.destination + ": not connected within " +
                             FormatDuration(connect_timeout) + (err.empty() ? "" : ": " + err));
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    std::this_thread::sleep_for(std::chrono::milliseconds(socket_there ? 200 : 20));
   }
 }
 
