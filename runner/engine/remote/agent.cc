@@ -579,6 +579,10 @@ json Agent::ServiceLogs() const {
 }
 
 void Agent::DeadMan(const std::string& why) {
+  if (reverting_.load()) {
+    // A teardown is reverting the host already; its end ends the process.
+    while (true) env_->SleepMs(1000);
+  }
   auto left = RevertAll(why);
   _exit(left.empty() ? 3 : 4);
 }
@@ -620,6 +624,9 @@ void Agent::Handle(const json& req) {
     return Reply(req, RollbackFault(req));
   }
   if (op == "teardown") {
+    // The controller is here and asking: the lease no longer matters, and the dead-man
+    // must not race this teardown.
+    lease_ms_ = 0;
     json schedules = ScheduleFigures();
     auto left = RevertAll("teardown");
     Reply(req, {{"left", left}, {"logs", ServiceLogs()}, {"schedules", schedules}});

@@ -187,9 +187,9 @@ Status RemoteHosts::ConnectOne(HostLink& h) {
   // One round trip: this run's directory, and the binary a previous run left, if any.
   const std::string setup =
       "set -e; umask 077; b=\"${XDG_CACHE_HOME:-$HOME/.cache}/firedrill-agent\"; "
-      "mkdir -p \"$b/bin\" \"$b/runs/" +
-      id +
-      "\"; cd \"$b\"; pwd; "
+      "mkdir -p \"$b/bin\" \"$b/runs/\"" +
+      ShellQuote(id) +  // an inventory's host name is anything: never shell text
+      "; cd \"$b\"; pwd; "
       "if [ -x bin/firedrill-" +
       sha->substr(0, 16) + " ]; then sha256sum bin/firedrill-" + sha->substr(0, 16) + "; fi";
   auto r = h.master->Run(setup, Millis(60000));
