@@ -1,5 +1,6 @@
 #include "runner/engine/remote/hosts.h"
 
+#include <fmt/format.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
