@@ -113,8 +113,16 @@ class ReaperThread {
 inline std::vector<pid_t> ProcessesWithArg(const std::string& needle) {
   std::vector<pid_t> out;
   for (pid_t p : ListPids()) {
-    std::ifstream in("/proc/" + std::to_string(p) + "/cmdline", std::ios::binary);
-    std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    // read(2), not a stream: a process that exits mid-read fails the read with ESRCH, and
+    // libstdc++'s filebuf throws on that where this wants an empty command line.
+    std::string cmdline;
+    int fd = ::open(("/proc/" + std::to_string(p) + "/cmdline").c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+      char buf[4096];
+      for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;)
+        cmdline.append(buf, static_cast<size_t>(n));
+      ::close(fd);
+    }
     for (auto& c : cmdline) {
       if (c == '\0') c = ' ';
     }
