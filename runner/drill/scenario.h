@@ -110,6 +110,7 @@ struct RemediationStep {
   Millis offset{0};
   std::string run;
   Millis timeout{30000};
+  std::string host;  // extension: run on this host of `hosts:`, by its agent
   Mark mark;
 };
 

@@ -53,6 +53,29 @@ void Run::CheckRecovery(int64_t now) {
 }
 
 void Run::RunRemediation(const RemediationStep& step, const std::string& why) {
+  if (!step.host.empty() && hosts_) {
+    // The host's agent expands and runs it there, in its workdir.
+    const int64_t index = &step - drill_.recovery.remediation.data();
+    timeline_.Add("remediation.run", "",
+                  why + ": on host " + step.host + ": " + OneLine(step.run, 140));
+    try {
+      remediation_threads_.emplace_back([this, index, host = step.host, timeout = step.timeout] {
+        auto r = hosts_->Call(host, {{"op", "exec"}, {"step", index}}, timeout + Millis(10000));
+        if (!r.ok()) {
+          timeline_.Add("remediation.failed", "", "on host " + host + ": " + r.status().message());
+          return;
+        }
+        const std::string out = r->value("out", std::string());
+        timeline_.Add(r->value("exit_code", -1) == 0 ? "remediation.done" : "remediation.failed",
+                      "",
+                      "on host " + host + ": " + r->value("detail", std::string()) +
+                          (out.empty() ? "" : ": " + out));
+      });
+    } catch (const std::system_error& e) {
+      timeline_.Add("remediation.failed", "", std::string("cannot start a thread: ") + e.what());
+    }
+    return;
+  }
   auto text = expander_.Expand(step.run);
   if (!text.ok()) {
     timeline_.Add("remediation.failed", "", text.status().message());

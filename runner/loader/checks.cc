@@ -178,6 +178,11 @@ void ExpandGroups(Reader& in, Scenario& s) {
                                "' is a group of the inventory (name one of its hosts)");
     }
   }
+  for (const auto& step : s.recovery.remediation) {
+    if (group(step.host)) {
+      in.ErrorAt(step.mark, "a remediation step runs on one host; '" + step.host + "' is a group");
+    }
+  }
   for (const auto& f : s.faults) {
     if (f.with.Has("peer") && group(f.with.String("peer"))) {
       in.ErrorAt(f.with.MarkOf("peer"),

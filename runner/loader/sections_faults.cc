@@ -284,7 +284,7 @@ void DrillParser::ReadRecovery(const YAML::Node& n, Recovery& r) {
 
 void DrillParser::ReadRemediation(const YAML::Node& item, std::vector<RemediationStep>& out) {
   if (!in_.IsMap(item, "each remediation step")) return;
-  auto rk = in_.Keys(item, Names({"after", "run", "timeout"}), "remediation step");
+  auto rk = in_.Keys(item, Names({"after", "run", "timeout", "host"}), "remediation step");
   RemediationStep step;
   step.mark = MarkOf(item);
   if (!rk.count("after")) {
@@ -311,6 +311,12 @@ void DrillParser::ReadRemediation(const YAML::Node& item, std::vector<Remediatio
   if (rk.count("timeout")) {
     if (auto d = in_.DurationOf(rk["timeout"].value, "remediation.timeout", 1, 3600000))
       step.timeout = *d;
+  }
+  if (rk.count("host")) {
+    if (auto h = in_.Scalar(rk["host"].value, "remediation.host")) {
+      step.host = *h;
+      refs_.hosts.push_back({*h, MarkOf(rk["host"].value)});
+    }
   }
   out.push_back(std::move(step));
 }

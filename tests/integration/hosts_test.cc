@@ -358,3 +358,49 @@ recovery: {within: 10s, steady_for: 500ms}
 
 }  // namespace
 }  // namespace firedrill::testing
+
+namespace firedrill::testing {
+namespace {
+
+// A remediation step with host: runs there, by the host's agent, in the host's workdir:
+// what the on-call would type on that machine.
+TEST_F(HostsTest, ARemediationStepRunsOnItsHost) {
+  REQUIRE_NETNS();
+  NetnsHosts net(NetDir(), {"a"});
+  ASSERT_EQ(net.error(), "");
+  WriteFile(dir_ / "drill.yaml", R"(apiVersion: firedrill/v1
+name: remote-remediation
+settings: {probe_interval: 100ms, settle: 10s, timeout: 1m, lease: 3s}
+hosts:
+  - {name: a, ssh: {destination: a}}
+services:
+  - {name: keeper, host: a, run: "touch ${workdir}/ok && exec sleep 600"}
+steady_state:
+  - {name: ok-there, probe: {file: {host: a, path: "${workdir}/ok", expect: {exists: true}}}}
+faults:
+  - {name: lose-it, host: a, action: command, with: {run: "rm ${workdir}/ok", rollback: "true"}}
+recovery:
+  within: 20s
+  steady_for: 500ms
+  remediation:
+    - {after: 1s, host: a, run: "ip -4 -o addr show eth0 > ${workdir}/where && touch ${workdir}/ok"}
+)");
+  auto r = RunIn(net, {"run", dir_ / "drill.yaml", "--report-dir", dir_ / "report", "--no-history"},
+                 dir_.path());
+  auto report = ReadJson(dir_ / "report/report.json");
+  ASSERT_TRUE(report) << r.out << r.err;
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  bool done = false;
+  for (const auto& e : (*report)["timeline"]) {
+    if (e["type"] == "remediation.done") {
+      done = true;
+      EXPECT_EQ(e["detail"].get<std::string>().rfind("on host a: exit 0", 0), 0u) << e.dump();
+    }
+  }
+  EXPECT_TRUE(done) << report->dump(1);
+  EXPECT_FALSE((*report)["metrics"]["recovered_after_ms"].is_null());
+  EXPECT_GE((*report)["metrics"]["recovered_after_ms"].get<int64_t>(), 1000);
+}
+
+}  // namespace
+}  // namespace firedrill::testing

@@ -21,6 +21,7 @@
 #include "probes/probe_registry.h"
 #include "runner/base/event_loop.h"
 #include "runner/base/net.h"
+#include "runner/base/proc.h"
 #include "runner/base/subprocess.h"
 #include "runner/base/text.h"
 #include "runner/drill/expand.h"
@@ -62,6 +63,9 @@ class Agent {
   json InjectFault(const json& req);
   json RollbackFault(const json& req);
   json Control(const json& req);
+  // A remediation step of this host's, on a thread of its own (it may take its whole
+  // timeout, and the host's faults must still roll back meanwhile); journaled while it runs.
+  void Exec(const json& req);
   void Sample(const json& req);
   // Samples a probe on this host's own clock from now on, every `every_ms`, and streams
   // each result as {"event": "sample"}: the timing is the host's, not the connection's.
@@ -434,6 +438,32 @@ json Agent::Control(const json& req) {
   return {{"detail", *r}};
 }
 
+void Agent::Exec(const json& req) {
+  const int64_t i = req.value("step", int64_t{-1});
+  const auto& steps = drill_->recovery.remediation;
+  if (i < 0 || i >= static_cast<int64_t>(steps.size()) || steps[i].host != o_.host) {
+    return Error(req, "no remediation step " + std::to_string(i) + " on host " + o_.host);
+  }
+  auto text = expander_.Expand(steps[i].run);
+  if (!text.ok()) return Error(req, text.status().message());
+  std::thread([this, req, script = *text, timeout = steps[i].timeout] {
+    uint64_t entry = 0;
+    ShellCommand cmd{.script = script, .cwd = workdir_, .timeout = timeout};
+    cmd.on_start = [this, &entry](pid_t pid) {
+      auto st = ReadProcStat(pid);
+      auto id = journal_->Intend(
+          "remediation", "process.group",
+          {{"pid", pid}, {"start", st ? st->start_ticks : 0}, {"grace_ms", int64_t{2000}}});
+      if (id.ok()) entry = *id;
+    };
+    auto r = RunShell(cmd, &cancel_);
+    if (entry != 0) (void)journal_->Done(entry, "the step ended");
+    if (!r.ok()) return Error(req, r.status().message());
+    Reply(req,
+          {{"exit_code", r->exit_code}, {"detail", r->Describe()}, {"out", OneLine(r->out, 100)}});
+  }).detach();
+}
+
 void Agent::Sample(const json& req) {
   auto it = probes_.find(req.value("probe", std::string()));
   if (it == probes_.end()) {
@@ -638,6 +668,7 @@ void Agent::Handle(const json& req) {
   if (op == "peers") return Reply(req, Peers(req));
   if (op == "start") return Reply(req, StartService(req));
   if (op == "control") return Reply(req, Control(req));
+  if (op == "exec") return Exec(req);
   if (op == "prepare" || op == "inject" || op == "rollback") {
     std::lock_guard lock(fault_mu_);
     if (reverting_) return Error(req, "host " + o_.host + " is being reverted");

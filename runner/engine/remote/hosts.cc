@@ -77,6 +77,9 @@ std::set<std::string> HostsUsed(const Scenario& s) {
     probe(s.data->writer);
     probe(s.data->verifier);
   }
+  for (const auto& step : s.recovery.remediation) {
+    if (!step.host.empty()) used.insert(step.host);
+  }
   for (const auto& f : s.faults) {
     if (!f.host.empty()) used.insert(f.host);
     if (f.with.Has("peer")) used.insert(f.with.String("peer"));
