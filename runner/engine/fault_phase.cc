@@ -86,20 +86,7 @@ void Run::RunRemediation(const RemediationStep& step, const std::string& why) {
   Millis timeout = step.timeout;
   try {
     remediation_threads_.emplace_back([this, script, timeout] {
-      // Journaled while it runs: a step can run for its whole timeout, and a runner killed
-      // meanwhile leaves it to `firedrill rollback` to stop.
-      uint64_t entry = 0;
-      ShellCommand cmd{.script = script, .cwd = workdir_, .timeout = timeout};
-      cmd.on_start = [this, &entry](pid_t pid) {
-        if (!journal_) return;
-        auto st = ReadProcStat(pid);
-        auto id = journal_->Intend(
-            "remediation", "process.group",
-            {{"pid", pid}, {"start", st ? st->start_ticks : 0}, {"grace_ms", int64_t{2000}}});
-        if (id.ok()) entry = *id;
-      };
-      auto r = RunShell(cmd, &cancel_);
-      if (entry != 0) (void)journal_->Done(entry, "the step ended");
+      auto r = RunRemediationScript(script, workdir_, timeout, journal_.get(), &cancel_);
       if (!r.ok()) {
         timeline_.Add("remediation.failed", "", r.status().message());
         // A step that could not even start (no process to be had) is not the system's

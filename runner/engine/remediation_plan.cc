@@ -1,5 +1,6 @@
 #include "runner/engine/remediation_plan.h"
 
+#include "runner/base/proc.h"
 #include "runner/base/values.h"
 
 namespace firedrill {
@@ -24,6 +25,24 @@ std::vector<std::pair<size_t, std::string>> RemediationPlan::TakeDue(int64_t now
     due.emplace_back(i, std::move(why));
   }
   return due;
+}
+
+Result<ShellResult> RunRemediationScript(const std::string& script, const std::string& cwd,
+                                         Millis timeout, Journal* journal,
+                                         const std::atomic<bool>* cancel) {
+  uint64_t entry = 0;
+  ShellCommand cmd{.script = script, .cwd = cwd, .timeout = timeout};
+  cmd.on_start = [journal, &entry](pid_t pid) {
+    if (!journal) return;
+    auto st = ReadProcStat(pid);
+    auto id = journal->Intend(
+        "remediation", "process.group",
+        {{"pid", pid}, {"start", st ? st->start_ticks : 0}, {"grace_ms", int64_t{2000}}});
+    if (id.ok()) entry = *id;
+  };
+  auto r = RunShell(cmd, cancel);
+  if (entry != 0) (void)journal->Done(entry, "the step ended");
+  return r;
 }
 
 }  // namespace firedrill

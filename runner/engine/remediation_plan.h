@@ -3,13 +3,16 @@
 // step is started once; the plan only decides, the engine runs the steps.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "runner/base/subprocess.h"
 #include "runner/drill/scenario.h"
+#include "runner/journal/journal.h"
 
 namespace firedrill {
 
@@ -34,5 +37,13 @@ class RemediationPlan {
   const std::vector<RemediationStep>* steps_;
   std::vector<bool> started_;
 };
+
+// Runs a remediation step's `script` in `cwd`, its process group journaled (kind
+// process.group) while it runs: a step may run for its whole timeout, and a runner killed
+// meanwhile leaves it to `firedrill rollback` to stop. The same for the engine and for a
+// host's agent. `journal` may be null (nothing journaled).
+Result<ShellResult> RunRemediationScript(const std::string& script, const std::string& cwd,
+                                         Millis timeout, Journal* journal,
+                                         const std::atomic<bool>* cancel);
 
 }  // namespace firedrill

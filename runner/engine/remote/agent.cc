@@ -25,6 +25,8 @@
 #include "runner/base/subprocess.h"
 #include "runner/base/text.h"
 #include "runner/drill/expand.h"
+#include "runner/engine/remediation_plan.h"
+#include "runner/engine/remote/protocol.h"
 #include "runner/engine/services.h"
 #include "runner/engine/timeline.h"
 #include "runner/engine/workdir.h"
@@ -35,16 +37,6 @@ namespace firedrill {
 namespace {
 
 using nlohmann::json;
-
-int64_t NowUs() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
-std::string MarkKey(const Mark& m) {
-  return std::to_string(m.line) + ":" + std::to_string(m.column);
-}
 
 class Agent {
  public:
@@ -270,7 +262,7 @@ json Agent::Hello(const json& req) {
            {"type", e.type},
            {"name", e.name},
            {"detail", e.detail},
-           {"t_us", NowUs()}});
+           {"t_us", MonotonicUs()}});
   });
 
   // Every probe of this host is built now, so that a sample costs a sample and nothing
@@ -279,7 +271,7 @@ json Agent::Hello(const json& req) {
     if (!here) return Status::Ok();
     auto made = MakeProbe(p);
     if (!made.ok()) return made.status();
-    probes_[MarkKey(p.mark)] = std::move(*made);
+    probes_[ProbeKey(p.mark)] = std::move(*made);
     return Status::Ok();
   };
   auto mine = [&](const ProbeSpec& p) {
@@ -313,9 +305,9 @@ json Agent::Hello(const json& req) {
   }
   Log("serving run of drill " + drill_->name + " for host " + o_.host + "; lease " +
       FormatDuration(Millis(lease_ms_.load())) + "; journal " + journal_->path());
-  return {{"now_us", NowUs()},   {"pid", static_cast<int64_t>(getpid())},
-          {"address", address},  {"journal", journal_->path()},
-          {"workdir", workdir_}, {"version", FIREDRILL_VERSION}};
+  return {{"now_us", MonotonicUs()}, {"pid", static_cast<int64_t>(getpid())},
+          {"address", address},      {"journal", journal_->path()},
+          {"workdir", workdir_},     {"version", FIREDRILL_VERSION}};
 }
 
 json Agent::Peers(const json& req) {
@@ -344,7 +336,7 @@ json Agent::StartService(const json& req) {
   if (!st.ok()) return {{"ok", false}, {"error", st.message()}};
   any_service_ = true;
   if (!svc->ready) return {{"detail", "started"}};
-  Probe& probe = *probes_[MarkKey(svc->ready->mark)];
+  Probe& probe = *probes_[ProbeKey(svc->ready->mark)];
   const int64_t start = env_->NowMs();
   std::string last;
   // Bounded by `within`; a service that dies meanwhile ends the wait at once.
@@ -406,13 +398,14 @@ json Agent::InjectFault(const json& req) {
   auto it = faults_.find(key);
   if (it == faults_.end()) return {{"ok", false}, {"error", "fault " + key + " was not prepared"}};
   Fault& f = *it->second;
-  const int64_t started = NowUs();
+  const int64_t started = MonotonicUs();
   auto res = f.Inject();
   if (!res.ok()) return {{"ok", false}, {"error", res.status().message()}};
   injected_.push_back(key);
   json figures = json::object();
   for (const auto& [k, v] : f.figures()) figures[k] = v;
-  json out = {{"detail", *res}, {"figures", figures}, {"started_us", started}, {"t_us", NowUs()}};
+  json out = {
+      {"detail", *res}, {"figures", figures}, {"started_us", started}, {"t_us", MonotonicUs()}};
   if (f.effective_at_ms()) out["effective_us"] = *f.effective_at_ms() * 1000;
   return out;
 }
@@ -428,7 +421,7 @@ json Agent::RollbackFault(const json& req) {
   injected_.erase(it);
   json figures = json::object();
   for (const auto& [k, v] : f.figures()) figures[k] = v;
-  return {{"detail", *res}, {"figures", figures}, {"t_us", NowUs()}};
+  return {{"detail", *res}, {"figures", figures}, {"t_us", MonotonicUs()}};
 }
 
 json Agent::Control(const json& req) {
@@ -447,17 +440,7 @@ void Agent::Exec(const json& req) {
   auto text = expander_.Expand(steps[i].run);
   if (!text.ok()) return Error(req, text.status().message());
   std::thread([this, req, script = *text, timeout = steps[i].timeout] {
-    uint64_t entry = 0;
-    ShellCommand cmd{.script = script, .cwd = workdir_, .timeout = timeout};
-    cmd.on_start = [this, &entry](pid_t pid) {
-      auto st = ReadProcStat(pid);
-      auto id = journal_->Intend(
-          "remediation", "process.group",
-          {{"pid", pid}, {"start", st ? st->start_ticks : 0}, {"grace_ms", int64_t{2000}}});
-      if (id.ok()) entry = *id;
-    };
-    auto r = RunShell(cmd, &cancel_);
-    if (entry != 0) (void)journal_->Done(entry, "the step ended");
+    auto r = RunRemediationScript(script, workdir_, timeout, journal_.get(), &cancel_);
     if (!r.ok()) return Error(req, r.status().message());
     Reply(req,
           {{"exit_code", r->exit_code}, {"detail", r->Describe()}, {"out", OneLine(r->out, 100)}});
@@ -472,10 +455,12 @@ void Agent::Sample(const json& req) {
   }
   SampleVars vars;
   if (req.contains("seq") && req["seq"].is_number_integer()) vars.seq = req["seq"].get<int64_t>();
-  const int64_t started = NowUs();
+  const int64_t started = MonotonicUs();
   it->second->SampleAsync(vars, *loop_, [this, req, started](ProbeOutcome out) {
-    json body = {
-        {"passed", out.passed}, {"detail", out.detail}, {"started_us", started}, {"t_us", NowUs()}};
+    json body = {{"passed", out.passed},
+                 {"detail", out.detail},
+                 {"started_us", started},
+                 {"t_us", MonotonicUs()}};
     if (out.value) body["value"] = *out.value;
     if (out.observed_at_ms) body["observed_us"] = *out.observed_at_ms * 1000;
     Reply(req, std::move(body));
@@ -508,7 +493,7 @@ void Agent::StartSchedule(const json& req) {
 
 void Agent::Tick(Schedule& s) {
   bool take = false;
-  const int64_t started = NowUs();
+  const int64_t started = MonotonicUs();
   {
     std::lock_guard lock(s.mu);
     if (reverting_) return;
@@ -535,7 +520,7 @@ void Agent::Tick(Schedule& s) {
   if (!take) return;
   s.probe->SampleAsync({}, *loop_, [this, &s, started](ProbeOutcome out) {
     json ev = {{"event", "sample"},    {"probe", s.key},        {"passed", out.passed},
-               {"detail", out.detail}, {"started_us", started}, {"t_us", NowUs()}};
+               {"detail", out.detail}, {"started_us", started}, {"t_us", MonotonicUs()}};
     if (out.value) ev["value"] = *out.value;
     if (out.observed_at_ms) ev["observed_us"] = *out.observed_at_ms * 1000;
     Queue(ev);
@@ -728,7 +713,7 @@ int Agent::Serve() {
       // Renewals and samples never wait behind a slow injection.
       if (op == "renew") {
         last_renew_ms_ = env_->NowMs();
-        Reply(req, {{"now_us", NowUs()}});
+        Reply(req, {{"now_us", MonotonicUs()}});
       } else if (op == "sample" && hello_done_) {
         Sample(req);
       } else if (op == "schedule" && hello_done_) {

@@ -13,17 +13,12 @@
 #include "runner/base/subprocess.h"
 #include "runner/base/text.h"
 #include "runner/drill/expand.h"
+#include "runner/engine/remote/protocol.h"
 
 namespace firedrill {
 namespace {
 
 using nlohmann::json;
-
-int64_t NowUs() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 // The running binary, which is what goes to the hosts: the agent must speak exactly this
 // controller's protocol and judge the drill with exactly its loader.
@@ -170,7 +165,7 @@ Status RemoteHosts::Connect(const std::vector<HostSpec>& hosts, const std::set<s
 
 Status RemoteHosts::ConnectOne(HostLink& h) {
   const std::string& name = h.target.name;
-  const int64_t start_us = NowUs();
+  const int64_t start_us = MonotonicUs();
   // Control sockets need a short path (sun_path is 108 bytes); %C alone is 40.
   std::string tmpl = "/tmp/fd-ssh-XXXXXX";
   if (!::mkdtemp(tmpl.data())) return Status::Io("mkdtemp: " + ErrnoText(errno));
@@ -184,7 +179,7 @@ Status RemoteHosts::ConnectOne(HostLink& h) {
     return Status::Failed("host " + name + " is unreachable: " + master.status().message());
   }
   h.master = std::move(*master);
-  const int64_t master_us = NowUs();
+  const int64_t master_us = MonotonicUs();
   auto sha = SelfSha256();
   if (!sha.ok()) return sha.status();
   const std::string id = o_.run_id + "-" + name;
@@ -225,7 +220,7 @@ Status RemoteHosts::ConnectOne(HostLink& h) {
                             OneLine(c->err.empty() ? c->out : c->err, 200) + ")");
     }
   }
-  const int64_t binary_us = NowUs();
+  const int64_t binary_us = MonotonicUs();
   // Journaled before the agent can change anything there.
   if (o_.journal) {
     auto e = o_.journal->Intend("host " + name, kHostRollbackUndo.name,
@@ -279,14 +274,14 @@ Status RemoteHosts::ConnectOne(HostLink& h) {
   }
   h.address = hello->value("address", std::string());
   h.ready = true;
-  const int64_t hello_us = NowUs();
+  const int64_t hello_us = MonotonicUs();
   // The offset from the fastest of a few round trips: the one least stretched by either
   // side's scheduling, and so the smallest uncertainty.
   int64_t best_rtt = -1;
   for (int i = 0; i < 7; ++i) {
-    const int64_t t0 = NowUs();
+    const int64_t t0 = MonotonicUs();
     auto pong = h.agent->Call({{"op", "renew"}}, Millis(5000));
-    const int64_t t1 = NowUs();
+    const int64_t t1 = MonotonicUs();
     if (!pong.ok()) return pong.status();
     const int64_t rtt = t1 - t0;
     if (best_rtt < 0 || rtt < best_rtt) {
@@ -296,15 +291,15 @@ Status RemoteHosts::ConnectOne(HostLink& h) {
     }
   }
   if (o_.timeline) {
-    o_.timeline->Add(
-        "host.connected", name,
-        fmt::format("{} at {}; agent {}; clock offset {:+.3f} ms ± {:.3f} ms; "
-                    "connected in {} ms (ssh {}, directory and binary {}, agent "
-                    "and hello {}, clock {})",
-                    h.target.destination, h.address.empty() ? "?" : h.address, h.bin,
-                    h.offset_us / 1000.0, h.uncertainty_us / 1000.0, (NowUs() - start_us) / 1000,
-                    (master_us - start_us) / 1000, (binary_us - master_us) / 1000,
-                    (hello_us - binary_us) / 1000, (NowUs() - hello_us) / 1000));
+    o_.timeline->Add("host.connected", name,
+                     fmt::format("{} at {}; agent {}; clock offset {:+.3f} ms ± {:.3f} ms; "
+                                 "connected in {} ms (ssh {}, directory and binary {}, agent "
+                                 "and hello {}, clock {})",
+                                 h.target.destination, h.address.empty() ? "?" : h.address, h.bin,
+                                 h.offset_us / 1000.0, h.uncertainty_us / 1000.0,
+                                 (MonotonicUs() - start_us) / 1000, (master_us - start_us) / 1000,
+                                 (binary_us - master_us) / 1000, (hello_us - binary_us) / 1000,
+                                 (MonotonicUs() - hello_us) / 1000));
   }
   return Status::Ok();
 }

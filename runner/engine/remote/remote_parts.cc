@@ -5,15 +5,12 @@
 
 #include "runner/base/event_loop.h"
 #include "runner/base/text.h"
+#include "runner/engine/remote/protocol.h"
 
 namespace firedrill {
 namespace {
 
 using nlohmann::json;
-
-std::string MarkKey(const Mark& m) {
-  return std::to_string(m.line) + ":" + std::to_string(m.column);
-}
 
 class RemoteProbe final : public Probe {
  public:
@@ -232,7 +229,7 @@ class RemoteFault final : public Fault {
 std::unique_ptr<Probe> MakeRemoteProbe(RemoteHosts* hosts, const ProbeSpec& p,
                                        Millis default_timeout, Millis every) {
   Millis timeout = p.params.Has("timeout") ? p.params.Duration("timeout") : default_timeout;
-  return std::make_unique<RemoteProbe>(hosts, HostOf(p), MarkKey(p.mark), timeout, every);
+  return std::make_unique<RemoteProbe>(hosts, HostOf(p), ProbeKey(p.mark), timeout, every);
 }
 
 std::unique_ptr<Fault> MakeRemoteFault(RemoteHosts* hosts, const FaultSpec& f, Millis timeout) {
