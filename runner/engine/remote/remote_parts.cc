@@ -50,25 +50,43 @@ class RemoteProbe final : public Probe {
     }
     if (every_.count() > 0 && !vars.seq) {
       Stream& s = *stream_;
-      std::unique_lock lock(s.mu);
-      if (!s.started) {
+      bool start = false;
+      {
+        std::lock_guard lock(s.mu);
+        start = !s.started;
         s.started = true;
+      }
+      // Sent unlocked: a link already lost answers at once, on this thread, into Deliver.
+      if (start) {
         h->agent->Send({{"op", "schedule"}, {"probe", key_}, {"every_ms", every_.count()}},
                        [s = stream_](AgentLink::Reply r) {
-                         if (!r.ok())
-                           Deliver(*s, ProbeOutcome(false, "unreachable: " + r.status().message()));
+                         if (r.ok()) return;
+                         // No schedule, no samples to come: every later ask fails at once
+                         // rather than wait for one.
+                         {
+                           std::lock_guard l(s->mu);
+                           s->error = r.status().message();
+                         }
+                         Deliver(*s, ProbeOutcome(false, "unreachable: " + r.status().message()));
                        });
       }
-      if (h->lost) {
-        lock.unlock();
-        done(ProbeOutcome(false, "unreachable: host " + host_ + ": " + h->lost_reason));
-        return;
-      }
+      std::unique_lock lock(s.mu);
       if (s.fresh) {
         ProbeOutcome out = std::move(*s.fresh);
         s.fresh.reset();
         lock.unlock();
         loop.Post([done, out = std::move(out)]() mutable { done(std::move(out)); });
+        return;
+      }
+      if (!s.error.empty()) {
+        const std::string why = s.error;
+        lock.unlock();
+        done(ProbeOutcome(false, "unreachable: " + why));
+        return;
+      }
+      if (h->lost) {
+        lock.unlock();
+        done(ProbeOutcome(false, "unreachable: host " + host_ + ": " + h->lost_reason));
         return;
       }
       s.waiter = std::move(done);
@@ -110,6 +128,7 @@ class RemoteProbe final : public Probe {
   struct Stream {
     std::mutex mu;
     bool started = false;
+    std::string error;  // the schedule was refused: why
     std::optional<ProbeOutcome> fresh;
     SampleDone waiter;
     EventLoop* loop = nullptr;
