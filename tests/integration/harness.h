@@ -38,6 +38,20 @@ inline std::string Quote(const std::string& s) {
   return q + "'";
 }
 
+// A shell command's outcome as a CLI test reads it: exit -2 when it timed out, and the
+// reason in `err` when it could not be started.
+inline CliResult ToCliResult(const Result<ShellResult>& r) {
+  CliResult out;
+  if (!r.ok()) {
+    out.err = r.status().ToString();
+    return out;
+  }
+  out.exit_code = r->timed_out ? -2 : r->exit_code;
+  out.out = r->out;
+  out.err = r->err;
+  return out;
+}
+
 // Runs `firedrill ARGS...` with NO_COLOR set, bounded by `timeout`.
 inline CliResult RunFiredrill(const std::vector<std::string>& args, const std::string& cwd,
                               Millis timeout = Millis(180000)) {
@@ -48,15 +62,7 @@ inline CliResult RunFiredrill(const std::vector<std::string>& args, const std::s
                     Quote(FIREDRILL_BIN);
   for (const auto& a : args) cmd += " " + Quote(a);
   auto r = RunShell({.script = cmd, .cwd = cwd, .timeout = timeout, .capture_limit = 4 << 20});
-  CliResult out;
-  if (!r.ok()) {
-    out.err = r.status().ToString();
-    return out;
-  }
-  out.exit_code = r->timed_out ? -2 : r->exit_code;
-  out.out = r->out;
-  out.err = r->err;
-  return out;
+  return ToCliResult(r);
 }
 
 inline std::optional<nlohmann::json> ReadJson(const std::string& path) {

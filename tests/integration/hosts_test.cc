@@ -51,15 +51,7 @@ CliResult RunIn(const NetnsHosts& net, const std::vector<std::string>& args, con
                     net.ctl_netns() + " " + Quote(FIREDRILL_BIN);
   for (const auto& a : args) cmd += " " + Quote(a);
   auto r = RunShell({.script = cmd, .cwd = cwd, .timeout = timeout, .capture_limit = 4 << 20});
-  CliResult out;
-  if (!r.ok()) {
-    out.err = r.status().ToString();
-    return out;
-  }
-  out.exit_code = r->timed_out ? -2 : r->exit_code;
-  out.out = r->out;
-  out.err = r->err;
-  return out;
+  return ToCliResult(r);
 }
 
 // `firedrill run DRILL` in the background, in the controller's namespace; the PID is the

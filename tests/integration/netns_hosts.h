@@ -198,15 +198,7 @@ class NetnsHosts {
 
   static CliResult Run(const std::string& script, Millis timeout, const std::string& cwd = "/") {
     auto r = RunShell({.script = script, .cwd = cwd, .timeout = timeout, .capture_limit = 1 << 20});
-    CliResult out;
-    if (!r.ok()) {
-      out.err = r.status().ToString();
-      return out;
-    }
-    out.exit_code = r->timed_out ? -2 : r->exit_code;
-    out.out = r->out;
-    out.err = r->err;
-    return out;
+    return ToCliResult(r);
   }
 
   // "" when the command exited 0; else the command and what it said.
