@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -176,5 +177,12 @@ struct Scenario {
   Training training;
   std::vector<std::string> port_names;  // every ${port:NAME} used, picked at run start
 };
+
+// Every probe of the drill, in file order of the sections: services' `ready` (with the
+// service they check), steady-state checks, watches, stop conditions, the data writer and
+// verifier (with null). What the loader checks and what a run's hosts must sample are
+// found by the same walk.
+void ForEachProbe(const Scenario& s,
+                  const std::function<void(const ProbeSpec&, const ServiceSpec* service)>& fn);
 
 }  // namespace firedrill

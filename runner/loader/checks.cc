@@ -247,22 +247,12 @@ void CheckRunnable(Reader& in, const Scenario& s, bool require_runnable) {
       in.NoteAt(m, msg);
     }
   };
-  auto probe = [&](const ProbeSpec& p) {
+  ForEachProbe(s, [&](const ProbeSpec& p, const ServiceSpec*) {
     const ProbeKind* k = FindProbeKind(p.kind);
     if (!k) return;
     std::string why = WhyNotRunnable(*k);
     if (!why.empty()) report(p.mark, "probe kind '" + p.kind + "' cannot run here: " + why);
-  };
-  for (const auto& svc : s.services) {
-    if (svc.ready) probe(*svc.ready);
-  }
-  for (const auto& c : s.steady_state) probe(c.probe);
-  for (const auto& w : s.watches) probe(w.probe);
-  for (const auto& c : s.abort_when) probe(c.probe);
-  if (s.data) {
-    probe(s.data->writer);
-    probe(s.data->verifier);
-  }
+  });
   for (const auto& f : s.setup) {
     const FaultAction* a = FindFaultAction(f.action);
     if (!a) continue;

@@ -267,28 +267,18 @@ json Agent::Hello(const json& req) {
 
   // Every probe of this host is built now, so that a sample costs a sample and nothing
   // else; a service's ready check runs where the service does.
-  auto add = [&](const ProbeSpec& p, bool here) -> Status {
-    if (!here) return Status::Ok();
-    auto made = MakeProbe(p);
-    if (!made.ok()) return made.status();
-    probes_[ProbeKey(p.mark)] = std::move(*made);
-    return Status::Ok();
-  };
-  auto mine = [&](const ProbeSpec& p) {
-    return p.params.Has("host") && p.params.String("host") == o_.host;
-  };
   Status st;
-  for (const auto& s : drill_->services) {
-    if (s.ready && st.ok()) st = add(*s.ready, s.host == o_.host || mine(*s.ready));
-  }
-  for (const auto& c : drill_->steady_state)
-    if (st.ok()) st = add(c.probe, mine(c.probe));
-  for (const auto& w : drill_->watches)
-    if (st.ok()) st = add(w.probe, mine(w.probe));
-  for (const auto& c : drill_->abort_when)
-    if (st.ok()) st = add(c.probe, mine(c.probe));
-  if (drill_->data && st.ok()) st = add(drill_->data->writer, mine(drill_->data->writer));
-  if (drill_->data && st.ok()) st = add(drill_->data->verifier, mine(drill_->data->verifier));
+  ForEachProbe(*drill_, [&](const ProbeSpec& p, const ServiceSpec* service) {
+    const bool here = (p.params.Has("host") && p.params.String("host") == o_.host) ||
+                      (service && service->host == o_.host);
+    if (!here || !st.ok()) return;
+    auto made = MakeProbe(p);
+    if (!made.ok()) {
+      st = made.status();
+      return;
+    }
+    probes_[ProbeKey(p.mark)] = std::move(*made);
+  });
   if (!st.ok()) return {{"ok", false}, {"error", "on host " + o_.host + ": " + st.message()}};
 
   lease_ms_ = req.value("lease_ms", int64_t{0});

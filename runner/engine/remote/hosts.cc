@@ -58,19 +58,11 @@ std::string HostOf(const ProbeSpec& p) {
 
 std::set<std::string> HostsUsed(const Scenario& s) {
   std::set<std::string> used;
-  auto probe = [&](const ProbeSpec& p) {
+  ForEachProbe(s, [&](const ProbeSpec& p, const ServiceSpec*) {
     if (!HostOf(p).empty()) used.insert(HostOf(p));
-  };
+  });
   for (const auto& svc : s.services) {
     if (!svc.host.empty()) used.insert(svc.host);
-    if (svc.ready) probe(*svc.ready);
-  }
-  for (const auto& c : s.steady_state) probe(c.probe);
-  for (const auto& w : s.watches) probe(w.probe);
-  for (const auto& c : s.abort_when) probe(c.probe);
-  if (s.data) {
-    probe(s.data->writer);
-    probe(s.data->verifier);
   }
   for (const auto& step : s.recovery.remediation) {
     if (!step.host.empty()) used.insert(step.host);
