@@ -115,6 +115,22 @@ class HostsTest : public ::testing::Test {
     fs::create_directories(dir_ / "net");
     return dir_ / "net";
   }
+  // Runs PartitionDrill(lease, duration) in the background and waits (at most 60 s) until
+  // the partition's rules are on both hosts. The controller's PID, or -1 with the run's
+  // log in `log`: the controller is killed then, so a failed wait leaves nothing running.
+  pid_t StartPartitioned(const NetnsHosts& net, const std::string& lease,
+                         const std::string& duration, std::string* log) {
+    WriteFile(dir_ / "drill.yaml", PartitionDrill(lease, duration));
+    pid_t pid = StartIn(net, dir_ / "drill.yaml", dir_.path());
+    if (pid <= 0) return -1;
+    if (WaitFor([&] { return Tables(net, "a") != "" && Tables(net, "b") != ""; }, Millis(60000))) {
+      return pid;
+    }
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+    *log = ReadFile(dir_ / "run.log");
+    return -1;
+  }
   TempDir dir_;
 };
 
@@ -176,16 +192,9 @@ TEST_F(HostsTest, ControllerKilledMidPartitionEachHostRevertsWithinTheLeasePlusO
   REQUIRE_NETNS();
   NetnsHosts net(NetDir(), {"a", "b"});
   ASSERT_EQ(net.error(), "");
-  WriteFile(dir_ / "drill.yaml", PartitionDrill("3s"));
-  pid_t pid = StartIn(net, dir_ / "drill.yaml", dir_.path());
-  ASSERT_GT(pid, 0);
-  auto in_place =
-      WaitFor([&] { return Tables(net, "a") != "" && Tables(net, "b") != ""; }, Millis(60000));
-  if (!in_place) {
-    ::kill(pid, SIGKILL);
-    ::waitpid(pid, nullptr, 0);
-    FAIL() << "the partition never went in: " << ReadFile(dir_ / "run.log");
-  }
+  std::string log;
+  pid_t pid = StartPartitioned(net, "3s", "2m", &log);
+  ASSERT_GT(pid, 0) << "the partition never went in: " << log;
   // The hosts really cannot talk.
   EXPECT_NE(net.RunOnHost("a", "timeout 2 ssh -F " + Quote(net.ssh_config()) + " b true").exit_code,
             0);
@@ -205,11 +214,9 @@ TEST_F(HostsTest, AFaultThatCutsTheControllersLinkIsRevertedByTheHostWhenItsLeas
   REQUIRE_NETNS();
   NetnsHosts net(NetDir(), {"a", "b"});
   ASSERT_EQ(net.error(), "");
-  WriteFile(dir_ / "drill.yaml", PartitionDrill("2s", "12s"));
-  pid_t pid = StartIn(net, dir_ / "drill.yaml", dir_.path());
-  ASSERT_GT(pid, 0);
-  auto in_place = WaitFor([&] { return Tables(net, "a") != ""; }, Millis(60000));
-  ASSERT_TRUE(in_place) << ReadFile(dir_ / "run.log");
+  std::string log;
+  pid_t pid = StartPartitioned(net, "2s", "12s", &log);
+  ASSERT_GT(pid, 0) << "the partition never went in: " << log;
   // Host a drops off the controller's network: no EOF reaches its agent, only silence.
   ASSERT_EQ(net.BreakLink("a"), "");
   auto gone = WaitFor([&] { return Tables(net, "a") == ""; }, Millis(10000));
@@ -246,12 +253,9 @@ TEST_F(HostsTest, WithTheDeadManOffRollbackReachesEveryHostAfterAControllerCrash
   REQUIRE_NETNS();
   NetnsHosts net(NetDir(), {"a", "b"});
   ASSERT_EQ(net.error(), "");
-  WriteFile(dir_ / "drill.yaml", PartitionDrill("0s"));
-  pid_t pid = StartIn(net, dir_ / "drill.yaml", dir_.path());
-  ASSERT_GT(pid, 0);
-  auto in_place =
-      WaitFor([&] { return Tables(net, "a") != "" && Tables(net, "b") != ""; }, Millis(60000));
-  ASSERT_TRUE(in_place) << ReadFile(dir_ / "run.log");
+  std::string log;
+  pid_t pid = StartPartitioned(net, "0s", "2m", &log);
+  ASSERT_GT(pid, 0) << "the partition never went in: " << log;
   ::kill(pid, SIGKILL);
   ::waitpid(pid, nullptr, 0);
   // Nobody reverts the hosts by themselves now.
