@@ -183,6 +183,29 @@ Result<int> PortOf(const FaultSpec& f, const RunContext& ctx) {
   return *port;
 }
 
+// The address `with.peer` was reached at, as this run's controller connected to it: never
+// an address the drill wrote, so a fault between hosts cannot be aimed anywhere else.
+Status PeerOf(const FaultSpec& f, const RunContext& ctx, Scope* s) {
+  s->peer = f.with.String("peer");
+  if (!ctx.host_addresses || !ctx.host_addresses->count(s->peer)) {
+    return Status::Invalid("peer '" + OneLine(s->peer, 64) +
+                           "' is not a host this run reached (a fault between hosts runs on "
+                           "a host, `host:`, against another)");
+  }
+  s->peer_address = ctx.host_addresses->at(s->peer);
+  in6_addr a6{};
+  in_addr a4{};
+  if (inet_pton(AF_INET, s->peer_address.c_str(), &a4) == 1) {
+    s->peer_v6 = false;
+  } else if (inet_pton(AF_INET6, s->peer_address.c_str(), &a6) == 1) {
+    s->peer_v6 = true;
+  } else {
+    return Status::Invalid("host " + s->peer + " was reached at '" + OneLine(s->peer_address, 64) +
+                           "', which is not a numeric address");
+  }
+  return Status::Ok();
+}
+
 Result<Scope> ScopeOf(const FaultSpec& f, const RunContext& ctx) {
   if (int(f.with.Has("port")) + int(f.with.Has("netns")) + int(f.with.Has("peer")) != 1) {
     return Status::Invalid(f.action + (f.action == "network.partition"
@@ -191,25 +214,7 @@ Result<Scope> ScopeOf(const FaultSpec& f, const RunContext& ctx) {
   }
   Scope s;
   if (f.with.Has("peer")) {
-    // The address the peer was reached at, as this run's controller connected to it: never
-    // an address the drill wrote, so a partition cannot be aimed anywhere else.
-    s.peer = f.with.String("peer");
-    if (!ctx.host_addresses || !ctx.host_addresses->count(s.peer)) {
-      return Status::Invalid("peer '" + OneLine(s.peer, 64) +
-                             "' is not a host this run reached (a partition between hosts runs on "
-                             "a host, `host:`, against another)");
-    }
-    s.peer_address = ctx.host_addresses->at(s.peer);
-    in6_addr a6{};
-    in_addr a4{};
-    if (inet_pton(AF_INET, s.peer_address.c_str(), &a4) == 1) {
-      s.peer_v6 = false;
-    } else if (inet_pton(AF_INET6, s.peer_address.c_str(), &a6) == 1) {
-      s.peer_v6 = true;
-    } else {
-      return Status::Invalid("host " + s.peer + " was reached at '" + OneLine(s.peer_address, 64) +
-                             "', which is not a numeric address");
-    }
+    if (Status st = PeerOf(f, ctx, &s); !st.ok()) return st;
     if (f.with.Has("protocol")) s.proto = f.with.String("protocol");
     return s;
   }
@@ -276,12 +281,20 @@ std::string DelaySettings(const ProxyOptions& o) {
   return s;
 }
 
-std::string RedirectScript(const std::string& table, int port, const FaultProxy& proxy) {
-  std::string s =
-      "table inet " + table + " {\n  chain to_proxy {\n" +
-      "    type nat hook output priority -100; policy accept;\n" +
-      fmt::format("    meta mark {:#x} return\n", kProxyMark) +
-      fmt::format("    ip daddr 127.0.0.0/8 tcp dport {} redirect to :{}\n", port, proxy.port());
+// This host's new connections to `port` (on loopback, or at the peer's address) go to the
+// proxy instead. A redirect in the output hook sends them to the proxy's loopback
+// listener of the same family, whatever address they were for.
+std::string RedirectScript(const std::string& table, int port, const Scope& peer,
+                           const FaultProxy& proxy) {
+  std::string s = "table inet " + table + " {\n  chain to_proxy {\n" +
+                  "    type nat hook output priority -100; policy accept;\n" +
+                  fmt::format("    meta mark {:#x} return\n", kProxyMark);
+  if (!peer.peer_address.empty()) {
+    s += fmt::format("    {} daddr {} tcp dport {} redirect to :{}\n", peer.peer_v6 ? "ip6" : "ip",
+                     peer.peer_address, port, proxy.port());
+    return s + "  }\n}\n";
+  }
+  s += fmt::format("    ip daddr 127.0.0.0/8 tcp dport {} redirect to :{}\n", port, proxy.port());
   if (proxy.has_ipv6()) {
     s += fmt::format("    ip6 daddr ::1 tcp dport {} redirect to :{}\n", port, proxy.port());
   }
@@ -303,8 +316,8 @@ std::string ProxyReport(const ProxyStats& st) {
 // first packet).
 class DelayFault final : public JournaledFault {
  public:
-  DelayFault(std::string name, ProxyOptions opts, const RunContext& ctx)
-      : JournaledFault(std::move(name), ctx), opts_(opts) {}
+  DelayFault(std::string name, ProxyOptions opts, Scope peer, const RunContext& ctx)
+      : JournaledFault(std::move(name), ctx), opts_(std::move(opts)), peer_(std::move(peer)) {}
   ~DelayFault() override {
     if (proxy_) proxy_->Stop();
   }
@@ -337,8 +350,10 @@ class DelayFault final : public JournaledFault {
 
  private:
   Result<std::string> Apply() override {
-    auto pid =
-        Record("in-process", {{"what", fmt::format("fault proxy for port {}", opts_.target_port)}});
+    auto pid = Record(
+        "in-process",
+        {{"what", peer_.peer.empty() ? fmt::format("fault proxy for port {}", opts_.target_port)
+                                     : "fault proxy for " + Where()}});
     if (!pid.ok()) return pid.status();
     proxy_id_ = *pid;
     auto proxy = FaultProxy::Start(opts_);
@@ -347,26 +362,39 @@ class DelayFault final : public JournaledFault {
       return proxy.status();
     }
     proxy_ = std::move(*proxy);
+    if (peer_.peer_v6 && !proxy_->has_ipv6()) {
+      (void)Finish(proxy_id_, ProxyReport(proxy_->Stop()));
+      return Status::Failed("host " + peer_.peer + " is reached over IPv6, and the fault proxy " +
+                            "could not listen on ::1 here");
+    }
     const std::string table = NewNftTableName();
     auto tid = Record(kUndoNftTable.name, NftTableArgs(table, ""));
     if (!tid.ok()) {
       (void)Finish(proxy_id_, ProxyReport(proxy_->Stop()));
       return tid.status();
     }
-    if (Status s = RunNft(RedirectScript(table, opts_.target_port, *proxy_), ""); !s.ok()) {
+    if (Status s = RunNft(RedirectScript(table, opts_.target_port, peer_, *proxy_), ""); !s.ok()) {
       (void)Undo();
       (void)Finish(proxy_id_, ProxyReport(proxy_->Stop()));
-      return s.Annotate(fmt::format("redirecting port {} to the fault proxy", opts_.target_port));
+      return s.Annotate("redirecting " + Where() + " to the fault proxy");
     }
     // New connections go through the proxy from here on; anything after this (the netem
     // note, when Prepare did not ask) must not count as the fault's moment.
     MarkEffective(ctx().env);
-    return fmt::format(
-        "tcp port {} on loopback redirected to fault proxy 127.0.0.1:{} ({}; {}), {}",
-        opts_.target_port, proxy_->port(), DelaySettings(opts_), NetemNote(), TableNote(table, ""));
+    return fmt::format("{} redirected to fault proxy {}:{} ({}; {}), {}", Where(),
+                       peer_.peer_v6 ? "[::1]" : "127.0.0.1", proxy_->port(), DelaySettings(opts_),
+                       NetemNote(), TableNote(table, ""));
+  }
+
+  // "tcp port 80 on loopback", "connections to host web2 (10.0.0.12) tcp port 80".
+  std::string Where() const {
+    if (peer_.peer.empty()) return fmt::format("tcp port {} on loopback", opts_.target_port);
+    return fmt::format("connections to host {} ({}) tcp port {}", peer_.peer, peer_.peer_address,
+                       opts_.target_port);
   }
 
   ProxyOptions opts_;
+  Scope peer_;  // set for a delay of the connections to another host
   std::unique_ptr<FaultProxy> proxy_;
   uint64_t proxy_id_ = 0;  // id() is the redirect's table, recorded after the proxy
 };
@@ -383,7 +411,13 @@ Result<std::unique_ptr<Fault>> MakeDelay(const FaultSpec& f, const RunContext& c
   o.mark = kProxyMark;
   o.seed = static_cast<uint64_t>(std::hash<std::string>{}(f.name)) ^
            static_cast<uint64_t>(ctx.env ? ctx.env->NowMs() : 0);
-  return std::unique_ptr<Fault>(new DelayFault(f.name, o, ctx));
+  Scope peer;
+  if (f.with.Has("peer")) {
+    if (Status st = PeerOf(f, ctx, &peer); !st.ok()) return st;
+    o.upstream_address = peer.peer_address;
+    o.policy = ctx.network;
+  }
+  return std::unique_ptr<Fault>(new DelayFault(f.name, std::move(o), std::move(peer), ctx));
 }
 
 constexpr const char* kProtocols[] = {"tcp", "udp"};
@@ -432,8 +466,12 @@ constexpr FieldSpec kPartitionFields[] = {
 constexpr FieldSpec kDelayFields[] = {
     {.name = "port",
      .type = FieldType::kString,
-     .doc = "loopback TCP port (a number or ${port:NAME}) whose new connections are proxied",
+     .doc = "TCP port (a number or ${port:NAME}), on loopback or on `peer`, whose new "
+            "connections are proxied",
      .required = true},
+    {.name = "peer",
+     .type = FieldType::kString,
+     .doc = "a host of `hosts:` whose `port` the fault's `host:` reaches through the proxy"},
     {.name = "delay",
      .type = FieldType::kDuration,
      .doc = "added to every server -> client chunk: a round trip grows by this",
@@ -488,7 +526,24 @@ std::optional<FieldError> CheckPartitionScope(const FaultSpec& f) {
   return CheckPort(f);
 }
 
+// A delay's `peer`: the host whose port the fault's host reaches through the proxy.
+std::optional<FieldError> CheckDelayPeer(const FaultSpec& f) {
+  if (f.host.empty()) {
+    return FieldError{f.with.MarkOf("peer"),
+                      "`peer` slows a host's connections to another: the fault needs `host:` too"};
+  }
+  if (f.with.String("peer") == f.host) {
+    return FieldError{f.with.MarkOf("peer"),
+                      "a host's connections to its own port are delayed by `port` alone, "
+                      "without `peer`"};
+  }
+  return std::nullopt;
+}
+
 std::optional<FieldError> CheckDelay(const FaultSpec& f) {
+  if (f.with.Has("peer")) {
+    if (auto e = CheckDelayPeer(f)) return e;
+  }
   if (auto e = CheckPort(f)) return e;
   if (f.with.Duration("jitter") > f.with.Duration("delay")) {
     return FieldError{f.with.MarkOf("jitter"),
@@ -527,13 +582,15 @@ extern const FaultAction kNetworkPartition = {
     .check = CheckPartitionScope,
     .make = MakePartition,
     .unsupported = NftUnsupported,
+    .on_peer_too = true,
 };
 
 extern const FaultAction kNetworkDelay = {
     .name = "network.delay",
     .doc =
-        "latency, jitter, bandwidth cap and resets on a loopback TCP port, by firedrill's "
-        "fault proxy behind an nftables redirect (not netem: kernels without it work too)",
+        "latency, jitter, bandwidth cap and resets on a loopback TCP port or another host's, "
+        "by firedrill's fault proxy behind an nftables redirect (not netem: kernels without "
+        "it work too)",
     .target = Use::kForbidden,
     .duration = Use::kRequired,
     .fields = kDelayFields,

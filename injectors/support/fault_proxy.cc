@@ -183,13 +183,19 @@ class FaultProxy::Loop {
     }
   }
 
-  // Where the client meant to go: the redirect's original destination when there is one
-  // (any 127.x address), else the target port on the loopback address of its family.
+  // Where the client meant to go: the other host, for a delay between hosts (the
+  // redirect takes only connections to that address and port); else the redirect's
+  // original destination when there is one (any 127.x address), else the target port on
+  // the loopback address of its family.
   bool ConnectUpstream(Conn& c, int family) {
     sockaddr_storage ss{};
     socklen_t len = 0;
     const uint16_t own = static_cast<uint16_t>(proxy_.port_);
-    if (family == AF_INET) {
+    if (proxy_.upstream_len_ > 0) {
+      ss = proxy_.upstream_;
+      len = proxy_.upstream_len_;
+      family = ss.ss_family;
+    } else if (family == AF_INET) {
       sockaddr_in a{};
       socklen_t alen = sizeof a;
       bool nat = getsockopt(c.client, SOL_IP, SO_ORIGINAL_DST, &a, &alen) == 0 &&
@@ -375,6 +381,30 @@ namespace firedrill {
 Result<std::unique_ptr<FaultProxy>> FaultProxy::Start(const ProxyOptions& opts) {
   std::unique_ptr<FaultProxy> p(new FaultProxy());
   p->opts_ = opts;
+  if (!opts.upstream_address.empty()) {
+    // The one address this proxy will ever connect to, checked here against the drill's
+    // blast radius: the second check, on the very sockaddr connect() is given.
+    auto addrs = NumericAddresses(opts.upstream_address);
+    if (addrs.empty()) {
+      return Status::Invalid("fault proxy: '" + opts.upstream_address +
+                             "' is not a numeric address");
+    }
+    p->upstream_ = addrs.front();
+    if (p->upstream_.ss_family == AF_INET) {
+      reinterpret_cast<sockaddr_in*>(&p->upstream_)->sin_port =
+          htons(static_cast<uint16_t>(opts.target_port));
+      p->upstream_len_ = sizeof(sockaddr_in);
+    } else {
+      reinterpret_cast<sockaddr_in6*>(&p->upstream_)->sin6_port =
+          htons(static_cast<uint16_t>(opts.target_port));
+      p->upstream_len_ = sizeof(sockaddr_in6);
+    }
+    const NetworkPolicy& policy = opts.policy ? *opts.policy : NetworkPolicy::LoopbackOnly();
+    if (Status st = policy.CheckConnect(reinterpret_cast<const sockaddr*>(&p->upstream_));
+        !st.ok()) {
+      return st.Annotate("fault proxy");
+    }
+  }
   p->listen4_ = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (p->listen4_ < 0) return Status::Io("fault proxy: socket: " + ErrnoText(errno));
   sockaddr_in a{};

@@ -8,11 +8,15 @@
 // accept backlog holds the rest).
 #pragma once
 
+#include <sys/socket.h>
+
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <thread>
 
+#include "runner/base/net.h"
 #include "runner/base/status.h"
 #include "runner/drill/schema.h"
 
@@ -20,6 +24,12 @@ namespace firedrill {
 
 struct ProxyOptions {
   int target_port = 0;  // the real port, on loopback, reached in the client's address family
+  // Another host's numeric address (IPv4 or IPv6) to reach `target_port` at instead of
+  // loopback: a delay between hosts, where the redirect takes this host's connections to
+  // that address. Start() refuses it unless `policy` allows it: the proxy connects to
+  // nothing else.
+  std::string upstream_address;
+  const NetworkPolicy* policy = nullptr;  // REQUIRES: set when upstream_address is
   // Held back on every chunk the server sends to the client, so a request/response round
   // trip grows by `delay` (like Toxiproxy's downstream latency).
   Millis delay{0};
@@ -64,7 +74,9 @@ class FaultProxy {
   int port_ = 0;
   int listen4_ = -1;
   int listen6_ = -1;
-  int wake_ = -1;  // eventfd: Stop() wakes the loop with it
+  int wake_ = -1;                // eventfd: Stop() wakes the loop with it
+  sockaddr_storage upstream_{};  // when opts_.upstream_address is set
+  socklen_t upstream_len_ = 0;
   std::atomic<bool> stop_{false};
   std::atomic<uint64_t> connections_{0}, bytes_up_{0}, bytes_down_{0}, resets_{0},
       upstream_failures_{0};

@@ -10,6 +10,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "runner/base/env.h"
 #include "runner/base/status.h"
@@ -83,7 +84,14 @@ struct FaultAction {
   // May also be a `setup:` step: made before the services start, undone after they stop
   // (a filesystem mounted for the drill), journaled like a fault.
   bool setup = false;
+  // `with: {peer: HOST}` puts the fault's rules on the peer host too (a partition cuts both
+  // ways), rather than only naming where the fault's host connects (a delay).
+  bool on_peer_too = false;
 };
+
+// The hosts a fault acts on: its `host:`, and its peer when the action puts rules there
+// (FaultAction::on_peer_too). Empty for a local fault.
+std::vector<std::string> HostsActedOn(const FaultSpec& fault, const FaultAction& action);
 
 // Why this action cannot run on this machine with this build ("not built yet", or what
 // its `unsupported` says); "" when it can.

@@ -206,8 +206,9 @@ void Run::ConfirmRemoteReverts() {
     FaultRecord& r = rec_.faults[i];
     const FaultSpec& f = drill_.faults[i];
     if (r.rollback != "failed" || f.host.empty()) continue;
-    std::vector<std::string> on = {f.host};
-    if (f.with.Has("peer")) on.push_back(f.with.String("peer"));
+    const FaultAction* a = FindFaultAction(f.action);
+    if (!a) continue;
+    const std::vector<std::string> on = HostsActedOn(f, *a);
     bool confirmed = false, unconfirmed = false;
     std::string by;
     for (const auto& name : on) {
@@ -238,19 +239,21 @@ bool Run::ConnectHosts() {
     Fail("cannot read " + drill_.file + " again to send it to the hosts");
     return false;
   }
-  hosts_ = std::make_unique<RemoteHosts>(
-      RemoteOptions{.local_dir = journal_->run_dir(),
-                    .log_dir = options_.report_dir.empty() ? workdir_ + "/logs"
-                                                           : options_.report_dir + "/services",
-                    .run_id = fs::path(journal_->run_dir()).filename().string(),
-                    .drill_text = text.str(),
-                    .drill_file = drill_.file,
-                    .inventory_json = drill_.inventory_json,
-                    .ports = expander_.ports(),
-                    .lease = drill_.settings.lease,
-                    .connect_timeout = Millis(5000),
-                    .journal = journal_.get(),
-                    .timeline = &timeline_});
+  hosts_ = std::make_unique<RemoteHosts>(RemoteOptions{
+      .local_dir = journal_->run_dir(),
+      .control_root =
+          (options_.state_dir.empty() ? DefaultStateDir() : options_.state_dir) + "/ssh",
+      .log_dir =
+          options_.report_dir.empty() ? workdir_ + "/logs" : options_.report_dir + "/services",
+      .run_id = fs::path(journal_->run_dir()).filename().string(),
+      .drill_text = text.str(),
+      .drill_file = drill_.file,
+      .inventory_json = drill_.inventory_json,
+      .ports = expander_.ports(),
+      .lease = drill_.settings.lease,
+      .connect_timeout = Millis(5000),
+      .journal = journal_.get(),
+      .timeline = &timeline_});
   if (Status st = hosts_->Connect(hosts_expanded_, used); !st.ok()) {
     Fail(st.message());
     return false;
@@ -308,7 +311,9 @@ bool Run::BuildProbesAndFaults() {
     Result<std::unique_ptr<Fault>> made = Status::Internal("no fault built");
     if (!f.host.empty()) {
       if (!hosts_) return Fail("fault " + f.name + ": host " + f.host + " is not connected"), false;
-      made = MakeRemoteFault(hosts_.get(), f, drill_.settings.timeout);
+      const FaultAction* a = FindFaultAction(f.action);
+      if (!a) return Fail("fault " + f.name + ": unknown action " + f.action), false;
+      made = MakeRemoteFault(hosts_.get(), f, *a, drill_.settings.timeout);
     } else if (options_.make_fault) {
       made = options_.make_fault(f, ctx_);
     } else {

@@ -186,7 +186,7 @@ void ExpandGroups(Reader& in, Scenario& s) {
   for (const auto& f : s.faults) {
     if (f.with.Has("peer") && group(f.with.String("peer"))) {
       in.ErrorAt(f.with.MarkOf("peer"),
-                 "a partition's peer is one host; '" + f.with.String("peer") + "' is a group");
+                 "a fault's peer is one host; '" + f.with.String("peer") + "' is a group");
     }
   }
   if (s.data) {

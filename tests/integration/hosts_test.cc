@@ -9,6 +9,7 @@
 //   - the controller's own link cut: the lease lapses and the host reverts itself;
 //   - the dead-man off: `firedrill rollback` reaches every host and restores it;
 //   - a host that cannot be reached: exit 4 before any fault, naming it and ssh's words.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -396,6 +397,120 @@ recovery:
   EXPECT_TRUE(done) << report->dump(1);
   EXPECT_FALSE((*report)["metrics"]["recovered_after_ms"].is_null());
   EXPECT_GE((*report)["metrics"]["recovered_after_ms"].get<int64_t>(), 1000);
+  // The master's control socket was under the state directory, and is gone with the run.
+  const std::string control = dir_ / "state/ssh/";
+  bool connected = false;
+  for (const auto& e : (*report)["timeline"]) {
+    if (e["type"] != "host.connected") continue;
+    connected = true;
+    EXPECT_NE(e["detail"].get<std::string>().find("control socket in " + control),
+              std::string::npos)
+        << e.dump();
+  }
+  EXPECT_TRUE(connected);
+  EXPECT_TRUE(fs::is_empty(control)) << control;
+}
+
+}  // namespace
+}  // namespace firedrill::testing
+
+namespace firedrill::testing {
+namespace {
+
+// network.delay between hosts: a's new connections to b's port go through a fault proxy
+// on a, behind a redirect on a alone. Only that pair and that port slow down: a's
+// connections to b's other port, and the controller's to the same port, do not.
+TEST_F(HostsTest, ADelayBetweenHostsSlowsOnlyThatHostsConnectionsToThePeersPort) {
+  REQUIRE_NETNS();
+  NetnsHosts net(NetDir(), {"a", "b"});
+  ASSERT_EQ(net.error(), "");
+  WriteFile(dir_ / "drill.yaml", R"(apiVersion: firedrill/v1
+name: hosts-delay
+settings: {probe_interval: 200ms, settle: 10s, timeout: 2m, lease: 5s}
+hosts:
+  - {name: a, ssh: {destination: a}}
+  - {name: b, ssh: {destination: b}}
+services:
+  - name: web
+    host: b
+    run: |
+      mkdir -p ${workdir}/www ${workdir}/tmp
+      echo hello > ${workdir}/www/index.html
+      cat > ${workdir}/nginx.conf <<CONF
+      master_process off; daemon off; pid ${workdir}/nginx.pid; error_log stderr warn;
+      events { worker_connections 64; }
+      http {
+        access_log off;
+        client_body_temp_path ${workdir}/tmp; proxy_temp_path ${workdir}/tmp;
+        fastcgi_temp_path ${workdir}/tmp; uwsgi_temp_path ${workdir}/tmp; scgi_temp_path ${workdir}/tmp;
+        server { listen 18081; listen 18082; root ${workdir}/www; }
+      }
+      CONF
+      exec nginx -e stderr -p ${workdir} -c ${workdir}/nginx.conf
+    ready: {tcp: {address: 127.0.0.1:18081}, within: 10s}
+steady_state:
+  - name: fast-from-a
+    probe: {command: {host: a, run: "curl -sf -m 0.5 -o /dev/null http://${host:b}:18081/"}}
+faults:
+  - {name: slow-b, at: 0s, host: a, action: network.delay, with: {peer: b, port: 18081, delay: 800ms}, duration: 8s}
+recovery: {within: 20s, steady_for: 500ms}
+)");
+  pid_t pid = StartIn(net, dir_ / "drill.yaml", dir_.path());
+  ASSERT_GT(pid, 0);
+  int status = 0;
+  bool exited = false;
+  const bool redirected = WaitFor(
+                              [&] {
+                                exited = exited || ::waitpid(pid, &status, WNOHANG) == pid;
+                                return exited || Tables(net, "a") != "";
+                              },
+                              Millis(60000))
+                              .has_value() &&
+                          !exited;
+  // Seconds a GET takes from inside the namespace `where` runs in.
+  auto seconds = [&](bool from_a, int port) {
+    const std::string curl = "curl -s -o /dev/null -m 5 -w '%{time_total}' http://" +
+                             net.address("b") + ":" + std::to_string(port) + "/";
+    CliResult r = from_a ? net.RunOnHost("a", curl) : net.RunInCtl(curl);
+    return r.exit_code == 0 ? std::stod(r.out) : -1.0;
+  };
+  double a_delayed = -1, a_other = -1, ctl_same = -1;
+  std::string b_tables;
+  if (redirected) {
+    a_delayed = seconds(true, 18081);
+    a_other = seconds(true, 18082);
+    ctl_same = seconds(false, 18081);
+    b_tables = Tables(net, "b");
+  }
+  if (!exited) ::waitpid(pid, &status, 0);
+  const std::string log = ReadFile(dir_ / "run.log");
+  ASSERT_TRUE(redirected) << log;
+  RecordProperty("seconds", fmt::format("a to b:18081 {:.3f}, a to b:18082 {:.3f}, "
+                                        "controller to b:18081 {:.3f}",
+                                        a_delayed, a_other, ctl_same));
+  // The proxy never lets a reply go before its delay; the undelayed requests cross one
+  // veth-and-bridge hop, a few milliseconds, so the delay itself is a wide bound for them.
+  EXPECT_GE(a_delayed, 0.8) << log;
+  EXPECT_GE(a_other, 0.0) << log;
+  EXPECT_LT(a_other, 0.8) << log;
+  EXPECT_GE(ctl_same, 0.0) << log;
+  EXPECT_LT(ctl_same, 0.8) << log;
+  EXPECT_EQ(b_tables, "") << "the delay's rules are on a alone";
+  ASSERT_TRUE(WIFEXITED(status)) << log;
+  EXPECT_EQ(WEXITSTATUS(status), 0) << log;
+  auto report = ReadJson(dir_ / "report/report.json");
+  ASSERT_TRUE(report) << log;
+  ASSERT_EQ((*report)["faults"].size(), 1u);
+  const auto& f = (*report)["faults"][0];
+  EXPECT_EQ(f["rollback"], "ok") << f.dump();
+  EXPECT_NE(f["detail"].get<std::string>().find("on host a: connections to host b (" +
+                                                net.address("b") + ") tcp port 18081 redirected"),
+            std::string::npos)
+      << f.dump();
+  // The steady state broke while the delay lasted and came back after it.
+  EXPECT_FALSE((*report)["metrics"]["recovered_after_ms"].is_null()) << report->dump(1);
+  EXPECT_GE((*report)["metrics"]["recovered_after_ms"].get<int64_t>(), 8000);
+  EXPECT_EQ(Tables(net, "a"), "");
 }
 
 }  // namespace

@@ -1,11 +1,16 @@
 #include "runner/engine/remote/hosts.h"
 
 #include <fmt/format.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <charconv>
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -49,6 +54,25 @@ Result<std::string> SelfSha256() {
 }
 
 std::string FirstWord(const std::string& s) { return s.substr(0, s.find_first_of(" \t\n")); }
+
+// OpenSSH binds the control socket at the path plus ".XXXXXXXXXXXXXXXX" and renames it,
+// and %C expands to 40 characters: a control directory longer than this cannot hold one.
+constexpr size_t kMaxControlDir = sizeof(sockaddr_un{}.sun_path) - 1 - 17 - 1 - 40;
+
+// Control directories of runs whose controller is gone (PID.INDEX, the PID dead): their
+// masters died with it (PR_SET_PDEATHSIG), and only the socket files are left.
+void SweepControlDirs(const std::string& root) {
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(root, ec)) {
+    const std::string leaf = e.path().filename().string();
+    const size_t dot = leaf.find('.');
+    if (dot == std::string::npos || dot == 0) continue;
+    pid_t pid = 0;
+    auto [end, err] = std::from_chars(leaf.data(), leaf.data() + dot, pid);
+    if (err != std::errc() || end != leaf.data() + dot || pid <= 0) continue;
+    if (::kill(pid, 0) != 0 && errno == ESRCH) std::filesystem::remove_all(e.path(), ec);
+  }
+}
 
 }  // namespace
 
@@ -127,11 +151,12 @@ Status RemoteHosts::Connect(const std::vector<HostSpec>& hosts, const std::set<s
   // thread then stays until teardown: the ssh processes it started get SIGTERM when the
   // thread that forked them ends (PR_SET_PDEATHSIG is per thread), and they must live as
   // long as the run, and no longer than the process.
+  if (!o_.control_root.empty()) SweepControlDirs(o_.control_root);
   std::vector<Status> results(links_.size());
   size_t done = 0;
   for (size_t i = 0; i < links_.size(); ++i) {
     holders_.emplace_back([this, i, &results, &done] {
-      Status st = ConnectOne(*links_[i]);
+      Status st = ConnectOne(*links_[i], i);
       std::unique_lock lock(hold_mu_);
       results[i] = st;
       ++done;
@@ -155,13 +180,33 @@ Status RemoteHosts::Connect(const std::vector<HostSpec>& hosts, const std::set<s
   return Status::Ok();
 }
 
-Status RemoteHosts::ConnectOne(HostLink& h) {
-  const std::string& name = h.target.name;
-  const int64_t start_us = MonotonicUs();
-  // Control sockets need a short path (sun_path is 108 bytes); %C alone is 40.
+Result<std::string> RemoteHosts::MakeControlDir(size_t index) {
+  if (!o_.control_root.empty()) {
+    const std::string dir =
+        o_.control_root + "/" + std::to_string(getpid()) + "." + std::to_string(index);
+    if (dir.size() <= kMaxControlDir) {
+      std::error_code ec;
+      std::filesystem::create_directories(o_.control_root, ec);
+      if (ec) return Status::Io("creating " + o_.control_root + ": " + ec.message());
+      ::chmod(o_.control_root.c_str(), 0700);
+      std::filesystem::remove_all(dir, ec);  // a PID reused since a crash
+      if (::mkdir(dir.c_str(), 0700) != 0) {
+        return Status::Io("creating " + dir + ": " + ErrnoText(errno));
+      }
+      return dir;
+    }
+  }
   std::string tmpl = "/tmp/fd-ssh-XXXXXX";
   if (!::mkdtemp(tmpl.data())) return Status::Io("mkdtemp: " + ErrnoText(errno));
-  const std::string control_dir = tmpl;
+  return tmpl;
+}
+
+Status RemoteHosts::ConnectOne(HostLink& h, size_t index) {
+  const std::string& name = h.target.name;
+  const int64_t start_us = MonotonicUs();
+  auto made = MakeControlDir(index);
+  if (!made.ok()) return made.status().Annotate("host " + name);
+  const std::string control_dir = *made;
   h.control_dir = control_dir;
   auto master = SshMaster::Open(h.target, control_dir, o_.local_dir + "/ssh-" + name + ".log",
                                 o_.connect_timeout);
@@ -286,12 +331,15 @@ Status RemoteHosts::ConnectOne(HostLink& h) {
     o_.timeline->Add("host.connected", name,
                      fmt::format("{} at {}; agent {}; clock offset {:+.3f} ms ± {:.3f} ms; "
                                  "connected in {} ms (ssh {}, directory and binary {}, agent "
-                                 "and hello {}, clock {})",
+                                 "and hello {}, clock {}); control socket in {}{}",
                                  h.target.destination, h.address.empty() ? "?" : h.address, h.bin,
                                  h.offset_us / 1000.0, h.uncertainty_us / 1000.0,
                                  (MonotonicUs() - start_us) / 1000, (master_us - start_us) / 1000,
                                  (binary_us - master_us) / 1000, (hello_us - binary_us) / 1000,
-                                 (MonotonicUs() - hello_us) / 1000));
+                                 (MonotonicUs() - hello_us) / 1000, h.control_dir,
+                                 h.control_dir.rfind("/tmp/", 0) == 0 && !o_.control_root.empty()
+                                     ? " (the state directory's path is too long for a socket)"
+                                     : ""));
   }
   return Status::Ok();
 }

@@ -33,7 +33,7 @@ struct HostLink {
   std::string address;      // where ssh reached it (sshd's SSH_CONNECTION)
   std::string remote_dir;   // this run's directory on the host
   std::string bin;          // the firedrill binary there
-  std::string control_dir;  // here: the master's socket
+  std::string control_dir;  // here: the master's socket, `%C` in it
   // host monotonic µs - controller monotonic µs, measured over the connection; ± the
   // uncertainty (half the fastest round trip).
   int64_t offset_us = 0;
@@ -54,8 +54,12 @@ std::set<std::string> HostsUsed(const Scenario& s);
 std::string HostOf(const ProbeSpec& p);
 
 struct RemoteOptions {
-  std::string local_dir;  // the run's own directory here: control sockets, ssh logs
-  std::string log_dir;    // where the hosts' service logs go at teardown (the report's)
+  std::string local_dir;  // the run's own directory here: ssh logs
+  // Where the masters' control sockets go (STATE_DIR/ssh): one directory per host,
+  // PID.INDEX, each holding `%C`. A state directory too long for a socket path (OpenSSH
+  // needs the path plus 17 bytes within sun_path's 108) falls back to /tmp/fd-ssh-XXXXXX.
+  std::string control_root;
+  std::string log_dir;  // where the hosts' service logs go at teardown (the report's)
   std::string run_id;
   std::string drill_text;
   std::string drill_file;
@@ -101,7 +105,9 @@ class RemoteHosts {
   void Subscribe(const std::string& host, const std::string& probe, StreamFn fn);
 
  private:
-  Status ConnectOne(HostLink& h);
+  // REQUIRES: `index` is h's place in links_ (its control directory's name).
+  Status ConnectOne(HostLink& h, size_t index);
+  Result<std::string> MakeControlDir(size_t index);
   void RenewLoop();
   void NoteLost(HostLink& h, const std::string& why);
   void Dispatch(const std::string& host, const std::string& probe, const nlohmann::json& ev);

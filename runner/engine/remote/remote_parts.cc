@@ -156,11 +156,12 @@ class RemoteProbe final : public Probe {
 
 class RemoteFault final : public Fault {
  public:
-  RemoteFault(RemoteHosts* hosts, const FaultSpec& f, Millis timeout)
+  RemoteFault(RemoteHosts* hosts, const FaultSpec& f, const FaultAction& action, Millis timeout)
       : hosts_(hosts),
         name_(f.name),
         host_(f.host),
-        peer_(f.with.Has("peer") ? f.with.String("peer") : ""),
+        // A partition's rules go on its peer too; a delay only names the peer it slows.
+        peer_(HostsActedOn(f, action).size() > 1 ? f.with.String("peer") : ""),
         timeout_(timeout) {}
 
   Status Prepare() override {
@@ -251,8 +252,9 @@ std::unique_ptr<Probe> MakeRemoteProbe(RemoteHosts* hosts, const ProbeSpec& p,
   return std::make_unique<RemoteProbe>(hosts, HostOf(p), ProbeKey(p.mark), timeout, every);
 }
 
-std::unique_ptr<Fault> MakeRemoteFault(RemoteHosts* hosts, const FaultSpec& f, Millis timeout) {
-  return std::make_unique<RemoteFault>(hosts, f, timeout);
+std::unique_ptr<Fault> MakeRemoteFault(RemoteHosts* hosts, const FaultSpec& f,
+                                       const FaultAction& action, Millis timeout) {
+  return std::make_unique<RemoteFault>(hosts, f, action, timeout);
 }
 
 }  // namespace firedrill

@@ -20,7 +20,9 @@ namespace firedrill {
 std::unique_ptr<Probe> MakeRemoteProbe(RemoteHosts* hosts, const ProbeSpec& p,
                                        Millis default_timeout, Millis every = Millis(0));
 // REQUIRES: f.host names a host `hosts` connected (and with.peer, when set, another);
-// `hosts` outlives the fault. `timeout` bounds one injection or rollback.
-std::unique_ptr<Fault> MakeRemoteFault(RemoteHosts* hosts, const FaultSpec& f, Millis timeout);
+// `action` is f.action's; `hosts` outlives the fault. `timeout` bounds one injection or
+// rollback.
+std::unique_ptr<Fault> MakeRemoteFault(RemoteHosts* hosts, const FaultSpec& f,
+                                       const FaultAction& action, Millis timeout);
 
 }  // namespace firedrill

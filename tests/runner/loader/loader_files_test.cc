@@ -88,6 +88,22 @@ TEST(LoaderTest, HostPlacementMistakesAreRefusedAtTheirValue) {
             "remote.yaml:18:68: error: no host named 'db3' under `hosts:`; did you mean 'db1'?");
   EXPECT_EQ(error_of("${host:db1}", "${host:web}"),
             "remote.yaml:13:42: error: no host named 'web' under `hosts:`");
+  // A delay's peer is the host whose port the fault's host reaches slowly.
+  const std::string delay =
+      "{name: cut, action: network.delay, host: db1, with: {peer: db2, port: 16379, delay: "
+      "100ms}, duration: 5s}";
+  EXPECT_EQ(error_of("{name: cut, action: network.partition, host: db1, with: {peer: db2}, "
+                     "duration: 5s}",
+                     delay),
+            "(loaded)");
+  EXPECT_EQ(error_of("action: network.partition, host: db1, with: {peer: db2}",
+                     "action: network.delay, host: db1, with: {peer: db1, port: 1, delay: 1s}"),
+            "remote.yaml:18:64: error: fault 'cut': a host's connections to its own port are "
+            "delayed by `port` alone, without `peer`");
+  EXPECT_EQ(error_of("action: network.partition, host: db1, with: {peer: db2}",
+                     "action: network.delay, with: {peer: db2, port: 1, delay: 1s}"),
+            "remote.yaml:18:53: error: fault 'cut': `peer` slows a host's connections to another: "
+            "the fault needs `host:` too");
   EXPECT_EQ(error_of("lease: 3s", "lease: 500ms"),
             "remote.yaml:3:19: error: settings.lease must be 0s (no dead-man) or at least 1s");
 }
