@@ -105,6 +105,10 @@ RemoteHosts::~RemoteHosts() {
   }
   renew_cv_.notify_all();
   if (renewer_.joinable()) renewer_.join();
+  {
+    std::unique_lock lock(hold_mu_);
+    hold_cv_.wait(lock, [&] { return rejoining_ == 0; });
+  }
   for (auto& l : links_) {
     l->agent.reset();
     l->master.reset();
@@ -121,6 +125,9 @@ void RemoteHosts::ReleaseHolders() {
   }
   hold_cv_.notify_all();
   for (auto& t : holders_) {
+    if (t.joinable()) t.join();
+  }
+  for (auto& t : rejoiners_) {
     if (t.joinable()) t.join();
   }
   holders_.clear();
@@ -141,6 +148,7 @@ Status RemoteHosts::Connect(const std::vector<HostSpec>& hosts, const std::set<s
     if (!used.count(h.name)) continue;
     auto link = std::make_unique<HostLink>();
     link->target = SshTarget{h.name, h.destination, h.options};
+    link->index = links_.size();
     by_name_[h.name] = link.get();
     links_.push_back(std::move(link));
   }
@@ -156,7 +164,7 @@ Status RemoteHosts::Connect(const std::vector<HostSpec>& hosts, const std::set<s
   size_t done = 0;
   for (size_t i = 0; i < links_.size(); ++i) {
     holders_.emplace_back([this, i, &results, &done] {
-      Status st = ConnectOne(*links_[i], i);
+      Status st = ConnectOne(*links_[i]);
       std::unique_lock lock(hold_mu_);
       results[i] = st;
       ++done;
@@ -171,13 +179,17 @@ Status RemoteHosts::Connect(const std::vector<HostSpec>& hosts, const std::set<s
   for (size_t i = 0; i < links_.size(); ++i) {
     if (!results[i].ok()) return results[i];
   }
-  json peers = json::object();
-  for (const auto& l : links_) peers[l->target.name] = l->address;
   for (const auto& l : links_) {
-    auto r = l->agent->Call({{"op", "peers"}, {"hosts", peers}}, Millis(30000));
-    if (!r.ok()) return r.status();
+    if (Status st = SendPeers(*l); !st.ok()) return st;
   }
   return Status::Ok();
+}
+
+Status RemoteHosts::SendPeers(HostLink& h) {
+  json peers = json::object();
+  for (const auto& l : links_) peers[l->target.name] = l->address;
+  auto r = h.Agent()->Call({{"op", "peers"}, {"hosts", peers}}, Millis(30000));
+  return r.ok() ? Status::Ok() : r.status();
 }
 
 Result<std::string> RemoteHosts::MakeControlDir(size_t index) {
@@ -201,10 +213,10 @@ Result<std::string> RemoteHosts::MakeControlDir(size_t index) {
   return tmpl;
 }
 
-Status RemoteHosts::ConnectOne(HostLink& h, size_t index) {
+Status RemoteHosts::ConnectOne(HostLink& h) {
   const std::string& name = h.target.name;
   const int64_t start_us = MonotonicUs();
-  auto made = MakeControlDir(index);
+  auto made = MakeControlDir(h.index);
   if (!made.ok()) return made.status().Annotate("host " + name);
   const std::string control_dir = *made;
   h.control_dir = control_dir;
@@ -215,7 +227,10 @@ Status RemoteHosts::ConnectOne(HostLink& h, size_t index) {
     std::filesystem::remove_all(control_dir, ec);
     return Status::Failed("host " + name + " is unreachable: " + master.status().message());
   }
-  h.master = std::move(*master);
+  {
+    std::lock_guard lock(h.mu);
+    h.master = std::move(*master);
+  }
   const int64_t master_us = MonotonicUs();
   auto sha = SelfSha256();
   if (!sha.ok()) return sha.status();
@@ -284,7 +299,10 @@ Status RemoteHosts::ConnectOne(HostLink& h, size_t index) {
                            "on host " + h.target.name + ": " + ev.value("detail", std::string()));
       });
   if (!agent.ok()) return agent.status();
-  h.agent = std::move(*agent);
+  {
+    std::lock_guard lock(h.mu);
+    h.agent = std::move(*agent);
+  }
   // The names the drill takes from the controller's environment, and nothing else of it.
   json env = json::object();
   ScanReferences(o_.drill_text, [&](const Reference& ref) {
@@ -346,9 +364,10 @@ Status RemoteHosts::ConnectOne(HostLink& h, size_t index) {
 
 AgentLink::Reply RemoteHosts::Call(const std::string& name, json request, Millis timeout) {
   HostLink* h = Find(name);
-  if (!h || !h->agent) return Status::Internal("no connection to host " + name);
-  auto r = h->agent->Call(std::move(request), timeout);
-  if (h->agent->lost()) NoteLost(*h, h->agent->lost_reason());
+  std::shared_ptr<AgentLink> agent = h ? h->Agent() : nullptr;
+  if (!agent) return Status::Internal("no connection to host " + name);
+  auto r = agent->Call(std::move(request), timeout);
+  if (agent->lost()) NoteLost(*h, agent->lost_reason());
   return r;
 }
 
@@ -369,8 +388,12 @@ void RemoteHosts::Dispatch(const std::string& host, const std::string& probe, co
 }
 
 void RemoteHosts::NoteLost(HostLink& h, const std::string& why) {
-  if (h.lost.exchange(true)) return;
-  h.lost_reason = why;
+  {
+    std::lock_guard lock(h.mu);
+    if (h.lost) return;
+    h.lost_reason = why;
+    h.lost = true;
+  }
   // A probe waiting for its host's next sample hears now that none will come.
   std::vector<StreamFn> waiting;
   {
@@ -386,6 +409,89 @@ void RemoteHosts::NoteLost(HostLink& h, const std::string& why) {
                                                        FormatDuration(o_.lease) + ") lapses"
                                                  : "; the dead-man is off (settings.lease: 0s)"));
   }
+  std::lock_guard lock(hold_mu_);
+  if (release_) return;
+  {
+    std::lock_guard renew(renew_mu_);
+    if (stop_renewing_) return;  // the teardown reaches it again
+  }
+  ++rejoining_;
+  rejoiners_.emplace_back([this, &h] { Rejoin(h); });
+}
+
+bool RemoteHosts::StopWithin(Millis d) {
+  std::unique_lock lock(renew_mu_);
+  return renew_cv_.wait_for(lock, d, [&] { return stop_renewing_; });
+}
+
+void RemoteHosts::Rejoin(HostLink& h) {
+  const std::string& name = h.target.name;
+  bool connected = false;
+  // Not before its dead-man's moment: until then its agent may still hold the journal.
+  if (!StopWithin(o_.lease + Millis(1000))) {
+    const std::string agent_err = o_.local_dir + "/agent-" + name + ".err";
+    while (true) {
+      auto r = kHostRollbackUndo.undo({{"host", name},
+                                       {"destination", h.target.destination},
+                                       {"options", h.target.options},
+                                       {"bin", h.bin},
+                                       {"dir", h.remote_dir}},
+                                      UndoContext{});
+      if (!r.ok()) {
+        if (StopWithin(Millis(1000))) break;
+        continue;
+      }
+      h.revert_confirmed = true;
+      if (o_.timeline) o_.timeline->Add("host.revert_confirmed", name, *r + "; during the run");
+      if (o_.journal && h.journal_entry) {
+        (void)o_.journal->Done(h.journal_entry,
+                               "host " + name + ": reverted by its dead-man, confirmed: " + *r);
+        h.journal_entry = 0;
+      }
+      // The old connection goes; a new master and agent take its place.
+      std::shared_ptr<AgentLink> old_agent;
+      std::shared_ptr<SshMaster> old_master;
+      {
+        std::lock_guard lock(h.mu);
+        old_agent = std::move(h.agent);
+        old_master = std::move(h.master);
+      }
+      h.ready = false;
+      if (old_agent) old_agent->Close(Millis(3000));
+      old_agent.reset();
+      old_master.reset();
+      std::error_code ec;
+      if (!h.control_dir.empty()) std::filesystem::remove_all(h.control_dir, ec);
+      if (StopWithin(Millis(0))) break;
+      Status st = ConnectOne(h);
+      if (st.ok()) st = SendPeers(h);
+      if (!st.ok()) {
+        if (o_.timeline) {
+          o_.timeline->Add("host.rejoin_failed", name,
+                           st.message() + "; its probes stay unreachable for the run");
+        }
+        break;
+      }
+      h.generation++;
+      {
+        std::lock_guard lock(h.mu);
+        h.lost = false;
+        h.lost_reason.clear();
+      }
+      connected = true;
+      if (o_.timeline) {
+        o_.timeline->Add("host.rejoined", name,
+                         "its probes resume on a new agent; what the dead-man stopped (its "
+                         "services) stays stopped");
+      }
+      break;
+    }
+  }
+  std::unique_lock lock(hold_mu_);
+  --rejoining_;
+  hold_cv_.notify_all();
+  // Its ssh children (the new master, the agent's session) live as long as this thread.
+  if (connected) hold_cv_.wait(lock, [&] { return release_; });
 }
 
 void RemoteHosts::RenewLoop() {
@@ -393,15 +499,24 @@ void RemoteHosts::RenewLoop() {
   const Millis every = o_.lease.count() > 0 ? std::max(Millis(100), o_.lease / 4) : Millis(1000);
   std::unique_lock lock(renew_mu_);
   while (!renew_cv_.wait_for(lock, every, [&] { return stop_renewing_; })) {
+    lock.unlock();
     for (auto& l : links_) {
       if (l->lost || !l->ready) continue;
-      if (l->agent->lost() || !l->master->Alive()) {
-        NoteLost(*l,
-                 l->agent->lost() ? l->agent->lost_reason() : "its ssh master connection ended");
+      std::shared_ptr<AgentLink> agent;
+      std::shared_ptr<SshMaster> master;
+      {
+        std::lock_guard link(l->mu);
+        agent = l->agent;
+        master = l->master;
+      }
+      if (!agent || !master) continue;
+      if (agent->lost() || !master->Alive()) {
+        NoteLost(*l, agent->lost() ? agent->lost_reason() : "its ssh master connection ended");
         continue;
       }
-      l->agent->Send({{"op", "renew"}}, [](AgentLink::Reply) {});
+      agent->Send({{"op", "renew"}}, [](AgentLink::Reply) {});
     }
+    lock.lock();
   }
 }
 
@@ -429,12 +544,19 @@ std::vector<std::string> RemoteHosts::Teardown(Millis reconnect_within) {
   }
   renew_cv_.notify_all();
   if (renewer_.joinable()) renewer_.join();
+  {
+    // A re-join under way finishes (or gives up) first: the host is one thing or the other.
+    std::unique_lock lock(hold_mu_);
+    hold_cv_.wait(lock, [&] { return rejoining_ == 0; });
+  }
   std::vector<std::vector<std::string>> left(links_.size());
   std::vector<std::thread> threads;
   for (size_t i = 0; i < links_.size(); ++i) {
     threads.emplace_back([this, i, &left, reconnect_within] {
       HostLink& h = *links_[i];
-      if (!h.agent) return;  // never started: nothing there to undo
+      // Never started, or re-joined in vain after its revert was confirmed: nothing of
+      // this run is there to undo.
+      if (!h.agent && !h.journal_entry) return;
       std::string how;
       bool clean = false;
       if (!h.lost) {
@@ -474,7 +596,7 @@ std::vector<std::string> RemoteHosts::Teardown(Millis reconnect_within) {
           NoteLost(h, r.status().message());
         }
       }
-      h.agent->Close(Millis(3000));
+      if (h.agent) h.agent->Close(Millis(3000));
       if (h.lost) {
         auto r = RollBackOver(h, reconnect_within);
         if (r.ok()) {

@@ -28,23 +28,39 @@ namespace firedrill {
 
 struct HostLink {
   SshTarget target;
-  std::unique_ptr<SshMaster> master;
-  std::unique_ptr<AgentLink> agent;
+  size_t index = 0;  // its place in the run's hosts (its control directory's name)
+  // Replaced when a lost host is re-joined, so anyone but the thread that made them takes
+  // them through Agent() (under `mu`).
+  std::shared_ptr<SshMaster> master;
+  std::shared_ptr<AgentLink> agent;
   std::string address;      // where ssh reached it (sshd's SSH_CONNECTION)
   std::string remote_dir;   // this run's directory on the host
   std::string bin;          // the firedrill binary there
   std::string control_dir;  // here: the master's socket, `%C` in it
   // host monotonic µs - controller monotonic µs, measured over the connection; ± the
   // uncertainty (half the fastest round trip).
-  int64_t offset_us = 0;
+  std::atomic<int64_t> offset_us{0};
   int64_t uncertainty_us = 0;
   uint64_t journal_entry = 0;
   std::atomic<bool> ready{false};  // hello answered: its lease runs, renew it
   std::atomic<bool> lost{false};
+  // Lost, then reached again with nothing left in its journal: its dead-man (or the
+  // rollback run there) put it back.
+  std::atomic<bool> revert_confirmed{false};
+  // How many times it was lost and re-joined: a probe scheduled on an earlier agent asks
+  // the new one again.
+  std::atomic<int> generation{0};
+
+  std::shared_ptr<AgentLink> Agent() const {
+    std::lock_guard lock(mu);
+    return agent;
+  }
+  std::string LostReason() const {
+    std::lock_guard lock(mu);
+    return lost_reason;
+  }
+  mutable std::mutex mu;  // agent, master, lost_reason
   std::string lost_reason;
-  // Lost, then reached again at teardown with nothing left in its journal: its dead-man
-  // (or the rollback run there) put it back.
-  bool revert_confirmed = false;
 };
 
 // Where each host-bound piece of the drill runs: `host:` of a fault, a service or a probe.
@@ -92,9 +108,13 @@ class RemoteHosts {
   AgentLink::Reply Call(const std::string& name, nlohmann::json request, Millis timeout);
 
   // Tears every agent down (rolls its host back, stops its services, closes its journal).
-  // A host lost during the run gets one more try over a fresh connection, within
+  // A host still lost gets one more try over a fresh connection, within
   // `reconnect_within`: its dead-man should have reverted it, and `firedrill rollback`
   // there confirms it. Returns what is left, host by host.
+  //
+  // During the run, a lost host is tried again every second from its lease plus one
+  // second on: once `firedrill rollback` there confirms its revert, it is re-joined (a new
+  // master and agent; its probes resume, its services stay stopped).
   std::vector<std::string> Teardown(Millis reconnect_within);
 
   const std::vector<std::unique_ptr<HostLink>>& links() const { return links_; }
@@ -105,11 +125,18 @@ class RemoteHosts {
   void Subscribe(const std::string& host, const std::string& probe, StreamFn fn);
 
  private:
-  // REQUIRES: `index` is h's place in links_ (its control directory's name).
-  Status ConnectOne(HostLink& h, size_t index);
+  // A new master and agent for `h`, in the control directory of h.index; also how a lost
+  // host is re-joined.
+  Status ConnectOne(HostLink& h);
+  // Tells h's agent where every host was reached (for partitions and delays to them).
+  Status SendPeers(HostLink& h);
   Result<std::string> MakeControlDir(size_t index);
   void RenewLoop();
   void NoteLost(HostLink& h, const std::string& why);
+  // The body of a lost host's re-join thread (see Teardown).
+  void Rejoin(HostLink& h);
+  // Waits at most `d` for the run to stop renewing; true when it did.
+  bool StopWithin(Millis d);
   void Dispatch(const std::string& host, const std::string& probe, const nlohmann::json& ev);
   // Runs `firedrill rollback` on a host over a fresh connection.
   Result<std::string> RollBackOver(HostLink& h, Millis within);
@@ -130,6 +157,9 @@ class RemoteHosts {
   std::mutex renew_mu_;
   std::condition_variable renew_cv_;
   bool stop_renewing_ = false;
+  // Re-join threads (under hold_mu_): each stays, like a holder, until teardown.
+  std::vector<std::thread> rejoiners_;
+  int rejoining_ = 0;  // of those, the ones still trying; Teardown waits for none
 };
 
 // The undo of a host's journal entry: `firedrill rollback` on the host, over ssh.

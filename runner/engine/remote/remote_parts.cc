@@ -1,5 +1,6 @@
 #include "runner/engine/remote/remote_parts.h"
 
+#include <map>
 #include <mutex>
 #include <optional>
 
@@ -44,7 +45,8 @@ class RemoteProbe final : public Probe {
   // which fails every sample waiting on it: no sample waits for ever.
   void SampleAsync(const SampleVars& vars, EventLoop& loop, SampleDone done) override {
     HostLink* h = hosts_->Find(host_);
-    if (!h || !h->agent) {
+    std::shared_ptr<AgentLink> agent = h ? h->Agent() : nullptr;
+    if (!agent) {
       done(ProbeOutcome(false, "host " + host_ + ": not connected"));
       return;
     }
@@ -52,23 +54,29 @@ class RemoteProbe final : public Probe {
       Stream& s = *stream_;
       bool start = false;
       {
+        // A host re-joined since the schedule began has a new agent: ask it again.
         std::lock_guard lock(s.mu);
-        start = !s.started;
-        s.started = true;
+        const int gen = h->generation.load();
+        start = !h->lost && (!s.started || s.generation != gen);
+        if (start) {
+          s.started = true;
+          s.generation = gen;
+          s.error.clear();
+        }
       }
       // Sent unlocked: a link already lost answers at once, on this thread, into Deliver.
       if (start) {
-        h->agent->Send({{"op", "schedule"}, {"probe", key_}, {"every_ms", every_.count()}},
-                       [s = stream_](AgentLink::Reply r) {
-                         if (r.ok()) return;
-                         // No schedule, no samples to come: every later ask fails at once
-                         // rather than wait for one.
-                         {
-                           std::lock_guard l(s->mu);
-                           s->error = r.status().message();
-                         }
-                         Deliver(*s, ProbeOutcome(false, "unreachable: " + r.status().message()));
-                       });
+        agent->Send({{"op", "schedule"}, {"probe", key_}, {"every_ms", every_.count()}},
+                    [s = stream_](AgentLink::Reply r) {
+                      if (r.ok()) return;
+                      // No schedule, no samples to come: every later ask fails at once
+                      // rather than wait for one.
+                      {
+                        std::lock_guard l(s->mu);
+                        s->error = r.status().message();
+                      }
+                      Deliver(*s, ProbeOutcome(false, "unreachable: " + r.status().message()));
+                    });
       }
       std::unique_lock lock(s.mu);
       if (s.fresh) {
@@ -86,14 +94,14 @@ class RemoteProbe final : public Probe {
       }
       if (h->lost) {
         lock.unlock();
-        done(ProbeOutcome(false, "unreachable: host " + host_ + ": " + h->lost_reason));
+        done(ProbeOutcome(false, "unreachable: host " + host_ + ": " + h->LostReason()));
         return;
       }
       s.waiter = std::move(done);
       s.loop = &loop;
       return;
     }
-    h->agent->Send(Request(vars), [this, &loop, done = std::move(done)](AgentLink::Reply r) {
+    agent->Send(Request(vars), [this, &loop, done = std::move(done)](AgentLink::Reply r) {
       ProbeOutcome out = Convert(std::move(r));
       loop.Post([done, out = std::move(out)]() mutable { done(std::move(out)); });
     });
@@ -128,7 +136,8 @@ class RemoteProbe final : public Probe {
   struct Stream {
     std::mutex mu;
     bool started = false;
-    std::string error;  // the schedule was refused: why
+    int generation = 0;  // the host's, when the schedule was asked for
+    std::string error;   // the schedule was refused: why
     std::optional<ProbeOutcome> fresh;
     SampleDone waiter;
     EventLoop* loop = nullptr;
@@ -198,6 +207,14 @@ class RemoteFault final : public Fault {
     std::string detail, failed;
     for (const auto& [host, peer] : {std::pair{host_, false}, std::pair{peer_, true}}) {
       if (host.empty()) continue;
+      // Lost and re-joined since: its dead-man undid this, and `firedrill rollback` there
+      // confirmed it; the new agent never held it.
+      if (HostLink* h = hosts_->Find(host); h && injected_generation_.count(host) &&
+                                            h->generation.load() != injected_generation_.at(host)) {
+        detail += (detail.empty() ? "" : "; ") + ("on host " + host + ": ") +
+                  "reverted by its dead-man, confirmed when it was re-joined";
+        continue;
+      }
       json req = {{"op", "rollback"}, {"fault", name_}};
       if (peer) req["peer"] = true;
       auto r = hosts_->Call(host, req, timeout_);
@@ -219,6 +236,7 @@ class RemoteFault final : public Fault {
 
  private:
   void Absorb(const std::string& host, const json& r) {
+    if (HostLink* h = hosts_->Find(host)) injected_generation_[host] = h->generation.load();
     if (r.contains("figures")) {
       for (const auto& [k, v] : r["figures"].items()) {
         if (v.is_number()) SetFigure(k, v.get<double>());
@@ -242,6 +260,7 @@ class RemoteFault final : public Fault {
   Millis timeout_;
   bool reversible_ = true;
   bool effective_set_ = false;
+  std::map<std::string, int> injected_generation_;  // each host's, when it took the fault
 };
 
 }  // namespace
