@@ -153,6 +153,8 @@ class Run {
   // Takes the trainee's actions, pages, and shows the hints that are due; true when the
   // trainee gave up. REQUIRES: mu_ not held; on the controller's thread.
   bool TrainTick(int64_t now);
+  // A trainee's `firedrill ctl VERB SERVICE`: here, or by the agent of the service's host.
+  Result<std::string> ControlService(const std::string& verb, const std::string& name);
   // REQUIRES: mu_ held.
   void ShowHint(size_t i, int64_t t, bool asked);
   // What the trainee is told on `d`: "" when every steady-state check's latest sample

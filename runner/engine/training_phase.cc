@@ -24,6 +24,43 @@ std::string Run::FailingChecks() const {
   return out;
 }
 
+Result<std::string> Run::ControlService(const std::string& verb, const std::string& name) {
+  // Stopping a service there takes its stop_grace; the rest is one round trip.
+  const Millis timeout = drill_.settings.stop_grace + Millis(30000);
+  auto on_host = [&](const std::string& host, const std::string& service) -> Result<std::string> {
+    if (!hosts_) return Status::Failed("host " + host + " is not connected");
+    auto r = hosts_->Call(host, {{"op", "control"}, {"verb", verb}, {"service", service}}, timeout);
+    if (!r.ok()) return r.status().Annotate("on host " + host);
+    return "on host " + host + ": " + r->value("detail", std::string());
+  };
+  if (verb == "status" && name == "*") {
+    auto here = services_->Control(verb, name, drill_.settings.stop_grace);
+    std::string all = here.ok() && *here != "no services" ? *here : "";
+    std::set<std::string> hosts;
+    for (const auto& svc : drill_.services) {
+      if (!svc.host.empty()) hosts.insert(svc.host);
+    }
+    for (const auto& h : hosts) {
+      auto r = on_host(h, "*");
+      all += (all.empty() ? "" : "; ") + (r.ok() ? *r : r.status().message());
+    }
+    return all.empty() ? std::string("no services") : all;
+  }
+  for (const auto& svc : drill_.services) {
+    if (svc.name == name && !svc.host.empty()) return on_host(svc.host, name);
+  }
+  auto r = services_->Control(verb, name, drill_.settings.stop_grace);
+  if (!r.ok() && r.status().code() == Status::Code::kNotFound) {
+    std::string names;
+    for (const auto& svc : drill_.services) {
+      names += (names.empty() ? "" : ", ") + svc.name +
+               (svc.host.empty() ? "" : " (on " + svc.host + ")");
+    }
+    return Status::NotFound("no service '" + name + "' (this drill's: " + names + ")");
+  }
+  return r;
+}
+
 bool Run::TrainTick(int64_t now) {
   std::vector<TraineeAction> actions = options_.training->desk->Take();
   // Service requests first, outside mu_: stopping one may take its whole stop_grace, and
@@ -33,7 +70,7 @@ bool Run::TrainTick(int64_t now) {
       ++it;
       continue;
     }
-    auto r = services_->Control(it->text, it->service, drill_.settings.stop_grace);
+    auto r = ControlService(it->text, it->service);
     const std::string answer = r.ok() ? "ok: " + *r : "error: " + r.status().message();
     if (it->text != "status") {
       timeline_.Add("trainee.ctl", it->service, it->text + ": " + answer);

@@ -539,3 +539,97 @@ recovery: {within: 20s, steady_for: 500ms}
 
 }  // namespace
 }  // namespace firedrill::testing
+
+namespace firedrill::testing {
+namespace {
+
+// `firedrill train` with a service on a host: the trainee's `firedrill ctl DIR start
+// SERVICE` reaches the agent there, which starts it again; the steady state (sampled on
+// that host) comes back and the session ends.
+TEST_F(HostsTest, ATraineesCtlStartsAServiceOnItsHost) {
+  REQUIRE_NETNS();
+  NetnsHosts net(NetDir(), {"a"});
+  ASSERT_EQ(net.error(), "");
+  WriteFile(dir_ / "drill.yaml", R"(apiVersion: firedrill/v1
+name: remote-training
+tags: [training, easy]
+settings: {probe_interval: 200ms, settle: 10s, timeout: 2m, lease: 5s}
+hosts:
+  - {name: a, ssh: {destination: a}}
+services:
+  - {name: worker, host: a, run: "exec sleep 600"}
+steady_state:
+  - {name: worker-runs, probe: {process: {service: worker, expect: running}}}
+faults:
+  - {name: kill-worker, action: process.kill, target: {service: worker}, with: {signal: SIGKILL}}
+recovery: {within: 60s, steady_for: 500ms}
+)");
+  const std::string report = dir_ / "report";
+  pid_t pid = fork();
+  if (pid == 0) {
+    setenv("FIREDRILL_SSH_CONFIG", net.ssh_config().c_str(), 1);
+    setenv("NO_COLOR", "1", 1);
+    int out = ::open((dir_ / "train.log").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int in = ::open("/dev/null", O_RDONLY);
+    dup2(in, 0);
+    dup2(out, 1);
+    dup2(out, 2);
+    execlp("ip", "ip", "netns", "exec", net.ctl_netns().c_str(), FIREDRILL_BIN, "train",
+           (dir_ / "drill.yaml").c_str(), "--trainee", "ada", "--inject-within", "0s",
+           "--no-history", "--report-dir", report.c_str(), "--state-dir", (dir_ / "state").c_str(),
+           static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  ASSERT_GT(pid, 0);
+  auto ctl = [&](const std::string& verb) {
+    return net.RunInCtl(Quote(FIREDRILL_BIN) + " ctl " + Quote(report) + " " + verb + " worker",
+                        Millis(60000));
+  };
+  int status = 0;
+  bool exited = false;
+  // Until the fault is in: the session's status then says the worker is down there.
+  CliResult down;
+  auto killed = WaitFor(
+      [&] {
+        exited = exited || ::waitpid(pid, &status, WNOHANG) == pid;
+        if (exited) return true;
+        down = ctl("status");
+        return down.out.find("stopped") != std::string::npos ||
+               down.out.find("exited") != std::string::npos;
+      },
+      Millis(60000));
+  ASSERT_TRUE(killed && !exited) << down.out << down.err << ReadFile(dir_ / "train.log");
+  EXPECT_EQ(down.out.rfind("ok: on host a: ", 0), 0u) << down.out;
+  CliResult started = ctl("start");
+  EXPECT_EQ(started.exit_code, 0) << started.out << started.err;
+  EXPECT_EQ(started.out.rfind("ok: on host a: ", 0), 0u) << started.out;
+  auto done =
+      WaitFor([&] { return exited || ::waitpid(pid, &status, WNOHANG) == pid; }, Millis(90000));
+  if (!done) {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+  }
+  ASSERT_TRUE(done) << ReadFile(dir_ / "train.log");
+  const std::string log = ReadFile(dir_ / "train.log");
+  ASSERT_TRUE(WIFEXITED(status)) << log;
+  EXPECT_EQ(WEXITSTATUS(status), 0) << log;
+  auto rep = ReadJson(report + "/report.json");
+  ASSERT_TRUE(rep) << log;
+  EXPECT_EQ((*rep)["mode"], "train");
+  bool ctl_seen = false;
+  for (const auto& e : (*rep)["timeline"]) {
+    if (e["type"] == "trainee.ctl" && e["name"] == "worker") {
+      ctl_seen = true;
+      EXPECT_EQ(e["detail"].get<std::string>().rfind("start: ok: on host a: ", 0), 0u) << e.dump();
+    }
+  }
+  EXPECT_TRUE(ctl_seen) << rep->dump(1);
+  EXPECT_FALSE((*rep)["metrics"]["recovered_after_ms"].is_null()) << rep->dump(1);
+  // The session's teardown stopped what the trainee started there.
+  auto ps = net.RunOnHost("a", "for p in $(ip netns pids " + net.host_netns("a") +
+                                   "); do cat /proc/$p/cmdline | tr '\\0' ' '; echo; done");
+  EXPECT_EQ(ps.out.find("sleep 600"), std::string::npos) << ps.out;
+}
+
+}  // namespace
+}  // namespace firedrill::testing
