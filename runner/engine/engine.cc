@@ -212,10 +212,16 @@ void Run::ConfirmRemoteReverts() {
     bool confirmed = false, unconfirmed = false;
     std::string by;
     for (const auto& name : on) {
+      // Confirmed during the run (the host re-joined since, and is no longer lost) or at
+      // teardown; a host lost again since its last confirmation is not (NoteLost).
       const HostLink* h = hosts_->Find(name);
-      if (!h || !h->lost) continue;
-      (h->revert_confirmed ? confirmed : unconfirmed) = true;
-      if (h->revert_confirmed) by += (by.empty() ? "" : " and ") + name;
+      if (!h) continue;
+      if (h->revert_confirmed) {
+        confirmed = true;
+        by += (by.empty() ? "" : " and ") + name;
+      } else if (h->lost) {
+        unconfirmed = true;
+      }
     }
     // The rollback failed only because its host was out of reach, and the host, reached
     // again, holds nothing: the fault is undone, by the host itself.

@@ -274,6 +274,48 @@ TEST_F(HostsTest, AFaultThatCutsTheControllersLinkIsRevertedByTheHostWhichThenRe
   EXPECT_EQ(Tables(net, "b"), "");
 }
 
+// The other order: the fault's end comes while its host is still out of reach, so its
+// rollback there fails; the host comes back later in the run, its revert is confirmed and
+// it re-joins, and the failed rollback counts as done (by the host) with no exit 4.
+TEST_F(HostsTest, AFaultThatEndsWhileItsHostIsLostIsConfirmedRolledBackWhenTheHostRejoins) {
+  REQUIRE_NETNS();
+  NetnsHosts net(NetDir(), {"a", "b"});
+  ASSERT_EQ(net.error(), "");
+  std::string log;
+  pid_t pid = StartPartitioned(net, "2s", "4s", &log);
+  ASSERT_GT(pid, 0) << "the partition never went in: " << log;
+  ASSERT_EQ(net.BreakLink("a"), "");
+  // b's side goes only after the run gave up on a's rollback (a was found lost).
+  auto b_undone = WaitFor([&] { return Tables(net, "b") == ""; }, Millis(60000));
+  EXPECT_TRUE(b_undone) << Tables(net, "b");
+  EXPECT_EQ(Tables(net, "a"), "") << "a reverted itself when its lease lapsed";
+  ASSERT_EQ(net.RestoreLink("a"), "");
+  int status = 0;
+  auto done = WaitFor([&] { return ::waitpid(pid, &status, WNOHANG) == pid; }, Millis(200000));
+  if (!done) {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+  }
+  ASSERT_TRUE(done);
+  auto report = ReadJson(dir_ / "report/report.json");
+  ASSERT_TRUE(report) << ReadFile(dir_ / "run.log");
+  bool rejoined = false;
+  std::string undone;
+  for (const auto& e : (*report)["timeline"]) {
+    rejoined |= e["type"] == "host.rejoined" && e["name"] == "a";
+    if (e["type"] == "fault.rolled_back") undone = e["detail"];
+  }
+  EXPECT_TRUE(rejoined) << report->dump(1);
+  EXPECT_EQ(undone, "by the dead-man of host a, confirmed when it was reached again")
+      << report->dump(1);
+  EXPECT_EQ((*report)["faults"][0]["rollback"], "ok") << report->dump(1);
+  EXPECT_TRUE((*report)["leftovers"].empty()) << report->dump(1);
+  // a's probe answered again after the re-join: the steady state recovered.
+  EXPECT_FALSE((*report)["metrics"]["recovered_after_ms"].is_null()) << report->dump(1);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << report->dump(1);
+}
+
 TEST_F(HostsTest, WithTheDeadManOffRollbackReachesEveryHostAfterAControllerCrash) {
   REQUIRE_NETNS();
   NetnsHosts net(NetDir(), {"a", "b"});

@@ -187,7 +187,10 @@ Status RemoteHosts::Connect(const std::vector<HostSpec>& hosts, const std::set<s
 
 Status RemoteHosts::SendPeers(HostLink& h) {
   json peers = json::object();
-  for (const auto& l : links_) peers[l->target.name] = l->address;
+  for (const auto& l : links_) {
+    std::lock_guard lock(l->mu);
+    peers[l->target.name] = l->address;
+  }
   auto r = h.Agent()->Call({{"op", "peers"}, {"hosts", peers}}, Millis(30000));
   return r.ok() ? Status::Ok() : r.status();
 }
@@ -327,7 +330,10 @@ Status RemoteHosts::ConnectOne(HostLink& h) {
     if (!ss.str().empty()) why += " (" + OneLine(ss.str(), 300) + ")";
     return Status::Failed(why);
   }
-  h.address = hello->value("address", std::string());
+  {
+    std::lock_guard lock(h.mu);  // a re-join of another host reads it for its peers
+    h.address = hello->value("address", std::string());
+  }
   h.ready = true;
   const int64_t hello_us = MonotonicUs();
   // The offset from the fastest of a few round trips: the one least stretched by either
@@ -393,6 +399,8 @@ void RemoteHosts::NoteLost(HostLink& h, const std::string& why) {
     if (h.lost) return;
     h.lost_reason = why;
     h.lost = true;
+    // What it held from now on is unconfirmed until it is reached again.
+    h.revert_confirmed = false;
   }
   // A probe waiting for its host's next sample hears now that none will come.
   std::vector<StreamFn> waiting;

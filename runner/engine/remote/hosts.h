@@ -59,7 +59,7 @@ struct HostLink {
     std::lock_guard lock(mu);
     return lost_reason;
   }
-  mutable std::mutex mu;  // agent, master, lost_reason
+  mutable std::mutex mu;  // agent, master, lost_reason; address while a re-join writes it
   std::string lost_reason;
 };
 

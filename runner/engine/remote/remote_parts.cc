@@ -54,14 +54,19 @@ class RemoteProbe final : public Probe {
       Stream& s = *stream_;
       bool start = false;
       {
-        // A host re-joined since the schedule began has a new agent: ask it again.
+        // A host re-joined since the schedule began has a new agent: ask it again. A
+        // re-join swaps the agent, then bumps the generation, then clears `lost`: read in
+        // the other order, a host seen back has its new agent here.
         std::lock_guard lock(s.mu);
-        const int gen = h->generation.load();
-        start = !h->lost && (!s.started || s.generation != gen);
-        if (start) {
-          s.started = true;
-          s.generation = gen;
-          s.error.clear();
+        if (!h->lost) {
+          const int gen = h->generation.load();
+          start = !s.started || s.generation != gen;
+          if (start) {
+            agent = h->Agent();
+            s.started = true;
+            s.generation = gen;
+            s.error.clear();
+          }
         }
       }
       // Sent unlocked: a link already lost answers at once, on this thread, into Deliver.
