@@ -55,22 +55,36 @@ CliResult RunIn(const NetnsHosts& net, const std::vector<std::string>& args, con
   return ToCliResult(r);
 }
 
-// `firedrill run DRILL` in the background, in the controller's namespace; the PID is the
-// controller's own (ip netns exec execs it), for a test that kills it.
-pid_t StartIn(const NetnsHosts& net, const std::string& drill, const std::string& dir) {
+// `firedrill ARGS` in the background, in the controller's namespace, its output (and
+// nothing for its stdin) in `log`; the PID is the controller's own (ip netns exec execs
+// it), for a test that kills it or waits for it.
+pid_t SpawnIn(const NetnsHosts& net, const std::vector<std::string>& args, const std::string& log) {
+  std::vector<std::string> argv = {"ip", "netns", "exec", net.ctl_netns(), FIREDRILL_BIN};
+  argv.insert(argv.end(), args.begin(), args.end());
   pid_t pid = fork();
   if (pid == 0) {
     setenv("FIREDRILL_SSH_CONFIG", net.ssh_config().c_str(), 1);
     setenv("NO_COLOR", "1", 1);
-    int out = ::open((dir + "/run.log").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int in = ::open("/dev/null", O_RDONLY);
+    int out = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(in, 0);
     dup2(out, 1);
     dup2(out, 2);
-    execlp("ip", "ip", "netns", "exec", net.ctl_netns().c_str(), FIREDRILL_BIN, "run",
-           drill.c_str(), "--report-dir", (dir + "/report").c_str(), "--state-dir",
-           (dir + "/state").c_str(), "-q", "--no-history", static_cast<char*>(nullptr));
+    std::vector<char*> c;
+    for (auto& a : argv) c.push_back(a.data());
+    c.push_back(nullptr);
+    execvp(c[0], c.data());
     _exit(127);
   }
   return pid;
+}
+
+// `firedrill run DRILL` in the background (SpawnIn), its report and state under `dir`.
+pid_t StartIn(const NetnsHosts& net, const std::string& drill, const std::string& dir) {
+  return SpawnIn(net,
+                 {"run", drill, "--report-dir", dir + "/report", "--state-dir", dir + "/state",
+                  "-q", "--no-history"},
+                 dir + "/run.log");
 }
 
 // firedrill's nftables tables on a host ("" when there are none).
@@ -131,6 +145,16 @@ class HostsTest : public ::testing::Test {
     ::waitpid(pid, nullptr, 0);
     *log = ReadFile(dir_ / "run.log");
     return -1;
+  }
+  // Waits at most 200 s for the controller `pid` to exit; false (and it is killed) when
+  // it did not.
+  static bool WaitForExit(pid_t pid, int* status) {
+    if (WaitFor([&] { return ::waitpid(pid, status, WNOHANG) == pid; }, Millis(200000))) {
+      return true;
+    }
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+    return false;
   }
   TempDir dir_;
 };
@@ -229,12 +253,7 @@ TEST_F(HostsTest, AFaultThatCutsTheControllersLinkIsRevertedByTheHostWhichThenRe
   // The run notices, reports the host lost, confirms the revert once it is back, and
   // re-joins it while the partition of b still lasts.
   int status = 0;
-  auto done = WaitFor([&] { return ::waitpid(pid, &status, WNOHANG) == pid; }, Millis(200000));
-  if (!done) {
-    ::kill(pid, SIGKILL);
-    ::waitpid(pid, nullptr, 0);
-  }
-  ASSERT_TRUE(done);
+  ASSERT_TRUE(WaitForExit(pid, &status));
   auto report = ReadJson(dir_ / "report/report.json");
   ASSERT_TRUE(report) << ReadFile(dir_ / "run.log");
   std::optional<int64_t> lost, confirmed, rejoined;
@@ -291,12 +310,7 @@ TEST_F(HostsTest, AFaultThatEndsWhileItsHostIsLostIsConfirmedRolledBackWhenTheHo
   EXPECT_EQ(Tables(net, "a"), "") << "a reverted itself when its lease lapsed";
   ASSERT_EQ(net.RestoreLink("a"), "");
   int status = 0;
-  auto done = WaitFor([&] { return ::waitpid(pid, &status, WNOHANG) == pid; }, Millis(200000));
-  if (!done) {
-    ::kill(pid, SIGKILL);
-    ::waitpid(pid, nullptr, 0);
-  }
-  ASSERT_TRUE(done);
+  ASSERT_TRUE(WaitForExit(pid, &status));
   auto report = ReadJson(dir_ / "report/report.json");
   ASSERT_TRUE(report) << ReadFile(dir_ / "run.log");
   bool rejoined = false;
@@ -364,12 +378,6 @@ TEST_F(HostsTest, AnUnreachableHostFailsTheRunBeforeAnyFault) {
   EXPECT_TRUE(fs::is_empty(net.cache_dir("a") + "/firedrill-agent/runs", ec)) << ec.message();
 }
 
-}  // namespace
-}  // namespace firedrill::testing
-
-namespace firedrill::testing {
-namespace {
-
 // hosts_from: the hosts and groups of an Ansible inventory, read by Ansible's own
 // ansible-inventory; `host: GROUP` acts on every member, each copy on its own.
 TEST_F(HostsTest, AnInventorysGroupActsOnEveryMemberHost) {
@@ -418,12 +426,6 @@ recovery: {within: 10s, steady_for: 500ms}
   EXPECT_NE(marks.find(net.address("web2") + "/24"), std::string::npos) << marks;
   EXPECT_EQ(marks.find(net.address("lb")), std::string::npos) << marks;
 }
-
-}  // namespace
-}  // namespace firedrill::testing
-
-namespace firedrill::testing {
-namespace {
 
 // A remediation step with host: runs there, by the host's agent, in the host's workdir:
 // what the on-call would type on that machine.
@@ -476,12 +478,6 @@ recovery:
   EXPECT_TRUE(connected);
   EXPECT_TRUE(fs::is_empty(control)) << control;
 }
-
-}  // namespace
-}  // namespace firedrill::testing
-
-namespace firedrill::testing {
-namespace {
 
 // network.delay between hosts: a's new connections to b's port go through a fault proxy
 // on a, behind a redirect on a alone. Only that pair and that port slow down: a's
@@ -579,12 +575,6 @@ recovery: {within: 20s, steady_for: 500ms}
   EXPECT_EQ(Tables(net, "a"), "");
 }
 
-}  // namespace
-}  // namespace firedrill::testing
-
-namespace firedrill::testing {
-namespace {
-
 // `firedrill train` with a service on a host: the trainee's `firedrill ctl DIR start
 // SERVICE` reaches the agent there, which starts it again; the steady state (sampled on
 // that host) comes back and the session ends.
@@ -607,21 +597,10 @@ faults:
 recovery: {within: 60s, steady_for: 500ms}
 )");
   const std::string report = dir_ / "report";
-  pid_t pid = fork();
-  if (pid == 0) {
-    setenv("FIREDRILL_SSH_CONFIG", net.ssh_config().c_str(), 1);
-    setenv("NO_COLOR", "1", 1);
-    int out = ::open((dir_ / "train.log").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    int in = ::open("/dev/null", O_RDONLY);
-    dup2(in, 0);
-    dup2(out, 1);
-    dup2(out, 2);
-    execlp("ip", "ip", "netns", "exec", net.ctl_netns().c_str(), FIREDRILL_BIN, "train",
-           (dir_ / "drill.yaml").c_str(), "--trainee", "ada", "--inject-within", "0s",
-           "--no-history", "--report-dir", report.c_str(), "--state-dir", (dir_ / "state").c_str(),
-           static_cast<char*>(nullptr));
-    _exit(127);
-  }
+  pid_t pid = SpawnIn(net,
+                      {"train", dir_ / "drill.yaml", "--trainee", "ada", "--inject-within", "0s",
+                       "--no-history", "--report-dir", report, "--state-dir", dir_ / "state"},
+                      dir_ / "train.log");
   ASSERT_GT(pid, 0);
   auto ctl = [&](const std::string& verb) {
     return net.RunInCtl(Quote(FIREDRILL_BIN) + " ctl " + Quote(report) + " " + verb + " worker",

@@ -437,7 +437,6 @@ void RemoteHosts::Rejoin(HostLink& h) {
   bool connected = false;
   // Not before its dead-man's moment: until then its agent may still hold the journal.
   if (!StopWithin(o_.lease + Millis(1000))) {
-    const std::string agent_err = o_.local_dir + "/agent-" + name + ".err";
     while (true) {
       auto r = kHostRollbackUndo.undo({{"host", name},
                                        {"destination", h.target.destination},
