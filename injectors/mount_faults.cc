@@ -117,7 +117,7 @@ Result<std::vector<std::string>> LoopDevicesOf(const std::string& image) {
 
 // The `loop.detach` undo: detaches every loop device backed by the image, then removes the
 // image file.
-Result<std::string> UndoLoop(const nlohmann::json& a, const UndoContext&) {
+Result<std::string> UndoLoop(const nlohmann::json& a, const UndoContext& ctx) {
   const std::string image = a.value("image", "");
   if (image.empty()) return Status::Invalid("loop.detach: image missing");
   auto devices = LoopDevicesOf(image);
@@ -130,6 +130,25 @@ Result<std::string> UndoLoop(const nlohmann::json& a, const UndoContext&) {
     if (!r.ok()) return r.status();
     if (r->exit_code != 0) return Status::Failed("losetup --detach " + d + ": " + OneLine(r->err));
     detail += (detail.empty() ? "detached " : ", ") + d;
+  }
+  // A device someone has open at that moment (another `losetup --find` probing it, a
+  // blkid) is only marked to clear itself when they close it: the kernel lists it, backed
+  // by the image, a few milliseconds more. Waited for, at most 2 s, so that what this
+  // returns is what is true.
+  if (!devices->empty()) {
+    for (int i = 0; i < 100; ++i) {
+      auto left = LoopDevicesOf(image);
+      if (!left.ok() || left->empty()) break;
+      if (i == 99) {
+        detail += " (still in use: the kernel frees it when its last user closes it)";
+        break;
+      }
+      if (ctx.env) {
+        ctx.env->SleepMs(20);
+      } else {
+        ::usleep(20000);
+      }
+    }
   }
   // The step made the image with O_EXCL, so whatever regular file is there now came
   // through the drill: the one it made, or a fault's restored copy renamed over it.
