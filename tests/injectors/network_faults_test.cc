@@ -604,6 +604,29 @@ TEST(NetworkFaultTest, DelayOnAClosedPortResetsTheClient) {
   EXPECT_THAT(*rolled, HasSubstr(", 1 refused upstream"));
 }
 
+// A delay between hosts connects to its peer's address alone, and checks it against the
+// drill's network policy before the proxy starts: an address the policy does not allow
+// (here, a host address with no policy naming it) is refused, nothing is redirected, and
+// nothing is left in the journal.
+TEST(NetworkFaultTest, ADelaysPeerOutsideThePolicyIsRefusedWhereTheProxyWouldConnect) {
+  RulesetGuard guard;
+  InjectorFixture fx;
+  const std::map<std::string, std::string> hosts = {{"b", "10.77.9.9"}};
+  fx.ctx.host_addresses = &hosts;  // fx.ctx.network stays null: loopback only
+  FaultSpec f = Spec("network.delay", {{"port", std::string("8080")}, {"delay", Millis(50)}});
+  f.host = "a";
+  Param peer;
+  peer.value = std::string("b");
+  f.with.Set("peer", peer);
+  auto fault = Make(f, fx.ctx);
+  ASSERT_TRUE(fault);
+  auto injected = fault->Inject();
+  ASSERT_FALSE(injected.ok());
+  EXPECT_THAT(injected.status().message(), HasSubstr("refused to connect to 10.77.9.9:8080"));
+  EXPECT_EQ(fx.journal->Pending().size(), 0u);
+  EXPECT_TRUE(OwnTables("").empty()) << "nothing was redirected";
+}
+
 TEST(NetworkFaultTest, DelayReplayRemovesTheRedirectOfADeadRun) {
   RulesetGuard guard;
   EchoServer target;
